@@ -1,0 +1,48 @@
+#ifndef PAT_SERVER_AUTHORITY_CONFIG_H_
+#define PAT_SERVER_AUTHORITY_CONFIG_H_
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace pat {
+
+// Which services a caller may use (SPEC §4).
+enum class CallerRole { kAdmin, kPlatform, kSidecar };
+
+// Validated, immutable configuration of pat-authority.
+struct AuthorityConfig {
+  std::string listen = "127.0.0.1:7443";
+  std::string database_url;
+  bool insecure = false;
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  std::string tls_client_ca_path;
+  std::string callers_config_path;
+  int db_pool_size = 8;
+  absl::Duration db_acquire_timeout = absl::Seconds(5);
+  bool auto_migrate = false;
+  // Parsed callers config: certificate identity (a SAN) -> roles.
+  std::map<std::string, std::set<CallerRole>> callers;
+};
+
+// Validates `raw` (fields as given by flags) and loads the callers config.
+// Errors are INVALID_ARGUMENT naming the flag: e.g. "--database_url: required".
+// Rules: database_url required; without --insecure, tls_cert, tls_key,
+// tls_client_ca and callers_config are required; with --insecure and a
+// non-loopback listen address, refused unless allow_insecure_non_loopback.
+absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
+    AuthorityConfig raw, bool allow_insecure_non_loopback = false);
+
+// Callers config format, one caller per line, '#' comments:
+//   <identity> <role>[,<role>...]     roles: admin, platform, sidecar
+// e.g. "spiffe://pat/console admin". Errors name the line number.
+absl::StatusOr<std::map<std::string, std::set<CallerRole>>> ParseCallersConfig(
+    absl::string_view text);
+
+}  // namespace pat
+
+#endif  // PAT_SERVER_AUTHORITY_CONFIG_H_

@@ -1,0 +1,67 @@
+#ifndef PAT_SERVER_DB_POOL_H_
+#define PAT_SERVER_DB_POOL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "pqxx/connection"
+
+namespace pat {
+
+// A bounded pool of PostgreSQL connections. Connections are opened lazily, up
+// to `size`; Acquire waits at most `acquire_timeout` for a free one and then
+// fails UNAVAILABLE (never hangs). A connection returned broken is discarded.
+// Thread-safe.
+class DbPool {
+ public:
+  class Lease {
+   public:
+    Lease(DbPool* pool, std::unique_ptr<pqxx::connection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    pqxx::connection& operator*() { return *conn_; }
+    pqxx::connection* operator->() { return conn_.get(); }
+    // Drops the connection instead of returning it (after an error that may
+    // have left it in an unknown state).
+    void Discard() { conn_.reset(); }
+
+   private:
+    DbPool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+  };
+
+  static absl::StatusOr<std::unique_ptr<DbPool>> Create(
+      std::string url, int size, absl::Duration acquire_timeout);
+
+  absl::StatusOr<Lease> Acquire();
+
+  int size() const { return size_; }
+  // Connections open now, and how many are leased.
+  int open_connections() const;
+  int leased_connections() const;
+  const std::string& url() const { return url_; }
+
+ private:
+  DbPool(std::string url, int size, absl::Duration acquire_timeout)
+      : url_(std::move(url)), size_(size), acquire_timeout_(acquire_timeout) {}
+  void Release(std::unique_ptr<pqxx::connection> conn);
+
+  const std::string url_;
+  const int size_;
+  const absl::Duration acquire_timeout_;
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+  int leased_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace pat
+
+#endif  // PAT_SERVER_DB_POOL_H_

@@ -1,0 +1,48 @@
+#ifndef PAT_SERVER_PG_TOKEN_STORE_H_
+#define PAT_SERVER_PG_TOKEN_STORE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "server/db_pool.h"
+#include "server/token_store.h"
+
+namespace pat {
+
+// TokenStore on PostgreSQL through libpqxx. All libpqxx exceptions are caught
+// here and mapped to statuses. The pool must outlive the store.
+class PgTokenStore final : public TokenStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgTokenStore>> Create(DbPool& pool);
+
+  absl::Status UpsertPlan(const Plan& plan) override;
+  absl::StatusOr<Plan> GetPlan(const std::string& plan_id) override;
+  absl::StatusOr<std::vector<Plan>> ListPlansAdministeredBy(
+      const std::string& user_id) override;
+  absl::Status UpsertResource(const Resource& resource) override;
+  absl::Status DeleteResource(ResourceKind kind,
+                              const std::string& id) override;
+  absl::StatusOr<Resource> GetResource(ResourceKind kind,
+                                       const std::string& id) override;
+  absl::StatusOr<CreateOutcome> CreateToken(const NewToken& token,
+                                            const IdempotencyKey& key) override;
+  absl::StatusOr<Token> GetToken(const std::string& plan_id,
+                                 const std::string& token_id) override;
+  absl::StatusOr<std::vector<Token>> ListTokens(
+      const ListTokensQuery& query) override;
+  absl::StatusOr<MutationOutcome> MutateToken(
+      const std::string& plan_id, const std::string& token_id,
+      const std::string& actor, absl::Time now, const IdempotencyKey& key,
+      const MutationFn& fn) override;
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
+      const ListAuditQuery& query) override;
+  absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) override;
+
+ private:
+  explicit PgTokenStore(DbPool& pool) : pool_(pool) {}
+  DbPool& pool_;
+};
+
+}  // namespace pat
+
+#endif  // PAT_SERVER_PG_TOKEN_STORE_H_

@@ -1,0 +1,152 @@
+#ifndef PAT_SERVER_TOKEN_MANAGER_H_
+#define PAT_SERVER_TOKEN_MANAGER_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/domain.h"
+#include "common/secret.h"
+#include "server/token_store.h"
+
+// The token lifecycle's rules (R1–R11, R14), independent of gRPC. Every method
+// validates its input (INVALID_ARGUMENT naming the field), checks the actor
+// (UNAUTHENTICATED without one, PERMISSION_DENIED for a non-admin), the plan
+// tier (FAILED_PRECONDITION) and hides other plans' tokens (NOT_FOUND).
+// Thread-safe; holds references to the store and clock, which must outlive it.
+namespace pat {
+
+inline constexpr int kMaxNameLength = 128;
+inline constexpr int kMaxDescriptionLength = 1024;
+inline constexpr int kMaxExpiresInDays = 365;
+inline constexpr int kMaxResourceLinks = 100;
+inline constexpr int kMaxScopes = 64;
+inline constexpr int kDefaultPageSize = 50;
+inline constexpr int kMaxPageSize = 1000;
+inline constexpr absl::Duration kRefreshOverlap = absl::Hours(24);
+
+struct CreateTokenParams {
+  std::string plan_id;
+  TokenKind kind = TokenKind::kUnspecified;
+  std::string name;
+  std::string description;
+  int expires_in_days = 0;
+  std::vector<std::string> scopes;
+  bool all_resources = false;
+  std::vector<std::string> resource_links;
+  std::string request_id;
+};
+
+struct CreateTokenResult {
+  Token token;
+  std::string secret;  // empty when replayed
+  bool replayed = false;
+};
+
+struct UpdateTokenParams {
+  std::string plan_id;
+  std::string token_id;
+  std::vector<std::string> update_mask;  // name, description, scopes, resources
+  std::string name;
+  std::string description;
+  std::vector<std::string> scopes;
+  bool all_resources = false;
+  std::vector<std::string> resource_links;
+};
+
+struct RefreshTokenResult {
+  Token token;
+  std::string secret;  // empty when replayed
+  absl::Time previous_secret_expire_time = absl::InfinitePast();
+  bool replayed = false;
+};
+
+struct ListTokensParams {
+  std::string plan_id;
+  TokenKind kind = TokenKind::kUnspecified;
+  std::vector<TokenStatus> statuses;
+  int page_size = 0;
+  std::string page_token;
+};
+
+struct TokenPage {
+  std::vector<Token> tokens;
+  std::string next_page_token;
+};
+
+struct AuditPage {
+  std::vector<AuditEvent> events;
+  std::string next_page_token;
+};
+
+struct ValidateResult {
+  bool found = false;
+  Token token;
+  TokenStatus status = TokenStatus::kUnspecified;
+  // When the presented secret stops working (token expiry for the current
+  // secret, end of the overlap for a previous one, the revoke time if revoked).
+  absl::Time secret_expire_time = absl::InfinitePast();
+};
+
+class TokenManager {
+ public:
+  TokenManager(TokenStore& store, const Clock& clock)
+      : store_(store), clock_(clock) {}
+
+  // `actor` is the authenticated user id; empty means none.
+  absl::StatusOr<std::vector<Plan>> ListPlans(const std::string& actor);
+  absl::StatusOr<CreateTokenResult> CreateToken(const std::string& actor,
+                                                const CreateTokenParams& p);
+  absl::StatusOr<Token> GetToken(const std::string& actor,
+                                 const std::string& plan_id,
+                                 const std::string& token_id);
+  absl::StatusOr<TokenPage> ListTokens(const std::string& actor,
+                                       const ListTokensParams& p);
+  absl::StatusOr<Token> UpdateToken(const std::string& actor,
+                                    const UpdateTokenParams& p);
+  absl::StatusOr<RefreshTokenResult> RefreshToken(
+      const std::string& actor, const std::string& plan_id,
+      const std::string& token_id, const std::string& request_id);
+  absl::StatusOr<Token> RevokeToken(const std::string& actor,
+                                    const std::string& plan_id,
+                                    const std::string& token_id);
+  absl::StatusOr<AuditPage> ListAuditEvents(const std::string& actor,
+                                            const std::string& plan_id,
+                                            const std::string& token_id,
+                                            int page_size,
+                                            const std::string& page_token);
+
+  // Directory (platform callers; no actor).
+  absl::StatusOr<Plan> UpsertPlan(const Plan& plan);
+  absl::StatusOr<Resource> UpsertResource(const Resource& resource);
+  absl::Status DeleteResource(ResourceKind kind, const std::string& id);
+
+  // Introspection: the token holding a secret with this digest.
+  absl::StatusOr<ValidateResult> ValidateToken(absl::string_view digest_bytes);
+
+  // Current time of the injected clock.
+  absl::Time Now() const { return clock_.Now(); }
+
+ private:
+  // Checks actor, plan existence and tier, admin membership.
+  absl::StatusOr<Plan> AuthorizePlan(const std::string& actor,
+                                     const std::string& plan_id);
+  // Parses, validates and resolves links against the directory (R6).
+  absl::StatusOr<std::vector<TokenResource>> ResolveLinks(
+      const Plan& plan, TokenKind kind, bool all_resources,
+      const std::vector<std::string>& links);
+
+  TokenStore& store_;
+  const Clock& clock_;
+};
+
+// Token ids: "tok_" followed by 22 base62 characters.
+bool IsValidTokenId(absl::string_view id);
+std::string NewTokenId();
+
+}  // namespace pat
+
+#endif  // PAT_SERVER_TOKEN_MANAGER_H_

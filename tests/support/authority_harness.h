@@ -1,0 +1,49 @@
+#ifndef PAT_TESTS_SUPPORT_AUTHORITY_HARNESS_H_
+#define PAT_TESTS_SUPPORT_AUTHORITY_HARNESS_H_
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "pat/v1/pat.grpc.pb.h"
+#include "server/authority_server.h"
+#include "tests/support/test_database.h"
+
+namespace pat::testing {
+
+// An in-process pat-authority (real gRPC server on 127.0.0.1:0, --insecure)
+// on a fresh TestDatabase, with a FakeClock the test can Advance.
+class AuthorityHarness {
+ public:
+  // Fails the calling test (ASSERT) on error.
+  static std::unique_ptr<AuthorityHarness> Start();
+  ~AuthorityHarness();
+
+  FakeClock& clock() { return clock_; }
+  TestDatabase& db() { return *db_; }
+  std::string target() const;  // "127.0.0.1:<port>"
+
+  pat::v1::TokenService::Stub& tokens() { return *tokens_; }
+  pat::v1::DirectoryService::Stub& directory() { return *directory_; }
+  pat::v1::IntrospectionService::Stub& introspection() { return *introspection_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+
+  // A client context carrying `x-pat-actor: actor` (none when empty) and a
+  // 10 s deadline.
+  static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor);
+
+ private:
+  AuthorityHarness() = default;
+  FakeClock clock_;
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<AuthorityServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pat::v1::TokenService::Stub> tokens_;
+  std::unique_ptr<pat::v1::DirectoryService::Stub> directory_;
+  std::unique_ptr<pat::v1::IntrospectionService::Stub> introspection_;
+};
+
+}  // namespace pat::testing
+
+#endif  // PAT_TESTS_SUPPORT_AUTHORITY_HARNESS_H_
