@@ -47,9 +47,14 @@ Digest Sha256(absl::string_view data);
 bool ConstantTimeEquals(const Digest& a, const Digest& b);
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
 
-// Lower-case hex of a digest, and back.
+// Lower-case hex (64 characters) of a digest.
 std::string DigestHex(const Digest& d);
+// A digest from its raw bytes (e.g. a bytea column or a proto bytes field):
+// exactly 32 bytes, else INVALID_ARGUMENT.
 absl::StatusOr<Digest> DigestFromBytes(absl::string_view bytes);
+// Inverse of DigestHex: exactly 64 hex digits (either case), else
+// INVALID_ARGUMENT.
+absl::StatusOr<Digest> DigestFromHex(absl::string_view hex);
 
 // Random base62 string of `length` characters from OpenSSL's CSPRNG (used for
 // token ids).
