@@ -11,27 +11,18 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/domain.h"
+#include "common/secret.h"
 
 namespace pat {
 namespace {
 
 constexpr size_t kMaxLinkBytes = 2048;
 // Error messages quote at most this many bytes of any input.
-constexpr size_t kMaxQuotedBytes = 64;
 // KEY, ORG and ID are 1..64 characters.
 constexpr size_t kMaxIdLength = 64;
 constexpr size_t kMaxNpmScopeNameLength = 214;
 
 constexpr absl::string_view kCanonicalHost = "https://www.figma.com";
-
-// `s` in double quotes, at most kMaxQuotedBytes of it, C-escaped so that
-// control and non-ASCII bytes cannot corrupt logs; "..." marks truncation.
-std::string Quote(absl::string_view s) {
-  std::string out =
-      absl::StrCat("\"", absl::CHexEscape(s.substr(0, kMaxQuotedBytes)), "\"");
-  if (s.size() > kMaxQuotedBytes) out.append("...");
-  return out;
-}
 
 absl::Status Invalid(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("resource_links: ", what));
@@ -67,12 +58,12 @@ absl::Status CheckIdSegment(absl::string_view segment, absl::string_view what,
   if (segment.empty()) return Invalid(absl::StrCat("missing ", what));
   if (segment.size() > kMaxIdLength) {
     return Invalid(absl::StrCat(what, " longer than ", kMaxIdLength,
-                                " characters: ", Quote(segment)));
+                                " characters: ", QuoteForError(segment)));
   }
   for (char c : segment) {
     if (!allowed(c)) {
-      return Invalid(
-          absl::StrCat("invalid character in ", what, ": ", Quote(segment)));
+      return Invalid(absl::StrCat("invalid character in ", what, ": ",
+                                  QuoteForError(segment)));
     }
   }
   return absl::OkStatus();
@@ -85,8 +76,8 @@ absl::Status CheckSlugSegment(absl::string_view segment) {
   }
   for (char c : segment) {
     if (!IsSlugChar(c)) {
-      return Invalid(
-          absl::StrCat("invalid character in title slug: ", Quote(segment)));
+      return Invalid(absl::StrCat("invalid character in title slug: ",
+                                  QuoteForError(segment)));
     }
   }
   return absl::OkStatus();
@@ -108,21 +99,22 @@ absl::StatusOr<ParsedLink> ParseFigmaLink(absl::string_view link) {
   for (size_t i = 0; i < link.size(); ++i) {
     if (!IsUrlChar(link[i])) {
       return Invalid(absl::StrCat("invalid character ",
-                                  Quote(link.substr(i, 1)), " at byte ", i));
+                                  QuoteForError(link.substr(i, 1)), " at byte ",
+                                  i));
     }
   }
 
   const size_t scheme_end = link.find("://");
   if (scheme_end == absl::string_view::npos) {
     return Invalid(absl::StrCat("not a link (expected https://figma.com/...): ",
-                                Quote(link)));
+                                QuoteForError(link)));
   }
   const absl::string_view scheme = link.substr(0, scheme_end);
   if (absl::EqualsIgnoreCase(scheme, "http")) {
     return Invalid("http links are not accepted; use https://");
   }
   if (!absl::EqualsIgnoreCase(scheme, "https")) {
-    return Invalid(absl::StrCat("unsupported scheme ", Quote(scheme),
+    return Invalid(absl::StrCat("unsupported scheme ", QuoteForError(scheme),
                                 " (expected https)"));
   }
   absl::string_view rest = link.substr(scheme_end + 3);
@@ -143,7 +135,7 @@ absl::StatusOr<ParsedLink> ParseFigmaLink(absl::string_view link) {
   }
   if (!absl::EqualsIgnoreCase(authority, "figma.com") &&
       !absl::EqualsIgnoreCase(authority, "www.figma.com")) {
-    return Invalid(absl::StrCat("unsupported host ", Quote(authority),
+    return Invalid(absl::StrCat("unsupported host ", QuoteForError(authority),
                                 " (expected figma.com or www.figma.com)"));
   }
 
@@ -190,7 +182,7 @@ absl::StatusOr<ParsedLink> ParseFigmaLink(absl::string_view link) {
     const ResourceKind kind = ContainerKindFromSegment(segments[2]);
     if (kind == ResourceKind::kUnspecified) {
       return Invalid(absl::StrCat("unsupported resource type ",
-                                  Quote(segments[2]),
+                                  QuoteForError(segments[2]),
                                   " (expected project, team or workspace)"));
     }
     const std::string what = absl::StrCat(ResourceKindName(kind), " id");
@@ -210,7 +202,7 @@ absl::StatusOr<ParsedLink> ParseFigmaLink(absl::string_view link) {
   }
 
   return Invalid(absl::StrCat(
-      "unsupported link path ", Quote(type),
+      "unsupported link path ", QuoteForError(type),
       " (expected /design/, /file/, /board/, /proto/, /slides/ or /files/)"));
 }
 
@@ -223,14 +215,14 @@ absl::StatusOr<ParsedLink> ParseNpmScope(absl::string_view link) {
     return Invalid(
         absl::StrCat("npm scope must start with '@' (such as "
                      "@acme): ",
-                     Quote(link)));
+                     QuoteForError(link)));
   }
   const absl::string_view name = link.substr(1);
   if (name.empty()) return Invalid("missing npm scope name after '@'");
   if (name.find('/') != absl::string_view::npos) {
     return Invalid(absl::StrCat(
         "expected an npm scope such as @acme, not a package name: ",
-        Quote(link)));
+        QuoteForError(link)));
   }
   if (name.size() > kMaxNpmScopeNameLength) {
     return Invalid(absl::StrCat("npm scope name longer than ",
@@ -239,7 +231,7 @@ absl::StatusOr<ParsedLink> ParseNpmScope(absl::string_view link) {
   for (size_t i = 0; i < name.size(); ++i) {
     if (!IsNpmNameChar(name[i], i == 0)) {
       return Invalid(
-          absl::StrCat("invalid character in npm scope ", Quote(link),
+          absl::StrCat("invalid character in npm scope ", QuoteForError(link),
                        " (names are [a-z0-9] followed by [a-z0-9._-])"));
     }
   }

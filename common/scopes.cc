@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/domain.h"
+#include "common/secret.h"
 
 namespace pat {
 namespace {
@@ -19,18 +20,9 @@ namespace {
 // A request may name at most this many scopes (duplicates included); the
 // REST API knows fewer than half as many.
 constexpr size_t kMaxRequestedScopes = 64;
-// Error messages quote at most this many bytes of each unknown scope.
-constexpr size_t kMaxQuotedBytes = 64;
 
 bool Contains(absl::Span<const absl::string_view> sorted, absl::string_view s) {
   return std::binary_search(sorted.begin(), sorted.end(), s);
-}
-
-std::string Quote(absl::string_view s) {
-  std::string out =
-      absl::StrCat("\"", absl::CHexEscape(s.substr(0, kMaxQuotedBytes)), "\"");
-  if (s.size() > kMaxQuotedBytes) out.append("...");
-  return out;
 }
 
 }  // namespace
@@ -145,7 +137,7 @@ absl::StatusOr<std::vector<std::string>> NormalizeScopes(
           "unknown scope(s) for ", TokenKindName(kind), ": ",
           absl::StrJoin(unknown, ", ",
                         [](std::string* out, const std::string& s) {
-                          out->append(Quote(s));
+                          out->append(QuoteForError(s));
                         })));
     }
     return absl::InvalidArgumentError(

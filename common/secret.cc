@@ -224,4 +224,28 @@ absl::StatusOr<Digest> DigestFromHex(absl::string_view hex) {
   return out;
 }
 
+std::string QuoteForError(absl::string_view s) {
+  constexpr size_t kMaxQuotedBytes = 64;
+  if (absl::StrContains(s, kRestSecretPrefix) ||
+      absl::StrContains(s, kNpmSecretPrefix)) {
+    return "<redacted: looks like a secret>";
+  }
+  std::string out =
+      absl::StrCat("\"", absl::CHexEscape(s.substr(0, kMaxQuotedBytes)), "\"");
+  if (s.size() > kMaxQuotedBytes) out.append("...");
+  return out;
+}
+
+Digest HmacSha256(absl::string_view key, absl::string_view data) {
+  Digest out{};
+  size_t out_len = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(),
+                key.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                data.size(), out.data(), out.size(), &out_len) == nullptr ||
+      out_len != out.size()) {
+    std::abort();
+  }
+  return out;
+}
+
 }  // namespace pat

@@ -60,6 +60,14 @@ absl::StatusOr<Digest> DigestFromHex(absl::string_view hex);
 // token ids).
 std::string RandomBase62(int length);
 
+// HMAC-SHA-256 of `data` under `key`.
+Digest HmacSha256(absl::string_view key, absl::string_view data);
+
+// `s` quoted for an error message: at most 64 bytes, C-escaped, "..." when
+// cut, and redacted entirely when it contains a secret prefix, so that a
+// secret pasted into the wrong field is never echoed back (threat 35).
+std::string QuoteForError(absl::string_view s);
+
 // base62 encoding of a CRC32 (6 characters); exposed for tests.
 std::string Crc32Base62(absl::string_view data);
 

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -23,7 +24,9 @@ class DbPool {
    public:
     Lease(DbPool* pool, std::unique_ptr<pqxx::connection> conn)
         : pool_(pool), conn_(std::move(conn)) {}
-    Lease(Lease&&) = default;
+    Lease(Lease&& other) noexcept
+        : pool_(std::exchange(other.pool_, nullptr)),
+          conn_(std::move(other.conn_)) {}
     Lease& operator=(Lease&&) = delete;
     ~Lease();
     pqxx::connection& operator*() { return *conn_; }

@@ -36,6 +36,8 @@ class PgTokenStore final : public TokenStore {
       const MutationFn& fn) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
       const ListAuditQuery& query) override;
+  absl::StatusOr<std::string> GetOrCreateServerKey(
+      const std::string& name, const std::string& candidate) override;
   absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) override;
 
  private:

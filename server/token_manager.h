@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/domain.h"
@@ -139,8 +141,17 @@ class TokenManager {
       const Plan& plan, TokenKind kind, bool all_resources,
       const std::vector<std::string>& links);
 
+  // The replicas' shared page-token signing key, fetched once.
+  absl::StatusOr<std::string> PageTokenKey();
+  absl::StatusOr<std::string> EncodePageToken(absl::string_view cursor,
+                                              absl::string_view tag);
+  absl::StatusOr<std::string> DecodePageToken(absl::string_view token,
+                                              absl::string_view tag);
+
   TokenStore& store_;
   const Clock& clock_;
+  absl::Mutex key_mu_;
+  std::string page_token_key_ ABSL_GUARDED_BY(key_mu_);
 };
 
 // Token ids: "tok_" followed by 22 base62 characters.

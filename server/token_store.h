@@ -137,6 +137,11 @@ class TokenStore {
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
       const ListAuditQuery& query) = 0;
 
+  // The shared key named `name`: stored as `candidate` if none exists yet,
+  // else the one stored first (every replica ends up with the same key).
+  virtual absl::StatusOr<std::string> GetOrCreateServerKey(
+      const std::string& name, const std::string& candidate) = 0;
+
   // NOT_FOUND when no secret has this digest.
   virtual absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) = 0;
 };

@@ -51,9 +51,9 @@ bool IsIdentifier(absl::string_view s) {
   if (s.empty() || s.size() > kMaxIdentifierLength) return false;
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
-    const bool ok = absl::ascii_isalpha(static_cast<unsigned char>(c)) ||
-                    c == '_' ||
-                    (i > 0 && absl::ascii_isdigit(static_cast<unsigned char>(c)));
+    const bool ok =
+        absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_' ||
+        (i > 0 && absl::ascii_isdigit(static_cast<unsigned char>(c)));
     if (!ok) return false;
   }
   return true;
@@ -99,11 +99,6 @@ bool IsLiteralSegment(absl::string_view seg) {
   const std::string path = absl::StrCat("/", seg);
   const TargetCheck check = CheckTarget(path);
   return check.ok() && !check.target.has_query;
-}
-
-ResourceKind KindFromSelectorName(absl::string_view name) {
-  const ResourceKind kind = ResourceKindFromName(name);
-  return kind;
 }
 
 ResourceKind ImpliedKindOf(absl::string_view param) {
@@ -154,15 +149,16 @@ absl::StatusOr<ResourceSelector> ParseSelector(absl::string_view value,
     sel.capture_index = CaptureIndex(e, parts[1]);
     if (sel.capture_index < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("resource ", Quote(value), ": the path template has no "
-                       "parameter ", Quote(parts[1])));
+          absl::StrCat("resource ", Quote(value),
+                       ": the path template has no "
+                       "parameter ",
+                       Quote(parts[1])));
     }
     return sel;
   }
   if (type != "path" && type != "query") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("resource ", Quote(value), ": unknown selector type ",
-                     Quote(type)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resource ", Quote(value), ": unknown selector type ", Quote(type)));
   }
   sel.source = type == "path" ? ResourceSource::kPath : ResourceSource::kQuery;
   absl::string_view param;
@@ -175,12 +171,11 @@ absl::StatusOr<ResourceSelector> ParseSelector(absl::string_view value,
           Quote(param), "; write ", type, ":KIND:", param));
     }
   } else if (parts.size() == 2) {
-    sel.kind = KindFromSelectorName(parts[0]);
+    sel.kind = ResourceKindFromName(parts[0]);
     if (sel.kind == ResourceKind::kUnspecified) {
       return absl::InvalidArgumentError(absl::StrCat(
           "resource ", Quote(value), ": unknown resource kind ",
-          Quote(parts[0]),
-          " (file, project, team, workspace or npm_scope)"));
+          Quote(parts[0]), " (file, project, team, workspace or npm_scope)"));
     }
     param = parts[1];
   } else {
@@ -196,8 +191,10 @@ absl::StatusOr<ResourceSelector> ParseSelector(absl::string_view value,
     sel.capture_index = CaptureIndex(e, param);
     if (sel.capture_index < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("resource ", Quote(value), ": the path template has no "
-                       "parameter ", Quote(param)));
+          absl::StrCat("resource ", Quote(value),
+                       ": the path template has no "
+                       "parameter ",
+                       Quote(param)));
     }
   }
   return sel;
@@ -274,17 +271,17 @@ absl::Status ParseLine(absl::string_view line, int line_number,
     const absl::string_view key = tokens[i].substr(0, eq);
     if (key != "scopes" && key != "plan_tokens" && key != "resource" &&
         key != "error_style" && key != "name") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown key ", Quote(key),
-          " (scopes, plan_tokens, resource, error_style, name)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown key ", Quote(key),
+                       " (scopes, plan_tokens, resource, error_style, name)"));
     }
     if (!fields.emplace(key, tokens[i].substr(eq + 1)).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("duplicate key ", Quote(key)));
     }
   }
-  for (absl::string_view required : {"scopes", "plan_tokens", "resource",
-                                     "name"}) {
+  for (absl::string_view required :
+       {"scopes", "plan_tokens", "resource", "name"}) {
     if (!fields.contains(required)) {
       return absl::InvalidArgumentError(
           absl::StrCat("missing key ", required, "="));
@@ -343,9 +340,8 @@ absl::Status ParseLine(absl::string_view line, int line_number,
 
   const absl::string_view name = fields["name"];
   if (!IsOperationName(name)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad name ", Quote(name),
-                     " (1-128 of letters, digits, _ - .)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad name ", Quote(name), " (1-128 of letters, digits, _ - .)"));
   }
   e.name = std::string(name);
   return absl::OkStatus();
@@ -361,15 +357,13 @@ absl::StatusOr<std::vector<TemplateSegment>> ParsePathTemplate(
   }
   std::vector<TemplateSegment> segments;
   if (path_template == "/") return segments;
-  for (absl::string_view seg :
-       absl::StrSplit(path_template.substr(1), '/')) {
+  for (absl::string_view seg : absl::StrSplit(path_template.substr(1), '/')) {
     TemplateSegment s;
     const size_t open = seg.find('{');
     if (open == absl::string_view::npos) {
       if (!IsLiteralSegment(seg)) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "path template ", Quote(path_template),
-            ": segment ", Quote(seg),
+            "path template ", Quote(path_template), ": segment ", Quote(seg),
             " is not a canonical literal (empty, '.', '..', "
             "trailing slash, escape or character not allowed in a path)"));
       }
@@ -386,12 +380,12 @@ absl::StatusOr<std::vector<TemplateSegment>> ParsePathTemplate(
             "ending the segment"));
       }
       if (!prefix.empty() && !IsLiteralSegment(prefix)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "path template ", Quote(path_template), ": prefix ", Quote(prefix),
-            " is not a canonical literal"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("path template ", Quote(path_template), ": prefix ",
+                         Quote(prefix), " is not a canonical literal"));
       }
-      s.type = prefix.empty() ? SegmentType::kParam
-                              : SegmentType::kPrefixedParam;
+      s.type =
+          prefix.empty() ? SegmentType::kParam : SegmentType::kPrefixedParam;
       s.text = std::string(prefix);
       s.param = std::string(rest.substr(0, rest.size() - 1));
       int params = 0;
@@ -406,8 +400,8 @@ absl::StatusOr<std::vector<TemplateSegment>> ParsePathTemplate(
       }
       if (params + 1 > kMaxPathParams) {
         return absl::InvalidArgumentError(
-            absl::StrCat("path template ", Quote(path_template),
-                         ": more than ", kMaxPathParams, " parameters"));
+            absl::StrCat("path template ", Quote(path_template), ": more than ",
+                         kMaxPathParams, " parameters"));
       }
     }
     segments.push_back(std::move(s));
@@ -439,9 +433,9 @@ absl::StatusOr<Catalog> ParseCatalog(absl::string_view text,
     const std::string shape = RouteShape(e);
     if (auto [it, inserted] = route_lines.emplace(shape, line_number);
         !inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ":", line_number, ": route ", Quote(shape),
-          " duplicates line ", it->second));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ":", line_number, ": route ", Quote(shape),
+                       " duplicates line ", it->second));
     }
     if (auto [it, inserted] = name_lines.emplace(e.name, line_number);
         !inserted) {
@@ -482,8 +476,8 @@ std::string FormatEndpoint(const Endpoint& e) {
                               e.resource.param);
       break;
     case ResourceSource::kQuery:
-      resource = absl::StrCat("query:", ResourceKindName(e.resource.kind),
-                              ":", e.resource.param);
+      resource = absl::StrCat("query:", ResourceKindName(e.resource.kind), ":",
+                              e.resource.param);
       break;
     case ResourceSource::kLookup:
       resource = absl::StrCat("lookup:", e.resource.lookup_kind, ":",
@@ -493,12 +487,11 @@ std::string FormatEndpoint(const Endpoint& e) {
       resource = absl::StrCat("body:", e.resource.param);
       break;
   }
-  return absl::StrCat(e.method, " ", e.path_template,
-                      " scopes=", e.scopes.empty() ? "-" : absl::StrJoin(e.scopes, "|"),
-                      " plan_tokens=", e.plan_tokens ? "yes" : "no",
-                      " resource=", resource,
-                      " error_style=", ErrorStyleName(e.error_style),
-                      " name=", e.name);
+  return absl::StrCat(
+      e.method, " ", e.path_template,
+      " scopes=", e.scopes.empty() ? "-" : absl::StrJoin(e.scopes, "|"),
+      " plan_tokens=", e.plan_tokens ? "yes" : "no", " resource=", resource,
+      " error_style=", ErrorStyleName(e.error_style), " name=", e.name);
 }
 
 absl::string_view DefaultCatalogText(TokenKind kind) {

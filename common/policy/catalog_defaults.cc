@@ -18,7 +18,8 @@ namespace {
 // plan_api_id; how the upstream resolves a request carrying both is not
 // specified, so it is treated as undeterminable (allowlisted tokens can use
 // GET /v2/teams/{team_id}/webhooks instead).
-constexpr absl::string_view kRestCatalog = R"catalog(# pat built-in REST API catalog (docs/catalog-format.md).
+constexpr absl::string_view kRestCatalog =
+    R"catalog(# pat built-in REST API catalog (docs/catalog-format.md).
 # METHOD PATH scopes=ANY|OF plan_tokens=yes|no resource=SELECTOR error_style=A|B|AB name=operationId
 GET /v1/files/{file_key} scopes=file_content:read|files:read plan_tokens=yes resource=path:file_key error_style=A name=getFile  # 1
 GET /v1/files/{file_key}/nodes scopes=file_content:read|files:read plan_tokens=yes resource=path:file_key error_style=A name=getFileNodes  # 2
@@ -77,7 +78,8 @@ GET /v1/discovery scopes=org:discovery_read plan_tokens=no resource=none error_s
 // "@scope%2fname" spelling some npm clients send is refused by the path rules
 // (%2F), so only the unescaped form can be authorized. Unscoped packages
 // belong to no npm scope: resource=none (all-resources tokens only).
-constexpr absl::string_view kNpmCatalog = R"catalog(# pat built-in npm registry catalog (docs/catalog-format.md).
+constexpr absl::string_view kNpmCatalog =
+    R"catalog(# pat built-in npm registry catalog (docs/catalog-format.md).
 GET /-/ping scopes=packages:read plan_tokens=yes resource=none name=ping
 GET /-/whoami scopes=packages:read plan_tokens=yes resource=none name=whoami
 GET /-/v1/search scopes=packages:read plan_tokens=yes resource=none name=search

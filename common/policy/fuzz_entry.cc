@@ -12,12 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/domain.h"
-#include "common/scopes.h"
 #include "common/policy/catalog.h"
 #include "common/policy/path.h"
 #include "common/policy/policy.h"
 #include "common/policy/reason.h"
 #include "common/policy/route_matcher.h"
+#include "common/scopes.h"
 
 namespace pat::policy {
 namespace {
@@ -130,14 +130,15 @@ void FuzzPathCanonicalizer(absl::string_view data) {
   Check(!t.path.empty() && t.path[0] == '/', "path does not start with '/'");
   Check(!absl::StrContains(t.path, "//"), "accepted '//'");
   Check(t.path == "/" || t.path.back() != '/', "accepted a trailing slash");
-  Check(!absl::StrContains(t.path, "/./") && !absl::StrContains(t.path, "/../") &&
+  Check(!absl::StrContains(t.path, "/./") &&
+            !absl::StrContains(t.path, "/../") &&
             !absl::EndsWith(t.path, "/.") && !absl::EndsWith(t.path, "/.."),
         "accepted a dot segment");
   Check(!absl::StrContains(data, '#'), "accepted a fragment");
   Check(!absl::StrContains(t.path, '\\') && !absl::StrContains(t.path, ';'),
         "accepted '\\' or ';' in the path");
-  for (absl::string_view bad : {"%2F", "%2f", "%5C", "%5c", "%2E", "%2e",
-                                "%00", "%25"}) {
+  for (absl::string_view bad :
+       {"%2F", "%2f", "%5C", "%5c", "%2E", "%2e", "%00", "%25"}) {
     Check(!absl::StrContains(t.path, bad), "accepted a forbidden escape");
   }
   for (char c : data) {

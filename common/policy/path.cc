@@ -42,8 +42,18 @@ constexpr bool IsUnreserved(unsigned char c) {
 constexpr bool IsRawSegmentByte(unsigned char c) {
   if (IsUnreserved(c)) return true;
   switch (c) {
-    case '!': case '$': case '&': case '\'': case '(': case ')': case '*':
-    case '+': case ',': case '=': case ':': case '@':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case '=':
+    case ':':
+    case '@':
       return true;
     default:
       return false;
@@ -68,9 +78,8 @@ absl::string_view CheckPathEscape(absl::string_view path, size_t i) {
       !IsHexDigit(path[i + 2])) {
     return "malformed percent-escape in path";
   }
-  const unsigned char decoded =
-      static_cast<unsigned char>(HexValue(path[i + 1]) * 16 +
-                                 HexValue(path[i + 2]));
+  const unsigned char decoded = static_cast<unsigned char>(
+      HexValue(path[i + 1]) * 16 + HexValue(path[i + 2]));
   switch (decoded) {
     case '/':
       return "percent-encoded '/' in path";
@@ -159,7 +168,8 @@ class FormDecoder {
       ++pos_;
       return ' ';
     }
-    if (c == '%' && pos_ + 2 < raw_.size() && IsHexDigit(raw_[pos_ + 1]) && IsHexDigit(raw_[pos_ + 2])) {
+    if (c == '%' && pos_ + 2 < raw_.size() && IsHexDigit(raw_[pos_ + 1]) &&
+        IsHexDigit(raw_[pos_ + 2])) {
       const int v = HexValue(raw_[pos_ + 1]) * 16 + HexValue(raw_[pos_ + 2]);
       pos_ += 3;
       return v;
@@ -275,8 +285,8 @@ TargetCheck CheckTarget(absl::string_view raw) {
   return check;
 }
 
-QueryParamLookup FindQueryParam(absl::string_view query,
-                                absl::string_view name, std::string* value) {
+QueryParamLookup FindQueryParam(absl::string_view query, absl::string_view name,
+                                std::string* value) {
   QueryParamLookup result = QueryParamLookup::kMissing;
   size_t start = 0;
   while (start <= query.size()) {

@@ -80,8 +80,8 @@ enum class QueryParamLookup { kMissing, kFound, kDuplicate };
 // holds the decoded value ('+' -> space, %XX -> byte; a malformed escape is
 // kept literally). kDuplicate when the name occurs more than once (callers
 // must treat that as ambiguous: upstreams differ on first- vs last-wins).
-QueryParamLookup FindQueryParam(absl::string_view query,
-                                absl::string_view name, std::string* value);
+QueryParamLookup FindQueryParam(absl::string_view query, absl::string_view name,
+                                std::string* value);
 
 }  // namespace pat::policy
 

@@ -65,8 +65,8 @@ Decision CheckResource(const DecisionInput& input, const RouteMatch& match) {
       }
       break;
     case ResourceSource::kQuery:
-      switch (FindQueryParam(input.target.query, selector.param,
-                             &query_value)) {
+      switch (
+          FindQueryParam(input.target.query, selector.param, &query_value)) {
         case QueryParamLookup::kFound:
           id = query_value;
           determinable = true;
@@ -74,11 +74,10 @@ Decision CheckResource(const DecisionInput& input, const RouteMatch& match) {
         case QueryParamLookup::kMissing:
           break;
         case QueryParamLookup::kDuplicate:
-          return MakeDecision(
-              Reason::kResourceNotAllowed,
-              absl::StrCat("query parameter ", selector.param,
-                           " appears more than once"),
-              &endpoint);
+          return MakeDecision(Reason::kResourceNotAllowed,
+                              absl::StrCat("query parameter ", selector.param,
+                                           " appears more than once"),
+                              &endpoint);
       }
       break;
     case ResourceSource::kNone:
@@ -104,11 +103,11 @@ Decision CheckResource(const DecisionInput& input, const RouteMatch& match) {
       resolved->plan_id != grant.plan_id) {
     // Same answer for unknown and other-plan resources: never reveal that
     // another plan's resource exists.
-    return MakeDecision(Reason::kResourceNotAllowed,
-                        absl::StrCat(ResourceKindName(selector.kind), " ",
-                                     QuoteId(id),
-                                     " is not a resource of the token's plan"),
-                        &endpoint);
+    return MakeDecision(
+        Reason::kResourceNotAllowed,
+        absl::StrCat(ResourceKindName(selector.kind), " ", QuoteId(id),
+                     " is not a resource of the token's plan"),
+        &endpoint);
   }
   if (grant.all_resources) return Allow(endpoint);
   if (OnList(grant, selector.kind, id)) return Allow(endpoint);
@@ -151,15 +150,14 @@ Decision Decide(const DecisionInput& input) {
   const GrantView& grant = *input.grant;
   if (input.api_kind != TokenKind::kUnspecified &&
       grant.kind != input.api_kind) {
-    return MakeDecision(Reason::kTokenKindMismatch,
-                        absl::StrCat("a ", TokenKindName(grant.kind),
-                                     " token cannot call the ",
-                                     TokenKindName(input.api_kind), " API"));
+    return MakeDecision(
+        Reason::kTokenKindMismatch,
+        absl::StrCat("a ", TokenKindName(grant.kind), " token cannot call the ",
+                     TokenKindName(input.api_kind), " API"));
   }
 
   // Step 3: endpoint.
-  const RouteMatch match =
-      input.routes->Match(input.method, input.target.path);
+  const RouteMatch match = input.routes->Match(input.method, input.target.path);
   if (match.endpoint == nullptr) {
     return MakeDecision(
         Reason::kEndpointUnknown,
@@ -214,10 +212,15 @@ Reason GrantStateReason(TokenStatus status, TokenKind token_kind,
   return Reason::kTokenUnknown;
 }
 
-std::string ErrorBody(Reason reason, absl::string_view detail,
-                      ErrorStyle style) {
+std::string DecisionMessage(Reason reason, absl::string_view detail) {
   std::string message(ReasonMessage(reason));
   if (!detail.empty()) absl::StrAppend(&message, ": ", detail);
+  return message;
+}
+
+std::string ErrorBody(Reason reason, absl::string_view detail,
+                      ErrorStyle style) {
+  const std::string message = DecisionMessage(reason, detail);
   nlohmann::ordered_json body;
   body["status"] = ReasonHttpStatus(reason);
   body["err"] = message;

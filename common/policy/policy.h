@@ -36,8 +36,8 @@ class ResourceResolver {
   virtual ~ResourceResolver() = default;
   // The plan and ancestors of resource (kind, id); nullopt when unknown.
   // Must be thread-safe if Decide is called concurrently.
-  virtual std::optional<ResolvedResource> Resolve(ResourceKind kind,
-                                                  absl::string_view id) const = 0;
+  virtual std::optional<ResolvedResource> Resolve(
+      ResourceKind kind, absl::string_view id) const = 0;
 };
 
 // What Decide needs to know about an already-validated, usable token. Views
@@ -110,6 +110,10 @@ Decision MakeDecision(Reason reason, std::string detail = {},
 // unknown).
 Reason GrantStateReason(TokenStatus status, TokenKind token_kind,
                         TokenKind api_kind);
+
+// The human-readable message of a decision: ReasonMessage(reason), plus
+// ": <detail>" when there is a detail. This is the "err" of ErrorBody.
+std::string DecisionMessage(Reason reason, absl::string_view detail);
 
 // The JSON error body for `decision`:
 //   {"status":N,"err":"<message>","reason":"<code>"}

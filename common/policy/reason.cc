@@ -12,13 +12,20 @@ constexpr absl::string_view kWwwAuthenticateInvalidToken =
     "Bearer error=\"invalid_token\"";
 
 constexpr Reason kAllReasons[] = {
-    Reason::kAllowed,          Reason::kPathInvalid,
-    Reason::kTokenInQuery,     Reason::kTokenMissing,
-    Reason::kTokenAmbiguous,   Reason::kTokenMalformed,
-    Reason::kTokenUnknown,     Reason::kTokenExpired,
-    Reason::kTokenRevoked,     Reason::kTokenKindMismatch,
-    Reason::kEndpointUnknown,  Reason::kEndpointNotSupported,
-    Reason::kScopeMissing,     Reason::kResourceNotAllowed,
+    Reason::kAllowed,
+    Reason::kPathInvalid,
+    Reason::kTokenInQuery,
+    Reason::kTokenMissing,
+    Reason::kTokenAmbiguous,
+    Reason::kTokenMalformed,
+    Reason::kTokenUnknown,
+    Reason::kTokenExpired,
+    Reason::kTokenRevoked,
+    Reason::kTokenKindMismatch,
+    Reason::kEndpointUnknown,
+    Reason::kEndpointNotSupported,
+    Reason::kScopeMissing,
+    Reason::kResourceNotAllowed,
     Reason::kAuthorityUnavailable,
 };
 

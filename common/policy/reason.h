@@ -13,21 +13,21 @@
 namespace pat::policy {
 
 enum class Reason : uint8_t {
-  kAllowed = 0,            // 200 "allowed": forward the request
-  kPathInvalid,            // 400 non-canonical request-target (§7 rule 1)
-  kTokenInQuery,           // 400 a credential in the query string
-  kTokenMissing,           // 401
-  kTokenAmbiguous,         // 401 more than one credential
-  kTokenMalformed,         // 401 bad shape or checksum (offline)
-  kTokenUnknown,           // 401 no token has this secret
-  kTokenExpired,           // 401
-  kTokenRevoked,           // 401
-  kTokenKindMismatch,      // 401 an npm token at the REST API or vice versa
-  kEndpointUnknown,        // 403 not in the catalog (default deny)
-  kEndpointNotSupported,   // 403 in the catalog, not for plan tokens (R12)
-  kScopeMissing,           // 403 none of the endpoint's scopes
-  kResourceNotAllowed,     // 403 R13
-  kAuthorityUnavailable,   // 503 fail closed
+  kAllowed = 0,           // 200 "allowed": forward the request
+  kPathInvalid,           // 400 non-canonical request-target (§7 rule 1)
+  kTokenInQuery,          // 400 a credential in the query string
+  kTokenMissing,          // 401
+  kTokenAmbiguous,        // 401 more than one credential
+  kTokenMalformed,        // 401 bad shape or checksum (offline)
+  kTokenUnknown,          // 401 no token has this secret
+  kTokenExpired,          // 401
+  kTokenRevoked,          // 401
+  kTokenKindMismatch,     // 401 an npm token at the REST API or vice versa
+  kEndpointUnknown,       // 403 not in the catalog (default deny)
+  kEndpointNotSupported,  // 403 in the catalog, not for plan tokens (R12)
+  kScopeMissing,          // 403 none of the endpoint's scopes
+  kResourceNotAllowed,    // 403 R13
+  kAuthorityUnavailable,  // 503 fail closed
 };
 
 // Every reason, in declaration order.

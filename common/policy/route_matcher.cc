@@ -68,10 +68,11 @@ absl::StatusOr<RouteMatcher> RouteMatcher::Create(Catalog catalog) {
             next = m.NewNode();
             std::vector<PrefixedChild>& children = m.nodes_[node].prefixed;
             children.push_back(PrefixedChild{s.text, next});
-            std::stable_sort(children.begin(), children.end(),
-                             [](const PrefixedChild& a, const PrefixedChild& b) {
-                               return a.prefix.size() > b.prefix.size();
-                             });
+            std::stable_sort(
+                children.begin(), children.end(),
+                [](const PrefixedChild& a, const PrefixedChild& b) {
+                  return a.prefix.size() > b.prefix.size();
+                });
           }
           break;
         }
@@ -80,10 +81,10 @@ absl::StatusOr<RouteMatcher> RouteMatcher::Create(Catalog catalog) {
     }
     for (const MethodRoute& r : m.nodes_[node].methods) {
       if (r.method == e.method) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "line ", e.line, ": ", e.method, " ", e.path_template,
-            " matches the same requests as line ",
-            m.endpoints_[r.endpoint].line));
+        return absl::InvalidArgumentError(
+            absl::StrCat("line ", e.line, ": ", e.method, " ", e.path_template,
+                         " matches the same requests as line ",
+                         m.endpoints_[r.endpoint].line));
       }
     }
     m.nodes_[node].methods.push_back(MethodRoute{e.method, i});
@@ -103,8 +104,8 @@ absl::StatusOr<RouteMatcher> RouteMatcher::Default(TokenKind kind) {
   if (text.empty()) {
     return absl::InvalidArgumentError("no built-in catalog for this kind");
   }
-  return FromText(text, kind == TokenKind::kRestApi ? "builtin:rest"
-                                                    : "builtin:npm");
+  return FromText(text,
+                  kind == TokenKind::kRestApi ? "builtin:rest" : "builtin:npm");
 }
 
 RouteMatch RouteMatcher::Match(absl::string_view method,

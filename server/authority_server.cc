@@ -1,0 +1,226 @@
+#include "server/authority_server.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "server/caller_auth.h"
+#include "server/db_pool.h"
+#include "server/directory_service.h"
+#include "server/introspection_service.h"
+#include "server/migrations.h"
+#include "server/pg_token_store.h"
+#include "server/token_manager.h"
+#include "server/token_service.h"
+
+namespace pat {
+namespace {
+
+// Requests larger than this are refused with RESOURCE_EXHAUSTED before any
+// handler runs (threat checklist #25).
+constexpr int kMaxReceiveMessageBytes = 4 * 1024 * 1024;
+
+absl::Status FlagError(absl::string_view flag, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", message));
+}
+
+absl::StatusOr<std::string> ReadFile(absl::string_view flag,
+                                     const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return FlagError(flag, "cannot read the file");
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return FlagError(flag, "cannot read the file");
+  return contents.str();
+}
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509Deleter {
+  void operator()(X509* x509) const { X509_free(x509); }
+};
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* pkey) const { EVP_PKEY_free(pkey); }
+};
+
+std::unique_ptr<BIO, BioDeleter> MemBio(const std::string& pem) {
+  return std::unique_ptr<BIO, BioDeleter>(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// Checks that the PEM files parse and that the key belongs to the
+// certificate, so that a misconfiguration is reported at start, naming the
+// flag, instead of as failing handshakes.
+absl::Status CheckTlsMaterial(const std::string& cert_pem,
+                              const std::string& key_pem,
+                              const std::string& ca_pem) {
+  auto cert_bio = MemBio(cert_pem);
+  std::unique_ptr<X509, X509Deleter> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  auto key_bio = MemBio(key_pem);
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  auto ca_bio = MemBio(ca_pem);
+  std::unique_ptr<X509, X509Deleter> ca(
+      PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr));
+  absl::Status status;
+  if (cert == nullptr) {
+    status = FlagError("tls_cert", "no PEM certificate in the file");
+  } else if (key == nullptr) {
+    status = FlagError("tls_key", "no unencrypted PEM private key in the file");
+  } else if (ca == nullptr) {
+    status = FlagError("tls_client_ca", "no PEM certificate in the file");
+  } else if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    status = FlagError("tls_key", "does not match the --tls_cert certificate");
+  }
+  ERR_clear_error();
+  return status;
+}
+
+class AuthorityServerImpl final : public AuthorityServer {
+ public:
+  AuthorityServerImpl() = default;
+  ~AuthorityServerImpl() override {
+    if (server_ != nullptr) {
+      Shutdown(absl::ZeroDuration());
+      server_->Wait();
+    }
+  }
+
+  absl::Status Start(const AuthorityConfig& config, const Clock& clock);
+
+  int port() const override { return port_; }
+
+  void Shutdown(absl::Duration grace) override {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_) return;
+    // Health checks answer NOT_SERVING while in-flight RPCs drain.
+    if (grpc::HealthCheckServiceInterface* health =
+            server_->GetHealthCheckService();
+        health != nullptr) {
+      health->Shutdown();
+    }
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    shut_down_ = true;
+  }
+
+  void Wait() override { server_->Wait(); }
+
+ private:
+  // Destroyed in reverse order: the gRPC server first, the pool last.
+  std::unique_ptr<DbPool> pool_;
+  std::unique_ptr<PgTokenStore> store_;
+  std::unique_ptr<TokenManager> manager_;
+  std::unique_ptr<CallerAuth> auth_;
+  std::unique_ptr<TokenServiceImpl> token_service_;
+  std::unique_ptr<DirectoryServiceImpl> directory_service_;
+  std::unique_ptr<IntrospectionServiceImpl> introspection_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
+                                        const Clock& clock) {
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (config.insecure) {
+    credentials = grpc::InsecureServerCredentials();
+    auth_ = CallerAuth::Insecure();
+  } else {
+    PAT_ASSIGN_OR_RETURN(std::string cert,
+                         ReadFile("tls_cert", config.tls_cert_path));
+    PAT_ASSIGN_OR_RETURN(std::string key,
+                         ReadFile("tls_key", config.tls_key_path));
+    PAT_ASSIGN_OR_RETURN(std::string ca,
+                         ReadFile("tls_client_ca", config.tls_client_ca_path));
+    PAT_RETURN_IF_ERROR(CheckTlsMaterial(cert, key, ca));
+    if (config.callers.empty()) {
+      return FlagError("callers_config", "names no callers");
+    }
+    // Client certificates are required and verified against the CA; never
+    // "request but don't verify" (threat checklist #40).
+    grpc::SslServerCredentialsOptions options(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    options.pem_root_certs = std::move(ca);
+    options.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+    credentials = grpc::SslServerCredentials(options);
+    auth_ = CallerAuth::Mtls(config.callers);
+  }
+
+  PAT_ASSIGN_OR_RETURN(pool_,
+                       DbPool::Create(config.database_url, config.db_pool_size,
+                                      config.db_acquire_timeout));
+  if (config.auto_migrate) {
+    PAT_RETURN_IF_ERROR(ApplyMigrations(config.database_url));
+  }
+  PAT_ASSIGN_OR_RETURN(store_, PgTokenStore::Create(*pool_));
+  manager_ = std::make_unique<TokenManager>(*store_, clock);
+  token_service_ = std::make_unique<TokenServiceImpl>(*manager_, *auth_);
+  directory_service_ =
+      std::make_unique<DirectoryServiceImpl>(*manager_, *auth_);
+  introspection_service_ =
+      std::make_unique<IntrospectionServiceImpl>(*manager_, *auth_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, credentials, &port_);
+  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  builder.RegisterService(token_service_.get());
+  builder.RegisterService(directory_service_.get());
+  builder.RegisterService(introspection_service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    if (server_ != nullptr) {
+      server_->Shutdown();
+      server_->Wait();
+      server_.reset();
+    }
+    return absl::UnavailableError(
+        absl::StrCat("--listen: cannot listen on ", config.listen));
+  }
+  // The overall status ("") is SERVING by default; name each service too so
+  // that probes may ask for a specific one.
+  if (grpc::HealthCheckServiceInterface* health =
+          server_->GetHealthCheckService();
+      health != nullptr) {
+    for (const char* name : {v1::TokenService::service_full_name(),
+                             v1::DirectoryService::service_full_name(),
+                             v1::IntrospectionService::service_full_name()}) {
+      health->SetServingStatus(name, true);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AuthorityServer>> AuthorityServer::Create(
+    const AuthorityConfig& config, const Clock& clock) {
+  auto server = std::make_unique<AuthorityServerImpl>();
+  PAT_RETURN_IF_ERROR(server->Start(config, clock));
+  return std::unique_ptr<AuthorityServer>(std::move(server));
+}
+
+}  // namespace pat

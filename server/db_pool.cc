@@ -1,0 +1,82 @@
+#include "server/db_pool.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "pqxx/except"
+
+namespace pat {
+
+DbPool::Lease::~Lease() {
+  if (pool_ != nullptr && conn_ != nullptr) {
+    pool_->Release(std::move(conn_));
+  } else if (pool_ != nullptr) {
+    pool_->Release(nullptr);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<DbPool>> DbPool::Create(
+    std::string url, int size, absl::Duration acquire_timeout) {
+  if (url.empty()) return absl::InvalidArgumentError("database_url: required");
+  if (size < 1 || size > 1000) {
+    return absl::InvalidArgumentError("db_pool_size: must be 1..1000");
+  }
+  auto pool = std::unique_ptr<DbPool>(
+      new DbPool(std::move(url), size, acquire_timeout));
+  // Open one connection now so that a wrong URL fails at start.
+  absl::StatusOr<Lease> lease = pool->Acquire();
+  if (!lease.ok()) return lease.status();
+  return pool;
+}
+
+absl::StatusOr<DbPool::Lease> DbPool::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !idle_.empty() || open_ < size_;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&available), acquire_timeout_)) {
+      return absl::UnavailableError(
+          "database connection pool exhausted; try again");
+    }
+    ++leased_;
+    if (!idle_.empty()) {
+      std::unique_ptr<pqxx::connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+  }
+  // Connect outside the lock.
+  try {
+    auto conn = std::make_unique<pqxx::connection>(url_);
+    return Lease(this, std::move(conn));
+  } catch (const std::exception&) {
+    absl::MutexLock lock(&mu_);
+    --open_;
+    --leased_;
+    return absl::UnavailableError("database unavailable");
+  }
+}
+
+void DbPool::Release(std::unique_ptr<pqxx::connection> conn) {
+  absl::MutexLock lock(&mu_);
+  --leased_;
+  if (conn == nullptr || !conn->is_open()) {
+    --open_;
+    return;
+  }
+  idle_.push_back(std::move(conn));
+}
+
+int DbPool::open_connections() const {
+  absl::MutexLock lock(&mu_);
+  return open_;
+}
+
+int DbPool::leased_connections() const {
+  absl::MutexLock lock(&mu_);
+  return leased_;
+}
+
+}  // namespace pat

@@ -1,0 +1,191 @@
+// pat-authority: the token authority's gRPC server (SPEC §4).
+//
+//   pat-authority [flags]                          serve
+//   pat-authority migrate --database_url=URL       apply migrations and exit
+//
+// Every flag falls back to the environment variable PAT_<FLAG> (upper case,
+// e.g. PAT_DATABASE_URL) when it is not given on the command line. Logs are
+// JSON lines on stderr; once serving, the first line is
+// {"msg":"listening","port":N}. SIGTERM or SIGINT stops accepting RPCs,
+// drains in-flight ones for up to 10 s and exits 0.
+//
+// Exit codes: 0 success, 1 runtime failure (database, bind), 2 usage or
+// configuration error.
+
+#include <signal.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "nlohmann/json.hpp"
+#include "server/authority_config.h"
+#include "server/authority_server.h"
+#include "server/migrations.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7443",
+          "Address to serve gRPC on, host:port (port 0 picks a free port).");
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL connection URL (prefer PAT_DATABASE_URL: command lines "
+          "are visible to other users).");
+ABSL_FLAG(bool, insecure, false,
+          "Serve plaintext and allow every caller (development and tests "
+          "only; loopback unless --allow_insecure_non_loopback).");
+ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (chain).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificate(s) that client certificates must chain to.");
+ABSL_FLAG(std::string, callers_config, "",
+          "File mapping client certificate SANs to roles, one per line: "
+          "\"<identity> <role>[,<role>...]\" with roles admin, platform, "
+          "sidecar.");
+ABSL_FLAG(bool, auto_migrate, false,
+          "Apply database migrations at start (safe with several replicas).");
+ABSL_FLAG(int32_t, db_pool_size, 8, "Maximum PostgreSQL connections.");
+ABSL_FLAG(bool, allow_insecure_non_loopback, false,
+          "Allow --insecure on a non-loopback --listen address.");
+
+namespace {
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+constexpr absl::Duration kDrainGrace = absl::Seconds(10);
+
+constexpr const char* kFlagNames[] = {
+    "listen",         "database_url",
+    "insecure",       "tls_cert",
+    "tls_key",        "tls_client_ca",
+    "callers_config", "auto_migrate",
+    "db_pool_size",   "allow_insecure_non_loopback",
+};
+
+void Log(const nlohmann::ordered_json& line) {
+  std::cerr << line.dump(-1, ' ', false,
+                         nlohmann::ordered_json::error_handler_t::replace)
+            << std::endl;
+}
+
+// Sets each flag from PAT_<FLAG> when that variable is set. Runs before the
+// command line is parsed, so the command line wins.
+bool ApplyEnvironmentDefaults() {
+  for (const char* name : kFlagNames) {
+    const std::string variable =
+        absl::StrCat("PAT_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      Log({{"msg", "invalid environment variable"},
+           {"variable", variable},
+           {"error", error}});
+      return false;
+    }
+  }
+  return true;
+}
+
+int Migrate() {
+  const std::string url = absl::GetFlag(FLAGS_database_url);
+  if (url.empty()) {
+    Log({{"msg", "invalid configuration"},
+         {"error", "--database_url: required"}});
+    return kExitUsage;
+  }
+  absl::Status status = pat::ApplyMigrations(url);
+  if (!status.ok()) {
+    Log({{"msg", "migration failed"}, {"error", status.ToString()}});
+    return kExitRuntime;
+  }
+  Log({{"msg", "migrated"}, {"schema_version", pat::LatestSchemaVersion()}});
+  return 0;
+}
+
+int Serve() {
+  pat::AuthorityConfig raw;
+  raw.listen = absl::GetFlag(FLAGS_listen);
+  raw.database_url = absl::GetFlag(FLAGS_database_url);
+  raw.insecure = absl::GetFlag(FLAGS_insecure);
+  raw.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
+  raw.tls_key_path = absl::GetFlag(FLAGS_tls_key);
+  raw.tls_client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
+  raw.callers_config_path = absl::GetFlag(FLAGS_callers_config);
+  raw.auto_migrate = absl::GetFlag(FLAGS_auto_migrate);
+  raw.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  absl::StatusOr<pat::AuthorityConfig> config = pat::ValidateAuthorityConfig(
+      std::move(raw), absl::GetFlag(FLAGS_allow_insecure_non_loopback));
+  if (!config.ok()) {
+    Log({{"msg", "invalid configuration"},
+         {"error", std::string(config.status().message())}});
+    return kExitUsage;
+  }
+
+  pat::RealClock clock;
+  absl::StatusOr<std::unique_ptr<pat::AuthorityServer>> server =
+      pat::AuthorityServer::Create(*config, clock);
+  if (!server.ok()) {
+    Log({{"msg", "start failed"}, {"error", server.status().ToString()}});
+    return absl::IsInvalidArgument(server.status()) ? kExitUsage : kExitRuntime;
+  }
+  Log({{"msg", "listening"}, {"port", (*server)->port()}});
+  if (config->insecure) {
+    Log({{"msg", "insecure mode: plaintext, every caller allowed"}});
+  }
+
+  // SIGTERM and SIGINT are blocked in every thread (see main); this thread
+  // takes them synchronously.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  if (sigwait(&signals, &signal_number) != 0) {
+    Log({{"msg", "sigwait failed"}});
+    signal_number = SIGTERM;
+  }
+  Log({{"msg", "shutting down"},
+       {"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"},
+       {"grace_seconds", absl::ToInt64Seconds(kDrainGrace)}});
+  (*server)->Shutdown(kDrainGrace);
+  (*server)->Wait();
+  server->reset();
+  Log({{"msg", "stopped"}});
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the termination signals before any thread exists, so that every
+  // thread (gRPC's and libpq's included) inherits the mask and the signals
+  // are only ever taken by sigwait in Serve.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::SetProgramUsageMessage(
+      "pat-authority [flags] | pat-authority migrate --database_url=URL\n"
+      "Every flag falls back to the environment variable PAT_<FLAG>.");
+  if (!ApplyEnvironmentDefaults()) return kExitUsage;
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() == 1) return Serve();
+  if (positional.size() == 2 && std::string(positional[1]) == "migrate") {
+    return Migrate();
+  }
+  Log({{"msg", "invalid command line"},
+       {"error", "the only subcommand is \"migrate\""}});
+  return kExitUsage;
+}

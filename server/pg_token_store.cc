@@ -1,0 +1,719 @@
+#include "server/pg_token_store.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/secret.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "pqxx/pqxx"
+
+namespace pat {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kMaxAttempts = 5;
+constexpr absl::string_view kNotifyChannel = "pat_grants";
+
+constexpr absl::string_view kTokenColumns =
+    "t.id, t.plan_id, t.kind, t.name, t.description, "
+    "array_to_string(t.scopes, ' '), t.all_resources, t.resources::text, "
+    "t.created_by, pat_us(t.create_time), pat_us(t.expire_time), "
+    "t.lifetime_days, pat_us(t.revoke_time), t.revoked_by, "
+    "pat_us(t.last_refresh_time), pat_us(t.last_used_time), t.last_used_ip";
+constexpr int kTokenColumnCount = 17;
+
+// One transaction attempt's state.
+struct Tx {
+  pqxx::work& txn;
+  int64_t revision = 0;  // highest grant-feed revision written, 0 if none
+};
+
+int64_t Us(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromUs(int64_t us) { return absl::FromUnixMicros(us); }
+std::string OptUs(const std::optional<absl::Time>& t) {
+  return t.has_value() ? absl::StrCat(Us(*t)) : std::string();
+}
+std::optional<absl::Time> OptTime(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return FromUs(f.as<int64_t>());
+}
+
+json ResourcesJson(const std::vector<TokenResource>& resources) {
+  json arr = json::array();
+  for (const TokenResource& r : resources) {
+    arr.push_back({{"kind", std::string(ResourceKindName(r.kind))},
+                   {"id", r.id},
+                   {"link", r.link}});
+  }
+  return arr;
+}
+
+std::vector<TokenResource> ParseResources(const std::string& text) {
+  std::vector<TokenResource> out;
+  json arr = json::parse(text);
+  for (const json& r : arr) {
+    out.push_back({ResourceKindFromName(r.at("kind").get<std::string>()),
+                   r.at("id").get<std::string>(),
+                   r.at("link").get<std::string>()});
+  }
+  return out;
+}
+
+Token RowToToken(const pqxx::row& r) {
+  Token t;
+  t.id = r[0].as<std::string>();
+  t.plan_id = r[1].as<std::string>();
+  t.kind = TokenKindFromName(r[2].as<std::string>());
+  t.name = r[3].as<std::string>();
+  t.description = r[4].as<std::string>();
+  std::string scopes = r[5].as<std::string>();
+  if (!scopes.empty()) t.scopes = absl::StrSplit(scopes, ' ');
+  t.all_resources = r[6].as<bool>();
+  t.resources = ParseResources(r[7].as<std::string>());
+  t.created_by = r[8].as<std::string>();
+  t.create_time = FromUs(r[9].as<int64_t>());
+  t.expire_time = FromUs(r[10].as<int64_t>());
+  t.lifetime_days = r[11].as<int>();
+  t.revoke_time = OptTime(r[12]);
+  t.revoked_by = r[13].as<std::string>();
+  t.last_refresh_time = OptTime(r[14]);
+  t.last_used_time = OptTime(r[15]);
+  t.last_used_ip = r[16].as<std::string>();
+  return t;
+}
+
+std::string Hex(const Digest& d) { return DigestHex(d); }
+
+// Appends a grant-feed event in the caller's transaction.
+void AppendEvent(Tx& tx, absl::string_view type, const std::string& key,
+                 const json& payload) {
+  pqxx::result r =
+      tx.txn.exec_params("SELECT pat_append_event($1, $2, $3::jsonb)",
+                         std::string(type), key, payload.dump());
+  tx.revision = r[0][0].as<int64_t>();
+}
+
+// The full new state of a token's grant, as carried by the change feed:
+// everything a sidecar needs, including the digests (never the secrets).
+void AppendGrantEvent(Tx& tx, const Token& token) {
+  json secrets = json::array();
+  pqxx::result rows = tx.txn.exec_params(
+      "SELECT encode(digest, 'hex'), pat_us(valid_until) FROM token_secrets "
+      "WHERE token_id = $1 ORDER BY created_at",
+      token.id);
+  for (const pqxx::row& row : rows) {
+    json s = {{"sha256", row[0].as<std::string>()}};
+    s["valid_until_us"] =
+        row[1].is_null() ? json(nullptr) : json(row[1].as<int64_t>());
+    secrets.push_back(std::move(s));
+  }
+  json payload = {
+      {"token_id", token.id},
+      {"plan_id", token.plan_id},
+      {"kind", std::string(TokenKindName(token.kind))},
+      {"scopes", token.scopes},
+      {"all_resources", token.all_resources},
+      {"resources", ResourcesJson(token.resources)},
+      {"expire_time_us", Us(token.expire_time)},
+      {"revoke_time_us", token.revoke_time.has_value()
+                             ? json(Us(*token.revoke_time))
+                             : json(nullptr)},
+      {"secrets", std::move(secrets)},
+  };
+  AppendEvent(tx, "grant", token.id, payload);
+}
+
+void InsertAudit(Tx& tx, const std::string& plan_id,
+                 const std::string& token_id, const std::string& actor,
+                 const std::string& action, absl::Time time,
+                 const std::string& details_json) {
+  tx.txn.exec_params(
+      "INSERT INTO audit_events (plan_id, token_id, actor, action, time, "
+      "details) VALUES ($1, $2, $3, $4, pat_ts($5), $6::jsonb)",
+      plan_id, token_id, actor, action, Us(time),
+      details_json.empty() ? std::string("{}") : details_json);
+}
+
+void WriteTokenRow(Tx& tx, const Token& t, bool insert) {
+  const std::string scopes = absl::StrJoin(t.scopes, " ");
+  const std::string resources = ResourcesJson(t.resources).dump();
+  if (insert) {
+    tx.txn.exec_params(
+        "INSERT INTO tokens (id, plan_id, kind, name, description, scopes, "
+        "all_resources, resources, created_by, create_time, expire_time, "
+        "lifetime_days) VALUES ($1, $2, $3, $4, $5, "
+        "string_to_array(NULLIF($6, ''), ' '), $7, $8::jsonb, $9, pat_ts($10), "
+        "pat_ts($11), $12)",
+        t.id, t.plan_id, std::string(TokenKindName(t.kind)), t.name,
+        t.description, scopes, t.all_resources, resources, t.created_by,
+        Us(t.create_time), Us(t.expire_time), t.lifetime_days);
+    return;
+  }
+  tx.txn.exec_params(
+      "UPDATE tokens SET name = $2, description = $3, "
+      "scopes = string_to_array(NULLIF($4, ''), ' '), all_resources = $5, "
+      "resources = $6::jsonb, expire_time = pat_ts($7), "
+      "revoke_time = pat_ts(NULLIF($8, '')::bigint), revoked_by = $9, "
+      "last_refresh_time = pat_ts(NULLIF($10, '')::bigint) WHERE id = $1",
+      t.id, t.name, t.description, scopes, t.all_resources, resources,
+      Us(t.expire_time), OptUs(t.revoke_time), t.revoked_by,
+      OptUs(t.last_refresh_time));
+}
+
+absl::StatusOr<Token> ReadToken(Tx& tx, const std::string& plan_id,
+                                const std::string& token_id, bool for_update) {
+  pqxx::result r = tx.txn.exec_params(
+      absl::StrCat("SELECT ", kTokenColumns,
+                   " FROM tokens t WHERE t.id = $1 AND t.plan_id = $2",
+                   for_update ? " FOR UPDATE" : ""),
+      token_id, plan_id);
+  if (r.empty()) return absl::NotFoundError("token not found");
+  return RowToToken(r[0]);
+}
+
+struct IdempotencyRecord {
+  std::string operation;
+  std::string params_digest_hex;
+  std::string token_id;
+  std::optional<absl::Time> previous_secret_expire_time;
+};
+
+// Claims `key` for this transaction. Returns nullopt when claimed (the caller
+// proceeds), or the earlier record when another request already holds it.
+// INSERT ... ON CONFLICT waits for a concurrent claimant to finish, so two
+// racing requests with one key never both proceed.
+absl::StatusOr<std::optional<IdempotencyRecord>> ClaimIdempotencyKey(
+    Tx& tx, const std::string& plan_id, const IdempotencyKey& key,
+    const std::string& token_id, absl::Time now) {
+  pqxx::result r = tx.txn.exec_params(
+      "INSERT INTO idempotency (plan_id, request_id, operation, params_digest, "
+      "token_id, created_at) VALUES ($1, $2, $3, decode($4, 'hex'), $5, "
+      "pat_ts($6)) ON CONFLICT DO NOTHING RETURNING 1",
+      plan_id, key.request_id, key.operation, Hex(key.params_digest), token_id,
+      Us(now));
+  if (!r.empty()) return std::nullopt;
+  pqxx::result prior = tx.txn.exec_params(
+      "SELECT operation, encode(params_digest, 'hex'), token_id, "
+      "pat_us(previous_secret_expire_time) FROM idempotency "
+      "WHERE plan_id = $1 AND request_id = $2",
+      plan_id, key.request_id);
+  if (prior.empty()) {
+    return absl::AbortedError("request_id: concurrent use; retry");
+  }
+  IdempotencyRecord rec{prior[0][0].as<std::string>(),
+                        prior[0][1].as<std::string>(),
+                        prior[0][2].as<std::string>(), OptTime(prior[0][3])};
+  if (rec.operation != key.operation ||
+      !ConstantTimeEquals(rec.params_digest_hex, Hex(key.params_digest)) ||
+      (!token_id.empty() && rec.token_id != token_id)) {
+    return absl::InvalidArgumentError(
+        "request_id: already used for a different request");
+  }
+  return rec;
+}
+
+// Runs `body` in a READ COMMITTED transaction on a pooled connection and
+// commits when it returns OK (an error status rolls back). Retries
+// serialization failures, deadlocks and connections broken before commit;
+// never retries a commit whose outcome is unknown. After a commit that wrote
+// feed events, sends a NOTIFY outside the transaction (best effort: the
+// feed's poll covers a lost one, and a full notify queue never fails a
+// committed change).
+template <typename T, typename Body>
+absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
+  absl::Status last = absl::UnavailableError("database unavailable");
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    PAT_ASSIGN_OR_RETURN(DbPool::Lease lease, pool.Acquire());
+    bool committing = false;
+    try {
+      int64_t revision = 0;
+      absl::StatusOr<T> result;
+      {
+        pqxx::work txn(*lease);
+        Tx tx{txn};
+        result = body(tx);
+        if (!result.ok()) {
+          txn.abort();
+          return result;
+        }
+        revision = tx.revision;
+        committing = true;
+        txn.commit();
+      }
+      if (revision > 0) {
+        try {
+          pqxx::nontransaction nt(*lease);
+          nt.exec_params("SELECT pg_notify($1, $2)",
+                         std::string(kNotifyChannel), absl::StrCat(revision));
+        } catch (const std::exception&) {
+          lease.Discard();
+        }
+      }
+      return result;
+    } catch (const pqxx::in_doubt_error&) {
+      lease.Discard();
+      return absl::UnavailableError(absl::StrCat(
+          op,
+          ": the outcome of the commit is unknown; retry with the same "
+          "request_id, or read the token to see whether it took effect"));
+    } catch (const pqxx::broken_connection&) {
+      lease.Discard();
+      if (committing) {
+        return absl::UnavailableError(
+            absl::StrCat(op, ": the outcome of the commit is unknown"));
+      }
+      last = absl::UnavailableError("database unavailable");
+    } catch (const pqxx::serialization_failure&) {
+      last = absl::AbortedError(
+          absl::StrCat(op, ": conflicting concurrent change; retry"));
+    } catch (const pqxx::deadlock_detected&) {
+      last = absl::AbortedError(
+          absl::StrCat(op, ": conflicting concurrent change; retry"));
+    } catch (const pqxx::unique_violation&) {
+      return absl::AlreadyExistsError(absl::StrCat(op, ": already exists"));
+    } catch (const pqxx::foreign_key_violation&) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(op, ": a referenced record does not exist"));
+    } catch (const pqxx::check_violation&) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(op, ": value out of range"));
+    } catch (const pqxx::sql_error& e) {
+      lease.Discard();
+      std::fprintf(stderr,
+                   "{\"level\":\"error\",\"msg\":\"storage error\","
+                   "\"op\":\"%s\",\"sqlstate\":\"%s\"}\n",
+                   std::string(op).c_str(), e.sqlstate().c_str());
+      return absl::InternalError(absl::StrCat(op, ": storage error"));
+    } catch (const std::exception&) {
+      lease.Discard();
+      return absl::InternalError(absl::StrCat(op, ": storage error"));
+    }
+  }
+  return last;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PgTokenStore>> PgTokenStore::Create(
+    DbPool& pool) {
+  // Refuse to start against a database that has not been migrated.
+  absl::StatusOr<bool> ok =
+      Transact<bool>(pool, "startup", [](Tx& tx) -> absl::StatusOr<bool> {
+        pqxx::result r =
+            tx.txn.exec("SELECT to_regclass('public.feed_head') IS NOT NULL");
+        return r[0][0].as<bool>();
+      });
+  if (!ok.ok()) return ok.status();
+  if (!*ok) {
+    return absl::FailedPreconditionError(
+        "database schema missing: run `pat-authority migrate` or pass "
+        "--auto_migrate");
+  }
+  return std::unique_ptr<PgTokenStore>(new PgTokenStore(pool));
+}
+
+absl::Status PgTokenStore::UpsertPlan(const Plan& plan) {
+  return Transact<bool>(
+             pool_, "upsert plan",
+             [&](Tx& tx) -> absl::StatusOr<bool> {
+               tx.txn.exec_params(
+                   "INSERT INTO plans (id, name, tier) VALUES ($1, $2, $3) "
+                   "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
+                   "tier = EXCLUDED.tier, updated_at = now()",
+                   plan.id, plan.name, std::string(PlanTierName(plan.tier)));
+               tx.txn.exec_params("DELETE FROM plan_admins WHERE plan_id = $1",
+                                  plan.id);
+               for (const std::string& admin : plan.admin_user_ids) {
+                 tx.txn.exec_params(
+                     "INSERT INTO plan_admins (plan_id, user_id) VALUES "
+                     "($1, $2) ON CONFLICT DO NOTHING",
+                     plan.id, admin);
+               }
+               AppendEvent(tx, "plan", plan.id,
+                           {{"id", plan.id},
+                            {"name", plan.name},
+                            {"tier", std::string(PlanTierName(plan.tier))}});
+               return true;
+             })
+      .status();
+}
+
+namespace {
+absl::StatusOr<Plan> ReadPlan(Tx& tx, const std::string& plan_id) {
+  pqxx::result r = tx.txn.exec_params(
+      "SELECT p.id, p.name, p.tier, coalesce((SELECT string_agg(user_id, ' ' "
+      "ORDER BY user_id) FROM plan_admins a WHERE a.plan_id = p.id), '') "
+      "FROM plans p WHERE p.id = $1",
+      plan_id);
+  if (r.empty()) return absl::NotFoundError("plan not found");
+  Plan p;
+  p.id = r[0][0].as<std::string>();
+  p.name = r[0][1].as<std::string>();
+  p.tier = PlanTierFromName(r[0][2].as<std::string>());
+  std::string admins = r[0][3].as<std::string>();
+  if (!admins.empty()) p.admin_user_ids = absl::StrSplit(admins, ' ');
+  return p;
+}
+}  // namespace
+
+absl::StatusOr<Plan> PgTokenStore::GetPlan(const std::string& plan_id) {
+  return Transact<Plan>(pool_, "get plan",
+                        [&](Tx& tx) { return ReadPlan(tx, plan_id); });
+}
+
+absl::StatusOr<std::vector<Plan>> PgTokenStore::ListPlansAdministeredBy(
+    const std::string& user_id) {
+  return Transact<std::vector<Plan>>(
+      pool_, "list plans", [&](Tx& tx) -> absl::StatusOr<std::vector<Plan>> {
+        pqxx::result r = tx.txn.exec_params(
+            "SELECT plan_id FROM plan_admins WHERE user_id = $1 "
+            "ORDER BY plan_id",
+            user_id);
+        std::vector<Plan> plans;
+        for (const pqxx::row& row : r) {
+          PAT_ASSIGN_OR_RETURN(Plan p, ReadPlan(tx, row[0].as<std::string>()));
+          plans.push_back(std::move(p));
+        }
+        return plans;
+      });
+}
+
+namespace {
+json ResourceJson(const Resource& r) {
+  return {{"plan_id", r.plan_id},
+          {"kind", std::string(ResourceKindName(r.kind))},
+          {"id", r.id},
+          {"parent_kind", r.parent_kind == ResourceKind::kUnspecified
+                              ? std::string()
+                              : std::string(ResourceKindName(r.parent_kind))},
+          {"parent_id", r.parent_id},
+          {"name", r.name}};
+}
+}  // namespace
+
+absl::Status PgTokenStore::UpsertResource(const Resource& res) {
+  return Transact<bool>(
+             pool_, "upsert resource",
+             [&](Tx& tx) -> absl::StatusOr<bool> {
+               pqxx::result plan = tx.txn.exec_params(
+                   "SELECT 1 FROM plans WHERE id = $1", res.plan_id);
+               if (plan.empty()) {
+                 return absl::NotFoundError("resource.plan_id: plan not found");
+               }
+               const std::string kind(ResourceKindName(res.kind));
+               pqxx::result existing = tx.txn.exec_params(
+                   "SELECT plan_id FROM resources WHERE kind = $1 AND id = $2 "
+                   "FOR UPDATE",
+                   kind, res.id);
+               if (!existing.empty() &&
+                   existing[0][0].as<std::string>() != res.plan_id) {
+                 return absl::FailedPreconditionError(
+                     "resource: belongs to another plan");
+               }
+               std::string parent_kind;
+               if (res.parent_kind != ResourceKind::kUnspecified) {
+                 parent_kind = std::string(ResourceKindName(res.parent_kind));
+                 pqxx::result parent = tx.txn.exec_params(
+                     "SELECT plan_id FROM resources WHERE kind = $1 AND "
+                     "id = $2",
+                     parent_kind, res.parent_id);
+                 if (parent.empty()) {
+                   return absl::NotFoundError(
+                       "resource.parent_id: parent not found");
+                 }
+                 if (parent[0][0].as<std::string>() != res.plan_id) {
+                   return absl::FailedPreconditionError(
+                       "resource.parent_id: parent belongs to another plan");
+                 }
+               }
+               tx.txn.exec_params(
+                   "INSERT INTO resources (kind, id, plan_id, parent_kind, "
+                   "parent_id, name) VALUES ($1, $2, $3, NULLIF($4, ''), "
+                   "NULLIF($5, ''), $6) ON CONFLICT (kind, id) DO UPDATE SET "
+                   "parent_kind = EXCLUDED.parent_kind, parent_id = "
+                   "EXCLUDED.parent_id, name = EXCLUDED.name",
+                   kind, res.id, res.plan_id, parent_kind,
+                   parent_kind.empty() ? std::string() : res.parent_id,
+                   res.name);
+               AppendEvent(tx, "resource", absl::StrCat(kind, ":", res.id),
+                           ResourceJson(res));
+               return true;
+             })
+      .status();
+}
+
+absl::Status PgTokenStore::DeleteResource(ResourceKind kind,
+                                          const std::string& id) {
+  return Transact<bool>(
+             pool_, "delete resource",
+             [&](Tx& tx) -> absl::StatusOr<bool> {
+               const std::string k(ResourceKindName(kind));
+               pqxx::result children = tx.txn.exec_params(
+                   "SELECT 1 FROM resources WHERE parent_kind = $1 AND "
+                   "parent_id = $2 LIMIT 1",
+                   k, id);
+               if (!children.empty()) {
+                 return absl::FailedPreconditionError(
+                     "resource: has child resources; delete them first");
+               }
+               pqxx::result r = tx.txn.exec_params(
+                   "DELETE FROM resources WHERE kind = $1 AND id = $2 "
+                   "RETURNING plan_id",
+                   k, id);
+               if (r.empty()) return absl::NotFoundError("resource not found");
+               Resource gone;
+               gone.plan_id = r[0][0].as<std::string>();
+               gone.kind = kind;
+               gone.id = id;
+               AppendEvent(tx, "resource_delete", absl::StrCat(k, ":", id),
+                           ResourceJson(gone));
+               return true;
+             })
+      .status();
+}
+
+absl::StatusOr<Resource> PgTokenStore::GetResource(ResourceKind kind,
+                                                   const std::string& id) {
+  return Transact<Resource>(
+      pool_, "get resource", [&](Tx& tx) -> absl::StatusOr<Resource> {
+        pqxx::result r = tx.txn.exec_params(
+            "SELECT plan_id, coalesce(parent_kind, ''), "
+            "coalesce(parent_id, ''), name FROM resources "
+            "WHERE kind = $1 AND id = $2",
+            std::string(ResourceKindName(kind)), id);
+        if (r.empty()) return absl::NotFoundError("resource not found");
+        Resource res;
+        res.plan_id = r[0][0].as<std::string>();
+        res.kind = kind;
+        res.id = id;
+        res.parent_kind = ResourceKindFromName(r[0][1].as<std::string>());
+        res.parent_id = r[0][2].as<std::string>();
+        res.name = r[0][3].as<std::string>();
+        return res;
+      });
+}
+
+absl::StatusOr<CreateOutcome> PgTokenStore::CreateToken(
+    const NewToken& nt, const IdempotencyKey& key) {
+  const Token& t = nt.token;
+  return Transact<CreateOutcome>(
+      pool_, "create token", [&](Tx& tx) -> absl::StatusOr<CreateOutcome> {
+        if (!key.request_id.empty()) {
+          PAT_ASSIGN_OR_RETURN(
+              std::optional<IdempotencyRecord> prior,
+              ClaimIdempotencyKey(tx, t.plan_id, key, "", t.create_time));
+          if (prior.has_value()) {
+            PAT_ASSIGN_OR_RETURN(Token earlier,
+                                 ReadToken(tx, t.plan_id, prior->token_id,
+                                           /*for_update=*/false));
+            return CreateOutcome{std::move(earlier), /*replayed=*/true};
+          }
+          tx.txn.exec_params(
+              "UPDATE idempotency SET token_id = $3 WHERE plan_id = $1 AND "
+              "request_id = $2",
+              t.plan_id, key.request_id, t.id);
+        }
+        WriteTokenRow(tx, t, /*insert=*/true);
+        tx.txn.exec_params(
+            "INSERT INTO token_secrets (digest, token_id, created_at) VALUES "
+            "(decode($1, 'hex'), $2, pat_ts($3))",
+            Hex(nt.secret_digest), t.id, Us(t.create_time));
+        InsertAudit(tx, t.plan_id, t.id, nt.actor, "create", t.create_time,
+                    nt.audit_details_json);
+        AppendGrantEvent(tx, t);
+        return CreateOutcome{t, /*replayed=*/false};
+      });
+}
+
+absl::StatusOr<Token> PgTokenStore::GetToken(const std::string& plan_id,
+                                             const std::string& token_id) {
+  return Transact<Token>(pool_, "get token", [&](Tx& tx) {
+    return ReadToken(tx, plan_id, token_id, /*for_update=*/false);
+  });
+}
+
+absl::StatusOr<std::vector<Token>> PgTokenStore::ListTokens(
+    const ListTokensQuery& q) {
+  std::vector<std::string> status_sql;
+  for (TokenStatus s : q.statuses) {
+    switch (s) {
+      case TokenStatus::kActive:
+        status_sql.push_back(
+            "(t.revoke_time IS NULL AND t.expire_time > pat_ts($3))");
+        break;
+      case TokenStatus::kExpired:
+        status_sql.push_back(
+            "(t.revoke_time IS NULL AND t.expire_time <= pat_ts($3))");
+        break;
+      case TokenStatus::kRevoked:
+        status_sql.push_back("(t.revoke_time IS NOT NULL)");
+        break;
+      case TokenStatus::kUnspecified:
+        break;
+    }
+  }
+  const std::string status_filter =
+      status_sql.empty()
+          ? "($3::bigint IS NOT NULL)"
+          : absl::StrCat("($3::bigint IS NOT NULL AND (",
+                         absl::StrJoin(status_sql, " OR "), "))");
+  const std::string sql = absl::StrCat(
+      "SELECT ", kTokenColumns,
+      " FROM tokens t WHERE t.plan_id = $1 AND ($2 = '' OR t.kind = $2) AND ",
+      status_filter,
+      " AND ($4 = '' OR (t.create_time, t.id) < "
+      "(pat_ts(NULLIF($4, '')::bigint), $5)) "
+      "ORDER BY t.create_time DESC, t.id DESC LIMIT $6");
+  const std::string kind = q.kind == TokenKind::kUnspecified
+                               ? std::string()
+                               : std::string(TokenKindName(q.kind));
+  std::string after_us, after_id;
+  if (q.after.has_value()) {
+    after_us = absl::StrCat(Us(q.after->first));
+    after_id = q.after->second;
+  }
+  return Transact<std::vector<Token>>(
+      pool_, "list tokens", [&](Tx& tx) -> absl::StatusOr<std::vector<Token>> {
+        pqxx::result r = tx.txn.exec_params(sql, q.plan_id, kind, Us(q.now),
+                                            after_us, after_id, q.page_size);
+        std::vector<Token> out;
+        out.reserve(r.size());
+        for (const pqxx::row& row : r) out.push_back(RowToToken(row));
+        return out;
+      });
+}
+
+absl::StatusOr<MutationOutcome> PgTokenStore::MutateToken(
+    const std::string& plan_id, const std::string& token_id,
+    const std::string& actor, absl::Time now, const IdempotencyKey& key,
+    const MutationFn& fn) {
+  return Transact<MutationOutcome>(
+      pool_, "change token", [&](Tx& tx) -> absl::StatusOr<MutationOutcome> {
+        if (!key.request_id.empty()) {
+          PAT_ASSIGN_OR_RETURN(
+              std::optional<IdempotencyRecord> prior,
+              ClaimIdempotencyKey(tx, plan_id, key, token_id, now));
+          if (prior.has_value()) {
+            PAT_ASSIGN_OR_RETURN(Token current,
+                                 ReadToken(tx, plan_id, token_id, false));
+            return MutationOutcome{std::move(current), /*replayed=*/true,
+                                   prior->previous_secret_expire_time};
+          }
+        }
+        PAT_ASSIGN_OR_RETURN(Token current,
+                             ReadToken(tx, plan_id, token_id, true));
+        PAT_ASSIGN_OR_RETURN(TokenMutation m, fn(current));
+        if (!m.changed) return MutationOutcome{std::move(current), false, {}};
+        WriteTokenRow(tx, m.updated, /*insert=*/false);
+        MutationOutcome out{m.updated, false, std::nullopt};
+        if (m.new_secret_digest.has_value()) {
+          // Only the current secret and one previous secret ever work: older
+          // previous secrets end now, the current one gets the overlap.
+          tx.txn.exec_params(
+              "UPDATE token_secrets SET valid_until = pat_ts($2) "
+              "WHERE token_id = $1 AND valid_until IS NOT NULL AND "
+              "valid_until > pat_ts($2)",
+              token_id, Us(now));
+          tx.txn.exec_params(
+              "UPDATE token_secrets SET valid_until = pat_ts($2) "
+              "WHERE token_id = $1 AND valid_until IS NULL",
+              token_id, Us(m.previous_secret_valid_until));
+          tx.txn.exec_params(
+              "INSERT INTO token_secrets (digest, token_id, created_at) "
+              "VALUES (decode($1, 'hex'), $2, pat_ts($3))",
+              Hex(*m.new_secret_digest), token_id, Us(now));
+          out.previous_secret_expire_time = m.previous_secret_valid_until;
+          if (!key.request_id.empty()) {
+            tx.txn.exec_params(
+                "UPDATE idempotency SET previous_secret_expire_time = "
+                "pat_ts($3) WHERE plan_id = $1 AND request_id = $2",
+                plan_id, key.request_id, Us(m.previous_secret_valid_until));
+          }
+        }
+        if (m.end_all_secrets) {
+          tx.txn.exec_params(
+              "UPDATE token_secrets SET valid_until = pat_ts($2) "
+              "WHERE token_id = $1 AND (valid_until IS NULL OR "
+              "valid_until > pat_ts($2))",
+              token_id, Us(now));
+        }
+        InsertAudit(tx, plan_id, token_id, actor, m.action, now,
+                    m.audit_details_json);
+        AppendGrantEvent(tx, m.updated);
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<AuditEvent>> PgTokenStore::ListAuditEvents(
+    const ListAuditQuery& q) {
+  return Transact<std::vector<AuditEvent>>(
+      pool_, "list audit events",
+      [&](Tx& tx) -> absl::StatusOr<std::vector<AuditEvent>> {
+        pqxx::result r = tx.txn.exec_params(
+            "SELECT id, plan_id, token_id, actor, action, pat_us(time), "
+            "details::text FROM audit_events WHERE plan_id = $1 AND "
+            "($2 = '' OR token_id = $2) AND "
+            "($3 = '' OR id < NULLIF($3, '')::bigint) "
+            "ORDER BY id DESC LIMIT $4",
+            q.plan_id, q.token_id,
+            q.after_id.has_value() ? absl::StrCat(*q.after_id) : std::string(),
+            q.page_size);
+        std::vector<AuditEvent> out;
+        for (const pqxx::row& row : r) {
+          AuditEvent e;
+          e.id = row[0].as<int64_t>();
+          e.plan_id = row[1].as<std::string>();
+          e.token_id = row[2].as<std::string>();
+          e.actor = row[3].as<std::string>();
+          e.action = row[4].as<std::string>();
+          e.time = FromUs(row[5].as<int64_t>());
+          e.details_json = row[6].as<std::string>();
+          out.push_back(std::move(e));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::string> PgTokenStore::GetOrCreateServerKey(
+    const std::string& name, const std::string& candidate) {
+  return Transact<std::string>(
+      pool_, "server key", [&](Tx& tx) -> absl::StatusOr<std::string> {
+        tx.txn.exec_params(
+            "INSERT INTO server_keys (name, key) VALUES ($1, decode($2, "
+            "'hex')) ON CONFLICT (name) DO NOTHING",
+            name, absl::BytesToHexString(candidate));
+        pqxx::result r = tx.txn.exec_params(
+            "SELECT encode(key, 'hex') FROM server_keys WHERE name = $1", name);
+        return absl::HexStringToBytes(r[0][0].as<std::string>());
+      });
+}
+
+absl::StatusOr<SecretLookup> PgTokenStore::LookupSecret(const Digest& digest) {
+  return Transact<SecretLookup>(
+      pool_, "validate token", [&](Tx& tx) -> absl::StatusOr<SecretLookup> {
+        pqxx::result r = tx.txn.exec_params(
+            absl::StrCat(
+                "SELECT ", kTokenColumns,
+                ", pat_us(s.valid_until), encode(s.digest, 'hex') "
+                "FROM token_secrets s JOIN tokens t ON "
+                "t.id = s.token_id WHERE s.digest = decode($1, 'hex')"),
+            Hex(digest));
+        if (r.empty() ||
+            !ConstantTimeEquals(r[0][kTokenColumnCount + 1].as<std::string>(),
+                                Hex(digest))) {
+          return absl::NotFoundError("unknown secret");
+        }
+        return SecretLookup{RowToToken(r[0]), OptTime(r[0][kTokenColumnCount])};
+      });
+}
+
+}  // namespace pat

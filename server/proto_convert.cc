@@ -1,0 +1,386 @@
+#include "server/proto_convert.h"
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/secret.h"
+#include "common/status_macros.h"
+
+namespace pat {
+namespace {
+
+// Timestamp's documented range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
+// An unknown field mask path is echoed in the error only when it looks like
+// a field name: short, [a-z0-9_.], no secret prefix. Anything else (a secret
+// pasted into the wrong place, binary junk) is described, never echoed.
+constexpr size_t kMaxEchoedPathBytes = 32;
+
+std::string DescribeMaskPath(absl::string_view path) {
+  bool echo = !path.empty() && path.size() <= kMaxEchoedPathBytes &&
+              !absl::StrContains(path, kRestSecretPrefix) &&
+              !absl::StrContains(path, kNpmSecretPrefix);
+  for (char c : path) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '_' &&
+        c != '.') {
+      echo = false;
+    }
+  }
+  if (echo) return std::string(path);
+  return absl::StrCat("(not shown, ", path.size(), " bytes)");
+}
+
+absl::Status UnknownEnumValue(absl::string_view field, int value) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": unknown value ", value));
+}
+
+std::string Prefixed(absl::string_view prefix, absl::string_view field) {
+  if (prefix.empty()) return std::string(field);
+  return absl::StrCat(prefix, ".", field);
+}
+
+}  // namespace
+
+// --- Enums -------------------------------------------------------------------
+
+v1::PlanTier PlanTierToProto(PlanTier tier) {
+  switch (tier) {
+    case PlanTier::kStarter:
+      return v1::PLAN_TIER_STARTER;
+    case PlanTier::kProfessional:
+      return v1::PLAN_TIER_PROFESSIONAL;
+    case PlanTier::kOrganization:
+      return v1::PLAN_TIER_ORGANIZATION;
+    case PlanTier::kEnterprise:
+      return v1::PLAN_TIER_ENTERPRISE;
+    case PlanTier::kUnspecified:
+      break;
+  }
+  return v1::PLAN_TIER_UNSPECIFIED;
+}
+
+v1::TokenKind TokenKindToProto(TokenKind kind) {
+  switch (kind) {
+    case TokenKind::kRestApi:
+      return v1::TOKEN_KIND_REST_API;
+    case TokenKind::kNpmRegistry:
+      return v1::TOKEN_KIND_NPM_REGISTRY;
+    case TokenKind::kUnspecified:
+      break;
+  }
+  return v1::TOKEN_KIND_UNSPECIFIED;
+}
+
+v1::TokenStatus TokenStatusToProto(TokenStatus status) {
+  switch (status) {
+    case TokenStatus::kActive:
+      return v1::TOKEN_STATUS_ACTIVE;
+    case TokenStatus::kExpired:
+      return v1::TOKEN_STATUS_EXPIRED;
+    case TokenStatus::kRevoked:
+      return v1::TOKEN_STATUS_REVOKED;
+    case TokenStatus::kUnspecified:
+      break;
+  }
+  return v1::TOKEN_STATUS_UNSPECIFIED;
+}
+
+v1::ResourceKind ResourceKindToProto(ResourceKind kind) {
+  switch (kind) {
+    case ResourceKind::kFile:
+      return v1::RESOURCE_KIND_FILE;
+    case ResourceKind::kProject:
+      return v1::RESOURCE_KIND_PROJECT;
+    case ResourceKind::kTeam:
+      return v1::RESOURCE_KIND_TEAM;
+    case ResourceKind::kWorkspace:
+      return v1::RESOURCE_KIND_WORKSPACE;
+    case ResourceKind::kNpmScope:
+      return v1::RESOURCE_KIND_NPM_SCOPE;
+    case ResourceKind::kUnspecified:
+      break;
+  }
+  return v1::RESOURCE_KIND_UNSPECIFIED;
+}
+
+absl::StatusOr<PlanTier> PlanTierFromProto(int value, absl::string_view field) {
+  switch (value) {
+    case v1::PLAN_TIER_UNSPECIFIED:
+      return PlanTier::kUnspecified;
+    case v1::PLAN_TIER_STARTER:
+      return PlanTier::kStarter;
+    case v1::PLAN_TIER_PROFESSIONAL:
+      return PlanTier::kProfessional;
+    case v1::PLAN_TIER_ORGANIZATION:
+      return PlanTier::kOrganization;
+    case v1::PLAN_TIER_ENTERPRISE:
+      return PlanTier::kEnterprise;
+    default:
+      return UnknownEnumValue(field, value);
+  }
+}
+
+absl::StatusOr<TokenKind> TokenKindFromProto(int value,
+                                             absl::string_view field) {
+  switch (value) {
+    case v1::TOKEN_KIND_UNSPECIFIED:
+      return TokenKind::kUnspecified;
+    case v1::TOKEN_KIND_REST_API:
+      return TokenKind::kRestApi;
+    case v1::TOKEN_KIND_NPM_REGISTRY:
+      return TokenKind::kNpmRegistry;
+    default:
+      return UnknownEnumValue(field, value);
+  }
+}
+
+absl::StatusOr<TokenStatus> TokenStatusFromProto(int value,
+                                                 absl::string_view field) {
+  switch (value) {
+    case v1::TOKEN_STATUS_UNSPECIFIED:
+      return TokenStatus::kUnspecified;
+    case v1::TOKEN_STATUS_ACTIVE:
+      return TokenStatus::kActive;
+    case v1::TOKEN_STATUS_EXPIRED:
+      return TokenStatus::kExpired;
+    case v1::TOKEN_STATUS_REVOKED:
+      return TokenStatus::kRevoked;
+    default:
+      return UnknownEnumValue(field, value);
+  }
+}
+
+absl::StatusOr<ResourceKind> ResourceKindFromProto(int value,
+                                                   absl::string_view field) {
+  switch (value) {
+    case v1::RESOURCE_KIND_UNSPECIFIED:
+      return ResourceKind::kUnspecified;
+    case v1::RESOURCE_KIND_FILE:
+      return ResourceKind::kFile;
+    case v1::RESOURCE_KIND_PROJECT:
+      return ResourceKind::kProject;
+    case v1::RESOURCE_KIND_TEAM:
+      return ResourceKind::kTeam;
+    case v1::RESOURCE_KIND_WORKSPACE:
+      return ResourceKind::kWorkspace;
+    case v1::RESOURCE_KIND_NPM_SCOPE:
+      return ResourceKind::kNpmScope;
+    default:
+      return UnknownEnumValue(field, value);
+  }
+}
+
+// --- Time --------------------------------------------------------------------
+
+void TimeToProto(absl::Time t, google::protobuf::Timestamp* out) {
+  out->Clear();
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return;
+  // ToUnixSeconds rounds toward negative infinity, so nanos is in [0, 1e9).
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  if (seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds) return;
+  const int64_t nanos =
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds));
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(nanos));
+}
+
+absl::StatusOr<absl::Time> TimeFromProto(const google::protobuf::Timestamp& ts,
+                                         absl::string_view field) {
+  if (ts.seconds() < kMinTimestampSeconds ||
+      ts.seconds() > kMaxTimestampSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": seconds out of range"));
+  }
+  if (ts.nanos() < 0 || ts.nanos() >= 1000000000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": nanos must be in [0, 999999999]"));
+  }
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// --- Messages: domain -> proto -----------------------------------------------
+
+void PlanToProto(const Plan& plan, v1::Plan* out) {
+  out->Clear();
+  out->set_id(plan.id);
+  out->set_name(plan.name);
+  out->set_tier(PlanTierToProto(plan.tier));
+  for (const std::string& admin : plan.admin_user_ids) {
+    out->add_admin_user_ids(admin);
+  }
+}
+
+void ResourceToProto(const Resource& resource, v1::Resource* out) {
+  out->Clear();
+  out->set_plan_id(resource.plan_id);
+  out->set_kind(ResourceKindToProto(resource.kind));
+  out->set_id(resource.id);
+  out->set_parent_kind(ResourceKindToProto(resource.parent_kind));
+  out->set_parent_id(resource.parent_id);
+  out->set_name(resource.name);
+}
+
+void TokenResourceToProto(const TokenResource& resource,
+                          v1::TokenResource* out) {
+  out->Clear();
+  out->set_kind(ResourceKindToProto(resource.kind));
+  out->set_id(resource.id);
+  out->set_link(resource.link);
+}
+
+void TokenToProto(const Token& token, TokenStatus status, v1::Token* out) {
+  out->Clear();
+  out->set_id(token.id);
+  out->set_plan_id(token.plan_id);
+  out->set_kind(TokenKindToProto(token.kind));
+  out->set_name(token.name);
+  out->set_description(token.description);
+  for (const std::string& scope : token.scopes) out->add_scopes(scope);
+  out->set_all_resources(token.all_resources);
+  for (const TokenResource& r : token.resources) {
+    TokenResourceToProto(r, out->add_resources());
+  }
+  out->set_status(TokenStatusToProto(status));
+  out->set_created_by(token.created_by);
+  TimeToProto(token.create_time, out->mutable_create_time());
+  TimeToProto(token.expire_time, out->mutable_expire_time());
+  out->set_lifetime_days(token.lifetime_days);
+  if (token.revoke_time.has_value()) {
+    TimeToProto(*token.revoke_time, out->mutable_revoke_time());
+  }
+  out->set_revoked_by(token.revoked_by);
+  if (token.last_refresh_time.has_value()) {
+    TimeToProto(*token.last_refresh_time, out->mutable_last_refresh_time());
+  }
+  if (token.last_used_time.has_value()) {
+    TimeToProto(*token.last_used_time, out->mutable_last_used_time());
+  }
+  out->set_last_used_ip(token.last_used_ip);
+}
+
+void AuditEventToProto(const AuditEvent& event, v1::AuditEvent* out) {
+  out->Clear();
+  out->set_id(event.id);
+  out->set_plan_id(event.plan_id);
+  out->set_token_id(event.token_id);
+  out->set_actor(event.actor);
+  out->set_action(event.action);
+  TimeToProto(event.time, out->mutable_time());
+  out->set_details_json(event.details_json);
+}
+
+void GrantToProto(const Token& token, TokenStatus status, v1::Grant* out) {
+  out->Clear();
+  out->set_token_id(token.id);
+  out->set_plan_id(token.plan_id);
+  out->set_kind(TokenKindToProto(token.kind));
+  for (const std::string& scope : token.scopes) out->add_scopes(scope);
+  out->set_all_resources(token.all_resources);
+  for (const TokenResource& r : token.resources) {
+    TokenResourceToProto(r, out->add_resources());
+  }
+  out->set_status(TokenStatusToProto(status));
+  TimeToProto(token.expire_time, out->mutable_expire_time());
+  if (token.revoke_time.has_value()) {
+    TimeToProto(*token.revoke_time, out->mutable_revoke_time());
+  }
+}
+
+// --- Messages: proto -> domain -----------------------------------------------
+
+absl::StatusOr<Plan> PlanFromProto(const v1::Plan& plan,
+                                   absl::string_view field) {
+  Plan out;
+  out.id = plan.id();
+  out.name = plan.name();
+  PAT_ASSIGN_OR_RETURN(out.tier,
+                       PlanTierFromProto(plan.tier(), Prefixed(field, "tier")));
+  out.admin_user_ids.assign(plan.admin_user_ids().begin(),
+                            plan.admin_user_ids().end());
+  return out;
+}
+
+absl::StatusOr<Resource> ResourceFromProto(const v1::Resource& resource,
+                                           absl::string_view field) {
+  Resource out;
+  out.plan_id = resource.plan_id();
+  PAT_ASSIGN_OR_RETURN(out.kind, ResourceKindFromProto(
+                                     resource.kind(), Prefixed(field, "kind")));
+  out.id = resource.id();
+  PAT_ASSIGN_OR_RETURN(out.parent_kind,
+                       ResourceKindFromProto(resource.parent_kind(),
+                                             Prefixed(field, "parent_kind")));
+  out.parent_id = resource.parent_id();
+  out.name = resource.name();
+  return out;
+}
+
+// --- Requests -> manager parameters
+// --------------------------------------------
+
+absl::StatusOr<CreateTokenParams> CreateTokenParamsFromProto(
+    const v1::CreateTokenRequest& request) {
+  CreateTokenParams p;
+  p.plan_id = request.plan_id();
+  PAT_ASSIGN_OR_RETURN(p.kind, TokenKindFromProto(request.kind(), "kind"));
+  p.name = request.name();
+  p.description = request.description();
+  p.expires_in_days = request.expires_in_days();
+  p.scopes.assign(request.scopes().begin(), request.scopes().end());
+  p.all_resources = request.all_resources();
+  p.resource_links.assign(request.resource_links().begin(),
+                          request.resource_links().end());
+  p.request_id = request.request_id();
+  return p;
+}
+
+absl::StatusOr<UpdateTokenParams> UpdateTokenParamsFromProto(
+    const v1::UpdateTokenRequest& request) {
+  UpdateTokenParams p;
+  p.plan_id = request.plan_id();
+  p.token_id = request.token_id();
+  for (const std::string& path : request.update_mask().paths()) {
+    if (path != "name" && path != "description" && path != "scopes" &&
+        path != "resources") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("update_mask: unknown path ", DescribeMaskPath(path),
+                       " (allowed: name, description, scopes, resources)"));
+    }
+    p.update_mask.push_back(path);
+  }
+  p.name = request.name();
+  p.description = request.description();
+  p.scopes.assign(request.scopes().begin(), request.scopes().end());
+  p.all_resources = request.all_resources();
+  p.resource_links.assign(request.resource_links().begin(),
+                          request.resource_links().end());
+  return p;
+}
+
+absl::StatusOr<ListTokensParams> ListTokensParamsFromProto(
+    const v1::ListTokensRequest& request) {
+  ListTokensParams p;
+  p.plan_id = request.plan_id();
+  PAT_ASSIGN_OR_RETURN(p.kind, TokenKindFromProto(request.kind(), "kind"));
+  for (int value : request.statuses()) {
+    PAT_ASSIGN_OR_RETURN(TokenStatus status,
+                         TokenStatusFromProto(value, "statuses"));
+    if (status == TokenStatus::kUnspecified) {
+      return absl::InvalidArgumentError(
+          "statuses: TOKEN_STATUS_UNSPECIFIED is not a status");
+    }
+    p.statuses.push_back(status);
+  }
+  p.page_size = request.page_size();
+  p.page_token = request.page_token();
+  return p;
+}
+
+}  // namespace pat

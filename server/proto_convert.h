@@ -1,0 +1,85 @@
+#ifndef PAT_SERVER_PROTO_CONVERT_H_
+#define PAT_SERVER_PROTO_CONVERT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/domain.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "pat/v1/pat.pb.h"
+#include "server/token_manager.h"
+
+// Conversion between pat.v1 protobuf messages and the domain structs of
+// common/domain.h and server/token_manager.h. This is the only place where
+// proto types and domain types meet: services call these functions, the
+// token manager never sees a proto.
+//
+// Domain -> proto conversions are total. Proto -> domain conversions check
+// only what the proto type system cannot (open enums holding values outside
+// the declared range, timestamps outside the representable range, field mask
+// paths) and fail INVALID_ARGUMENT naming the field; domain rules (required
+// fields, lengths, scopes, links) are the token manager's job.
+namespace pat {
+
+// --- Enums -----------------------------------------------------------------
+// *_UNSPECIFIED maps to kUnspecified (the manager decides whether that is
+// allowed); values outside the enum are INVALID_ARGUMENT
+// "<field>: unknown value N".
+v1::PlanTier PlanTierToProto(PlanTier tier);
+v1::TokenKind TokenKindToProto(TokenKind kind);
+v1::TokenStatus TokenStatusToProto(TokenStatus status);
+v1::ResourceKind ResourceKindToProto(ResourceKind kind);
+absl::StatusOr<PlanTier> PlanTierFromProto(int value, absl::string_view field);
+absl::StatusOr<TokenKind> TokenKindFromProto(int value,
+                                             absl::string_view field);
+absl::StatusOr<TokenStatus> TokenStatusFromProto(int value,
+                                                 absl::string_view field);
+absl::StatusOr<ResourceKind> ResourceKindFromProto(int value,
+                                                   absl::string_view field);
+
+// --- Time ------------------------------------------------------------------
+// Writes `t` into `out`. Infinite times (the domain's "unset") and times
+// outside Timestamp's range (years 1..9999) clear `out` instead.
+void TimeToProto(absl::Time t, google::protobuf::Timestamp* out);
+// INVALID_ARGUMENT "<field>: ..." for a Timestamp outside its documented
+// range (seconds within years 1..9999, nanos in [0, 1e9)).
+absl::StatusOr<absl::Time> TimeFromProto(const google::protobuf::Timestamp& ts,
+                                         absl::string_view field);
+
+// --- Messages: domain -> proto ----------------------------------------------
+void PlanToProto(const Plan& plan, v1::Plan* out);
+void ResourceToProto(const Resource& resource, v1::Resource* out);
+void TokenResourceToProto(const TokenResource& resource,
+                          v1::TokenResource* out);
+// `status` is the token's status at the time of the response (computed by the
+// caller, e.g. StatusAt(token, manager.Now())). Never writes a secret or a
+// digest: domain Tokens hold neither.
+void TokenToProto(const Token& token, TokenStatus status, v1::Token* out);
+void AuditEventToProto(const AuditEvent& event, v1::AuditEvent* out);
+// What a sidecar needs to enforce `token`, given its current status.
+void GrantToProto(const Token& token, TokenStatus status, v1::Grant* out);
+
+// --- Messages: proto -> domain ----------------------------------------------
+// `field` prefixes error messages (e.g. "plan" -> "plan.tier: ...").
+absl::StatusOr<Plan> PlanFromProto(const v1::Plan& plan,
+                                   absl::string_view field);
+absl::StatusOr<Resource> ResourceFromProto(const v1::Resource& resource,
+                                           absl::string_view field);
+
+// --- Requests -> manager parameters ------------------------------------------
+absl::StatusOr<CreateTokenParams> CreateTokenParamsFromProto(
+    const v1::CreateTokenRequest& request);
+// Mask paths must each be one of name, description, scopes, resources;
+// otherwise INVALID_ARGUMENT "update_mask: unknown path X".
+absl::StatusOr<UpdateTokenParams> UpdateTokenParamsFromProto(
+    const v1::UpdateTokenRequest& request);
+absl::StatusOr<ListTokensParams> ListTokensParamsFromProto(
+    const v1::ListTokensRequest& request);
+
+}  // namespace pat
+
+#endif  // PAT_SERVER_PROTO_CONVERT_H_

@@ -1,0 +1,89 @@
+#ifndef PAT_SERVER_TOKEN_SERVICE_H_
+#define PAT_SERVER_TOKEN_SERVICE_H_
+
+#include "grpcpp/grpcpp.h"
+#include "pat/v1/pat.grpc.pb.h"
+#include "server/caller_auth.h"
+#include "server/token_manager.h"
+
+namespace pat {
+
+// pat.v1.TokenService: the admin token lifecycle. Every RPC requires a caller
+// with the admin role; the actor is the `x-pat-actor` metadata (see
+// CallerAuth). Requests are converted with server/proto_convert.h and handed
+// to the TokenManager, whose statuses are returned through ToGrpcStatus.
+// Nothing here logs: responses of CreateToken and RefreshToken carry a secret.
+// Thread-safe; `manager` and `auth` must outlive the service.
+class TokenServiceImpl final : public v1::TokenService::Service {
+ public:
+  TokenServiceImpl(TokenManager& manager, const CallerAuth& auth)
+      : manager_(manager), auth_(auth) {}
+
+  grpc::Status ListPlans(grpc::ServerContext* context,
+                         const v1::ListPlansRequest* request,
+                         v1::ListPlansResponse* response) override;
+  grpc::Status CreateToken(grpc::ServerContext* context,
+                           const v1::CreateTokenRequest* request,
+                           v1::CreateTokenResponse* response) override;
+  grpc::Status GetToken(grpc::ServerContext* context,
+                        const v1::GetTokenRequest* request,
+                        v1::Token* response) override;
+  grpc::Status ListTokens(grpc::ServerContext* context,
+                          const v1::ListTokensRequest* request,
+                          v1::ListTokensResponse* response) override;
+  grpc::Status UpdateToken(grpc::ServerContext* context,
+                           const v1::UpdateTokenRequest* request,
+                           v1::Token* response) override;
+  grpc::Status RefreshToken(grpc::ServerContext* context,
+                            const v1::RefreshTokenRequest* request,
+                            v1::RefreshTokenResponse* response) override;
+  grpc::Status RevokeToken(grpc::ServerContext* context,
+                           const v1::RevokeTokenRequest* request,
+                           v1::Token* response) override;
+  grpc::Status ListAuditEvents(grpc::ServerContext* context,
+                               const v1::ListAuditEventsRequest* request,
+                               v1::ListAuditEventsResponse* response) override;
+  // Not implemented yet: needs the decision engine shared with the sidecar.
+  // Authorizes the caller and the actor on the token (as GetToken), then
+  // returns UNIMPLEMENTED.
+  grpc::Status CheckAccess(grpc::ServerContext* context,
+                           const v1::CheckAccessRequest* request,
+                           v1::CheckAccessResponse* response) override;
+
+ private:
+  absl::Status DoListPlans(grpc::ServerContext* context,
+                           v1::ListPlansResponse& response);
+  absl::Status DoCreateToken(grpc::ServerContext* context,
+                             const v1::CreateTokenRequest& request,
+                             v1::CreateTokenResponse& response);
+  absl::Status DoGetToken(grpc::ServerContext* context,
+                          const v1::GetTokenRequest& request,
+                          v1::Token& response);
+  absl::Status DoListTokens(grpc::ServerContext* context,
+                            const v1::ListTokensRequest& request,
+                            v1::ListTokensResponse& response);
+  absl::Status DoUpdateToken(grpc::ServerContext* context,
+                             const v1::UpdateTokenRequest& request,
+                             v1::Token& response);
+  absl::Status DoRefreshToken(grpc::ServerContext* context,
+                              const v1::RefreshTokenRequest& request,
+                              v1::RefreshTokenResponse& response);
+  absl::Status DoRevokeToken(grpc::ServerContext* context,
+                             const v1::RevokeTokenRequest& request,
+                             v1::Token& response);
+  absl::Status DoListAuditEvents(grpc::ServerContext* context,
+                                 const v1::ListAuditEventsRequest& request,
+                                 v1::ListAuditEventsResponse& response);
+  absl::Status DoCheckAccess(grpc::ServerContext* context,
+                             const v1::CheckAccessRequest& request);
+
+  // Writes `token` with its status as of now.
+  void WriteToken(const Token& token, v1::Token* out) const;
+
+  TokenManager& manager_;
+  const CallerAuth& auth_;
+};
+
+}  // namespace pat
+
+#endif  // PAT_SERVER_TOKEN_SERVICE_H_

@@ -1,0 +1,75 @@
+#include "tests/support/authority_harness.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "server/authority_config.h"
+
+namespace pat::testing {
+namespace {
+
+constexpr absl::Duration kRpcDeadline = absl::Seconds(10);
+
+// The fatal part of Start: a void function so that ASSERT_* can be used.
+void StartInto(FakeClock& clock, std::unique_ptr<TestDatabase>& db,
+               std::unique_ptr<AuthorityServer>& server) {
+  absl::StatusOr<std::unique_ptr<TestDatabase>> created =
+      TestDatabase::Create();
+  ASSERT_TRUE(created.ok()) << created.status();
+  db = *std::move(created);
+
+  AuthorityConfig raw;
+  raw.listen = "127.0.0.1:0";
+  raw.database_url = db->url();
+  raw.insecure = true;
+  raw.db_pool_size = 8;
+  absl::StatusOr<AuthorityConfig> config =
+      ValidateAuthorityConfig(std::move(raw));
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::StatusOr<std::unique_ptr<AuthorityServer>> started =
+      AuthorityServer::Create(*config, clock);
+  ASSERT_TRUE(started.ok()) << started.status();
+  server = *std::move(started);
+  ASSERT_GT(server->port(), 0);
+}
+
+}  // namespace
+
+std::unique_ptr<AuthorityHarness> AuthorityHarness::Start() {
+  std::unique_ptr<AuthorityHarness> h(new AuthorityHarness());
+  StartInto(h->clock_, h->db_, h->server_);
+  if (::testing::Test::HasFatalFailure()) return nullptr;
+  h->channel_ =
+      grpc::CreateChannel(h->target(), grpc::InsecureChannelCredentials());
+  h->tokens_ = pat::v1::TokenService::NewStub(h->channel_);
+  h->directory_ = pat::v1::DirectoryService::NewStub(h->channel_);
+  h->introspection_ = pat::v1::IntrospectionService::NewStub(h->channel_);
+  return h;
+}
+
+AuthorityHarness::~AuthorityHarness() {
+  // Stubs and channel go with the members; the server must stop before the
+  // database it uses is dropped.
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::ZeroDuration());
+    server_->Wait();
+    server_.reset();
+  }
+}
+
+std::string AuthorityHarness::target() const {
+  return absl::StrCat("127.0.0.1:", server_->port());
+}
+
+std::unique_ptr<grpc::ClientContext> AuthorityHarness::Ctx(
+    const std::string& actor) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!actor.empty()) ctx->AddMetadata("x-pat-actor", actor);
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + kRpcDeadline));
+  return ctx;
+}
+
+}  // namespace pat::testing

@@ -1,0 +1,558 @@
+#include "common/policy/policy.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/domain.h"
+#include "common/policy/catalog.h"
+#include "common/policy/path.h"
+#include "common/policy/reason.h"
+#include "common/policy/route_matcher.h"
+#include "common/scopes.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace pat::policy {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Directory used by the tests:
+//   plan "p": workspace w1 > team t1 > project pr1 > file f1
+//             team t2 (no workspace) > project pr2 > file f2
+//             file f3 (no parent), npm scope @acme
+//   plan "q": team tq > project prq > file fq, npm scope @other
+class FakeDirectory : public ResourceResolver {
+ public:
+  FakeDirectory() {
+    Add(ResourceKind::kWorkspace, "w1", "p", {});
+    Add(ResourceKind::kTeam, "t1", "p", {{ResourceKind::kWorkspace, "w1"}});
+    Add(ResourceKind::kProject, "pr1", "p",
+        {{ResourceKind::kTeam, "t1"}, {ResourceKind::kWorkspace, "w1"}});
+    Add(ResourceKind::kFile, "f1", "p",
+        {{ResourceKind::kProject, "pr1"},
+         {ResourceKind::kTeam, "t1"},
+         {ResourceKind::kWorkspace, "w1"}});
+    Add(ResourceKind::kTeam, "t2", "p", {});
+    Add(ResourceKind::kProject, "pr2", "p", {{ResourceKind::kTeam, "t2"}});
+    Add(ResourceKind::kFile, "f2", "p",
+        {{ResourceKind::kProject, "pr2"}, {ResourceKind::kTeam, "t2"}});
+    Add(ResourceKind::kFile, "f3", "p", {});
+    Add(ResourceKind::kNpmScope, "@acme", "p", {});
+    Add(ResourceKind::kTeam, "tq", "q", {});
+    Add(ResourceKind::kProject, "prq", "q", {{ResourceKind::kTeam, "tq"}});
+    Add(ResourceKind::kFile, "fq", "q",
+        {{ResourceKind::kProject, "prq"}, {ResourceKind::kTeam, "tq"}});
+    Add(ResourceKind::kNpmScope, "@other", "q", {});
+    Add(ResourceKind::kFile, "nop", "", {});  // broken entry: no plan
+  }
+
+  std::optional<ResolvedResource> Resolve(ResourceKind kind,
+                                          absl::string_view id) const override {
+    ++calls;
+    auto it = entries_.find({kind, std::string(id)});
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  mutable int calls = 0;
+
+ private:
+  void Add(ResourceKind kind, std::string id, std::string plan,
+           std::vector<std::pair<ResourceKind, std::string>> ancestors) {
+    entries_[{kind, std::move(id)}] =
+        ResolvedResource{std::move(plan), std::move(ancestors)};
+  }
+  std::map<std::pair<ResourceKind, std::string>, ResolvedResource> entries_;
+};
+
+std::vector<std::string> AllScopes(TokenKind kind) {
+  std::vector<std::string> out;
+  if (kind == TokenKind::kRestApi) {
+    for (absl::string_view s : RestApiScopes()) {
+      if (IsGrantableScope(kind, s)) out.emplace_back(s);
+    }
+  } else {
+    for (absl::string_view s : NpmScopes()) out.emplace_back(s);
+  }
+  return out;
+}
+
+class PolicyTest : public ::testing::Test {
+ protected:
+  PolicyTest()
+      : rest_(*RouteMatcher::Default(TokenKind::kRestApi)),
+        npm_(*RouteMatcher::Default(TokenKind::kNpmRegistry)) {
+    token_.id = "tok_1";
+    token_.plan_id = "p";
+    token_.kind = TokenKind::kRestApi;
+    token_.scopes = AllScopes(TokenKind::kRestApi);
+    token_.all_resources = true;
+  }
+
+  void UseList(std::vector<TokenResource> list) {
+    token_.all_resources = false;
+    token_.resources = std::move(list);
+  }
+  void UseNpm() {
+    token_.kind = TokenKind::kNpmRegistry;
+    token_.scopes = AllScopes(TokenKind::kNpmRegistry);
+  }
+
+  // Steps 1 and 3-5 for a request with the current token.
+  Decision Run(absl::string_view method, absl::string_view target,
+               const RouteMatcher* routes = nullptr) {
+    grant_ = GrantViewOf(token_);
+    DecisionInput in;
+    in.method = method;
+    in.routes = routes != nullptr                        ? routes
+                : token_.kind == TokenKind::kNpmRegistry ? &npm_
+                                                         : &rest_;
+    in.grant = &grant_;
+    in.resolver = resolver_;
+    in.api_kind = api_kind_;
+    return CheckAndDecide(target, in);
+  }
+
+  FakeDirectory directory_;
+  const ResourceResolver* resolver_ = &directory_;
+  TokenKind api_kind_ = TokenKind::kUnspecified;
+  RouteMatcher rest_;
+  RouteMatcher npm_;
+  Token token_;
+  GrantView grant_;
+};
+
+MATCHER_P(IsDecision, reason, "") {
+  *result_listener << "reason " << ReasonCode(arg.reason) << " (" << arg.detail
+                   << "), status " << arg.http_status;
+  return arg.reason == reason && arg.allowed == (reason == Reason::kAllowed) &&
+         arg.http_status == ReasonHttpStatus(reason);
+}
+
+// Fills a template: file_key -> f1, team_id -> t1, project_id -> pr1,
+// scope -> @acme, anything else -> "x".
+std::string Instantiate(const Endpoint& e) {
+  if (e.segments.empty()) return "/";
+  std::string out;
+  for (const TemplateSegment& s : e.segments) {
+    out.push_back('/');
+    if (s.type == SegmentType::kLiteral) {
+      out.append(s.text);
+    } else if (s.param == "file_key") {
+      out.append("f1");
+    } else if (s.param == "team_id") {
+      out.append("t1");
+    } else if (s.param == "project_id") {
+      out.append("pr1");
+    } else if (s.param == "scope") {
+      out.append("@acme");
+    } else {
+      out.append("x");
+    }
+  }
+  return out;
+}
+
+TEST(Reasons, CodesStatusesAndMessages) {
+  struct Row {
+    Reason reason;
+    absl::string_view code;
+    int status;
+  };
+  const Row rows[] = {
+      {Reason::kAllowed, "allowed", 200},
+      {Reason::kPathInvalid, "path_invalid", 400},
+      {Reason::kTokenInQuery, "token_in_query", 400},
+      {Reason::kTokenMissing, "token_missing", 401},
+      {Reason::kTokenAmbiguous, "token_ambiguous", 401},
+      {Reason::kTokenMalformed, "token_malformed", 401},
+      {Reason::kTokenUnknown, "token_unknown", 401},
+      {Reason::kTokenExpired, "token_expired", 401},
+      {Reason::kTokenRevoked, "token_revoked", 401},
+      {Reason::kTokenKindMismatch, "token_kind_mismatch", 401},
+      {Reason::kEndpointUnknown, "endpoint_unknown", 403},
+      {Reason::kEndpointNotSupported, "endpoint_not_supported", 403},
+      {Reason::kScopeMissing, "scope_missing", 403},
+      {Reason::kResourceNotAllowed, "resource_not_allowed", 403},
+      {Reason::kAuthorityUnavailable, "authority_unavailable", 503},
+  };
+  ASSERT_EQ(AllReasons().size(), std::size(rows));
+  for (size_t i = 0; i < std::size(rows); ++i) {
+    EXPECT_EQ(AllReasons()[i], rows[i].reason);
+    EXPECT_EQ(ReasonCode(rows[i].reason), rows[i].code);
+    EXPECT_EQ(ReasonHttpStatus(rows[i].reason), rows[i].status);
+    EXPECT_EQ(ReasonFromCode(rows[i].code), rows[i].reason);
+    EXPECT_FALSE(ReasonMessage(rows[i].reason).empty());
+    EXPECT_EQ(WwwAuthenticate(rows[i].reason).empty(), rows[i].status != 401);
+    const Decision d = MakeDecision(rows[i].reason, "d");
+    EXPECT_THAT(d, IsDecision(rows[i].reason));
+  }
+  EXPECT_EQ(WwwAuthenticate(Reason::kTokenMissing),
+            "Bearer error=\"invalid_token\"");
+  EXPECT_EQ(ReasonFromCode("nope"), std::nullopt);
+}
+
+TEST(GrantStateReason, MapsTokenProblems) {
+  const TokenKind rest = TokenKind::kRestApi;
+  const TokenKind npm = TokenKind::kNpmRegistry;
+  EXPECT_EQ(GrantStateReason(TokenStatus::kActive, rest, rest),
+            Reason::kAllowed);
+  EXPECT_EQ(
+      GrantStateReason(TokenStatus::kActive, rest, TokenKind::kUnspecified),
+      Reason::kAllowed);
+  EXPECT_EQ(GrantStateReason(TokenStatus::kActive, npm, rest),
+            Reason::kTokenKindMismatch);
+  EXPECT_EQ(GrantStateReason(TokenStatus::kExpired, rest, rest),
+            Reason::kTokenExpired);
+  EXPECT_EQ(GrantStateReason(TokenStatus::kRevoked, rest, rest),
+            Reason::kTokenRevoked);
+  EXPECT_EQ(GrantStateReason(TokenStatus::kRevoked, npm, rest),
+            Reason::kTokenRevoked);
+  EXPECT_EQ(GrantStateReason(TokenStatus::kUnspecified, rest, rest),
+            Reason::kTokenUnknown);
+}
+
+TEST_F(PolicyTest, AllowsAndReportsTheEndpoint) {
+  const Decision d = Run("GET", "/v1/files/f1?depth=1");
+  EXPECT_THAT(d, IsDecision(Reason::kAllowed));
+  ASSERT_NE(d.endpoint, nullptr);
+  EXPECT_EQ(d.endpoint->name, "getFile");
+  EXPECT_TRUE(d.detail.empty());
+}
+
+TEST_F(PolicyTest, Step1PathInvalidAndTokenInQuery) {
+  EXPECT_THAT(Run("GET", "/v1/files/f1/"), IsDecision(Reason::kPathInvalid));
+  EXPECT_THAT(Run("GET", "/v1/files/%66%31"), IsDecision(Reason::kPathInvalid));
+  EXPECT_THAT(Run("GET", "/v1/files/f1?access_token=x"),
+              IsDecision(Reason::kTokenInQuery));
+}
+
+TEST_F(PolicyTest, EndpointUnknown) {
+  for (auto [method, target] :
+       std::vector<std::pair<absl::string_view, absl::string_view>>{
+           {"GET", "/v1/admin"},
+           {"GET", "/V1/FILES/f1"},
+           {"HEAD", "/v1/files/f1"},
+           {"PATCH", "/v1/files/f1"},
+           {"POST", "/v1/oauth/token"},
+           {"GET", "/v1/files/f1/nodes/extra"},
+           {"GET", "/"}}) {
+    const Decision d = Run(method, target);
+    EXPECT_THAT(d, IsDecision(Reason::kEndpointUnknown))
+        << method << " " << target;
+    EXPECT_EQ(d.endpoint, nullptr);
+  }
+}
+
+TEST_F(PolicyTest, ExcludedEndpointsAreNotSupportedEvenWithEveryScope) {
+  // Every REST scope, even the excluded ones, and all resources.
+  token_.scopes.clear();
+  for (absl::string_view s : RestApiScopes()) token_.scopes.emplace_back(s);
+  int count = 0;
+  for (const Endpoint& e : rest_.endpoints()) {
+    if (e.plan_tokens) continue;
+    ++count;
+    const Decision d = Run(e.method, Instantiate(e));
+    EXPECT_THAT(d, IsDecision(Reason::kEndpointNotSupported)) << e.name;
+    EXPECT_EQ(d.endpoint, &e);
+  }
+  EXPECT_EQ(count, 9);  // rows 10 11 13 14 15 33 36 47 51
+  EXPECT_THAT(Run("GET", "/v1/me"), IsDecision(Reason::kEndpointNotSupported));
+  EXPECT_THAT(Run("GET", "/v1/oembed?url=https%3A%2F%2Fx"),
+              IsDecision(Reason::kEndpointNotSupported));
+  EXPECT_THAT(Run("POST", "/v1/files/f1/variables"),
+              IsDecision(Reason::kEndpointNotSupported));
+  EXPECT_THAT(Run("POST", "/v1/files/f1/comments"),
+              IsDecision(Reason::kEndpointNotSupported));
+}
+
+TEST_F(PolicyTest,
+       EveryPlanTokenEndpointIsAllowedWithEveryScopeAndAllResources) {
+  for (const Endpoint& e : rest_.endpoints()) {
+    if (!e.plan_tokens) continue;
+    EXPECT_THAT(Run(e.method, Instantiate(e)), IsDecision(Reason::kAllowed))
+        << e.name;
+  }
+  UseNpm();
+  for (const Endpoint& e : npm_.endpoints()) {
+    if (!e.plan_tokens) continue;
+    EXPECT_THAT(Run(e.method, Instantiate(e)), IsDecision(Reason::kAllowed))
+        << e.name;
+  }
+}
+
+TEST_F(PolicyTest, ScopeMissing) {
+  token_.scopes = {"file_metadata:read"};
+  const Decision d = Run("GET", "/v1/files/f1");
+  EXPECT_THAT(d, IsDecision(Reason::kScopeMissing));
+  EXPECT_THAT(d.detail, HasSubstr("file_content:read"));
+  EXPECT_THAT(d.detail, HasSubstr("files:read"));
+  EXPECT_THAT(Run("GET", "/v1/files/f1/meta"), IsDecision(Reason::kAllowed));
+  token_.scopes = {};
+  EXPECT_THAT(Run("GET", "/v1/files/f1/meta"),
+              IsDecision(Reason::kScopeMissing));
+}
+
+TEST_F(PolicyTest, LegacyFilesReadOnlyWhereTheCatalogSaysSo) {
+  token_.scopes = {"files:read"};
+  EXPECT_THAT(Run("GET", "/v1/files/f1"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/v2/webhooks/w1"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/v2/webhooks"), IsDecision(Reason::kScopeMissing));
+  EXPECT_THAT(Run("GET", "/v1/files/f1/variables/local"),
+              IsDecision(Reason::kScopeMissing));
+  EXPECT_THAT(Run("DELETE", "/v2/webhooks/w1"),
+              IsDecision(Reason::kScopeMissing));
+}
+
+TEST_F(PolicyTest, EndpointCheckComesBeforeScope) {
+  token_.scopes = {"files:read"};
+  EXPECT_THAT(Run("POST", "/v1/files/f1/comments"),
+              IsDecision(Reason::kEndpointNotSupported));
+}
+
+TEST_F(PolicyTest, ScopeCheckComesBeforeResource) {
+  token_.scopes = {"projects:read"};
+  EXPECT_THAT(Run("GET", "/v1/files/fq"), IsDecision(Reason::kScopeMissing));
+}
+
+TEST_F(PolicyTest, AllResourcesMeansOwnPlanOnly) {
+  EXPECT_THAT(Run("GET", "/v1/files/f1"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/v1/files/f3"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/v1/teams/t2/projects"),
+              IsDecision(Reason::kAllowed));
+  const Decision other = Run("GET", "/v1/files/fq");
+  EXPECT_THAT(other, IsDecision(Reason::kResourceNotAllowed));
+  const Decision unknown = Run("GET", "/v1/files/nosuch");
+  EXPECT_THAT(unknown, IsDecision(Reason::kResourceNotAllowed));
+  // Unknown and other-plan look the same (no existence oracle).
+  EXPECT_EQ(other.detail, "file fq is not a resource of the token's plan");
+  EXPECT_EQ(unknown.detail,
+            "file nosuch is not a resource of the token's plan");
+  EXPECT_THAT(Run("GET", "/v1/teams/tq/projects"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/v1/projects/prq/files"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/v1/files/nop"),
+              IsDecision(Reason::kResourceNotAllowed));
+}
+
+TEST_F(PolicyTest, UndeterminableResourceOnlyForAllResources) {
+  const std::pair<absl::string_view, absl::string_view> undeterminable[] = {
+      {"GET", "/v1/components/k"},                         // lookup
+      {"GET", "/v2/webhooks/w1"},                          // lookup
+      {"POST", "/v2/webhooks"},                            // body
+      {"POST", "/v1/dev_resources"},                       // body
+      {"GET", "/v1/activity_logs"},                        // none
+      {"POST", "/v1/developer_logs"},                      // none
+      {"GET", "/v1/ai_usage/daily"},                       // none
+      {"GET", "/v2/webhooks?context=team&context_id=t1"},  // none
+  };
+  for (auto [method, target] : undeterminable) {
+    EXPECT_THAT(Run(method, target), IsDecision(Reason::kAllowed)) << target;
+  }
+  UseList({{ResourceKind::kWorkspace, "w1", ""},
+           {ResourceKind::kTeam, "t2", ""},
+           {ResourceKind::kFile, "f3", ""}});
+  for (auto [method, target] : undeterminable) {
+    const Decision d = Run(method, target);
+    EXPECT_THAT(d, IsDecision(Reason::kResourceNotAllowed)) << target;
+    EXPECT_THAT(d.detail, HasSubstr("only all-resources tokens"));
+  }
+}
+
+TEST_F(PolicyTest, SelectedListViaFileProjectTeamWorkspace) {
+  struct Case {
+    TokenResource listed;
+    std::vector<absl::string_view> allowed;
+    std::vector<absl::string_view> denied;
+  };
+  const Case cases[] = {
+      {{ResourceKind::kFile, "f1", ""},
+       {"/v1/files/f1", "/v1/files/f1/comments/c/reactions"},
+       {"/v1/files/f2", "/v1/files/f3", "/v1/projects/pr1/files",
+        "/v1/teams/t1/projects"}},
+      {{ResourceKind::kProject, "pr1", ""},
+       {"/v1/files/f1", "/v1/projects/pr1/files", "/v1/projects/pr1/meta"},
+       {"/v1/files/f2", "/v1/teams/t1/projects", "/v1/projects/pr2/files"}},
+      {{ResourceKind::kTeam, "t1", ""},
+       {"/v1/files/f1", "/v1/projects/pr1/files", "/v1/teams/t1/projects",
+        "/v2/teams/t1/webhooks"},
+       {"/v1/files/f2", "/v1/teams/t2/projects", "/v1/files/f3"}},
+      {{ResourceKind::kWorkspace, "w1", ""},
+       {"/v1/files/f1", "/v1/projects/pr1/files", "/v1/teams/t1/components"},
+       {"/v1/files/f2", "/v1/teams/t2/projects", "/v1/projects/pr2/meta"}},
+      {{ResourceKind::kTeam, "t2", ""},
+       {"/v1/files/f2", "/v1/projects/pr2/files"},
+       {"/v1/files/f1"}},
+  };
+  for (const Case& c : cases) {
+    UseList({c.listed});
+    for (absl::string_view target : c.allowed) {
+      EXPECT_THAT(Run("GET", target), IsDecision(Reason::kAllowed))
+          << c.listed.id << " " << target;
+    }
+    for (absl::string_view target : c.denied) {
+      EXPECT_THAT(Run("GET", target), IsDecision(Reason::kResourceNotAllowed))
+          << c.listed.id << " " << target;
+    }
+  }
+}
+
+TEST_F(PolicyTest, ListMatchesKindAndId) {
+  // A team named like the file does not allow the file.
+  UseList({{ResourceKind::kTeam, "f1", ""}});
+  EXPECT_THAT(Run("GET", "/v1/files/f1"),
+              IsDecision(Reason::kResourceNotAllowed));
+}
+
+TEST_F(PolicyTest, ListedResourceOfAnotherPlanIsDenied) {
+  // Even if another plan's file somehow ended up on the list.
+  UseList({{ResourceKind::kFile, "fq", ""}, {ResourceKind::kTeam, "tq", ""}});
+  EXPECT_THAT(Run("GET", "/v1/files/fq"),
+              IsDecision(Reason::kResourceNotAllowed));
+}
+
+TEST_F(PolicyTest, NoResolverDeniesDeterminableResources) {
+  resolver_ = nullptr;
+  EXPECT_THAT(Run("GET", "/v1/files/f1"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/v1/activity_logs"), IsDecision(Reason::kAllowed));
+}
+
+TEST_F(PolicyTest, ResolverCalledOncePerDeterminableRequest) {
+  directory_.calls = 0;
+  EXPECT_THAT(Run("GET", "/v1/files/f1"), IsDecision(Reason::kAllowed));
+  EXPECT_EQ(directory_.calls, 1);
+  EXPECT_THAT(Run("GET", "/v1/activity_logs"), IsDecision(Reason::kAllowed));
+  EXPECT_EQ(directory_.calls, 1);
+}
+
+TEST_F(PolicyTest, KindMismatch) {
+  api_kind_ = TokenKind::kRestApi;
+  UseNpm();
+  EXPECT_THAT(Run("GET", "/v1/files/f1", &rest_),
+              IsDecision(Reason::kTokenKindMismatch));
+}
+
+TEST_F(PolicyTest, NpmScopedAndUnscopedPackages) {
+  UseNpm();
+  EXPECT_THAT(Run("GET", "/@acme/widgets"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/lodash"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/@other/widgets"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/@acme%2fwidgets"), IsDecision(Reason::kPathInvalid));
+  EXPECT_THAT(Run("GET", "/-/npm/v1/tokens"),
+              IsDecision(Reason::kEndpointNotSupported));
+
+  UseList({{ResourceKind::kNpmScope, "@acme", "@acme"}});
+  EXPECT_THAT(Run("GET", "/@acme/widgets"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("PUT", "/@acme/widgets"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/-/package/@acme/widgets/dist-tags"),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/@acme/widgets/-/widgets-1.0.0.tgz"),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/lodash"), IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/@other/x"), IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/-/v1/search?text=x"),
+              IsDecision(Reason::kResourceNotAllowed));
+
+  token_.scopes = {"packages:read"};
+  EXPECT_THAT(Run("PUT", "/@acme/widgets"), IsDecision(Reason::kScopeMissing));
+}
+
+constexpr absl::string_view kQueryCatalog =
+    "GET /q scopes=s plan_tokens=yes resource=query:team:team name=byQuery\n";
+
+TEST_F(PolicyTest, QuerySelector) {
+  absl::StatusOr<RouteMatcher> routes = RouteMatcher::FromText(kQueryCatalog);
+  ASSERT_TRUE(routes.ok()) << routes.status();
+  token_.scopes = {"s"};
+  UseList({{ResourceKind::kTeam, "t1", ""}});
+  EXPECT_THAT(Run("GET", "/q?team=t1", &*routes), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/q?x=1&team=%74%31", &*routes),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/q?team=t2", &*routes),
+              IsDecision(Reason::kResourceNotAllowed));
+  // Absent: undeterminable.
+  EXPECT_THAT(Run("GET", "/q", &*routes),
+              IsDecision(Reason::kResourceNotAllowed));
+  // Twice: ambiguous, denied for everyone.
+  const Decision dup = Run("GET", "/q?team=t1&team=tq", &*routes);
+  EXPECT_THAT(dup, IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(dup.detail, HasSubstr("more than once"));
+  token_.all_resources = true;
+  EXPECT_THAT(Run("GET", "/q", &*routes), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/q?team=tq", &*routes),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/q?team=t1&team=t1", &*routes),
+              IsDecision(Reason::kResourceNotAllowed));
+}
+
+TEST_F(PolicyTest, DecideUsesTheGivenTarget) {
+  grant_ = GrantViewOf(token_);
+  DecisionInput in;
+  in.method = "GET";
+  const TargetCheck check = CheckTarget("/v1/files/f1?depth=1");
+  ASSERT_TRUE(check.ok());
+  in.target = check.target;
+  in.routes = &rest_;
+  in.grant = &grant_;
+  in.resolver = &directory_;
+  EXPECT_THAT(Decide(in), IsDecision(Reason::kAllowed));
+}
+
+TEST(ErrorBody, SpecShape) {
+  const nlohmann::json body = nlohmann::json::parse(
+      ErrorBody(MakeDecision(Reason::kScopeMissing, "needs \"x\"")));
+  EXPECT_EQ(body["status"], 403);
+  EXPECT_EQ(body["reason"], "scope_missing");
+  EXPECT_EQ(body["err"], "Token lacks a required scope: needs \"x\"");
+  EXPECT_FALSE(body.contains("error"));
+  EXPECT_EQ(
+      ErrorBody(Reason::kTokenMissing, ""),
+      R"({"status":401,"err":"No token provided","reason":"token_missing"})");
+}
+
+TEST(DecisionMessage, IsTheErrField) {
+  EXPECT_EQ(DecisionMessage(Reason::kTokenExpired, ""), "Token expired");
+  EXPECT_EQ(DecisionMessage(Reason::kScopeMissing, "x"),
+            "Token lacks a required scope: x");
+  const nlohmann::json body =
+      nlohmann::json::parse(ErrorBody(Reason::kScopeMissing, "x"));
+  EXPECT_EQ(body["err"], DecisionMessage(Reason::kScopeMissing, "x"));
+}
+
+TEST(ErrorBody, StyleBAddsVendorFields) {
+  const nlohmann::json body = nlohmann::json::parse(
+      ErrorBody(Reason::kAuthorityUnavailable, "", ErrorStyle::kB));
+  EXPECT_EQ(body["status"], 503);
+  EXPECT_EQ(body["reason"], "authority_unavailable");
+  EXPECT_EQ(body["error"], true);
+  EXPECT_EQ(body["message"], body["err"]);
+}
+
+TEST_F(PolicyTest, ErrorBodyUsesTheEndpointStyle) {
+  token_.scopes = {"files:read"};
+  const Decision d = Run("GET", "/v1/activity_logs");  // style B
+  ASSERT_THAT(d, IsDecision(Reason::kScopeMissing));
+  const nlohmann::json body = nlohmann::json::parse(ErrorBody(d));
+  EXPECT_EQ(body["error"], true);
+  EXPECT_THAT(body["err"].get<std::string>(), HasSubstr("getActivityLogs"));
+}
+
+TEST(ErrorBody, InvalidUtf8IsReplaced) {
+  const std::string body =
+      ErrorBody(Reason::kResourceNotAllowed, "bad \xff byte");
+  EXPECT_NO_THROW(nlohmann::json::parse(body));
+}
+
+}  // namespace
+}  // namespace pat::policy
