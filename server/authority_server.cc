@@ -25,6 +25,7 @@
 #include "server/caller_auth.h"
 #include "server/db_pool.h"
 #include "server/directory_service.h"
+#include "server/grant_feed.h"
 #include "server/introspection_service.h"
 #include "server/migrations.h"
 #include "server/pg_token_store.h"
@@ -113,6 +114,9 @@ class AuthorityServerImpl final : public AuthorityServer {
   void Shutdown(absl::Duration grace) override {
     absl::MutexLock lock(&shutdown_mu_);
     if (shut_down_) return;
+    // Watch streams never finish on their own: end them first (UNAVAILABLE,
+    // so sidecars reconnect elsewhere) instead of holding the drain.
+    if (feed_ != nullptr) feed_->Stop();
     // Health checks answer NOT_SERVING while in-flight RPCs drain.
     if (grpc::HealthCheckServiceInterface* health =
             server_->GetHealthCheckService();
@@ -130,6 +134,7 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<DbPool> pool_;
   std::unique_ptr<PgTokenStore> store_;
   std::unique_ptr<TokenManager> manager_;
+  std::unique_ptr<FeedHub> feed_;
   std::unique_ptr<CallerAuth> auth_;
   std::unique_ptr<TokenServiceImpl> token_service_;
   std::unique_ptr<DirectoryServiceImpl> directory_service_;
@@ -176,11 +181,14 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   }
   PAT_ASSIGN_OR_RETURN(store_, PgTokenStore::Create(*pool_));
   manager_ = std::make_unique<TokenManager>(*store_, clock);
+  FeedHubOptions feed_options;
+  feed_options.database_url = config.database_url;
+  PAT_ASSIGN_OR_RETURN(feed_, FeedHub::Start(std::move(feed_options), clock));
   token_service_ = std::make_unique<TokenServiceImpl>(*manager_, *auth_);
   directory_service_ =
       std::make_unique<DirectoryServiceImpl>(*manager_, *auth_);
   introspection_service_ =
-      std::make_unique<IntrospectionServiceImpl>(*manager_, *auth_);
+      std::make_unique<IntrospectionServiceImpl>(*manager_, *auth_, *feed_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

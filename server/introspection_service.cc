@@ -1,6 +1,13 @@
 #include "server/introspection_service.h"
 
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "server/proto_convert.h"
@@ -9,6 +16,29 @@ namespace pat {
 namespace {
 
 constexpr size_t kDigestBytes = 32;
+// Events handed from the hub to one watcher per wake-up.
+constexpr size_t kMaxEventsPerWake = 512;
+// Rows per database read for a watcher that is behind the hub's memory.
+constexpr int kFallbackReadBatch = 1000;
+
+using Writer = grpc::ServerWriter<v1::WatchGrantsResponse>;
+
+absl::Status ClientGone() {
+  return absl::CancelledError("the watcher went away");
+}
+
+// Writes `response`; CANCELLED when the stream is gone. (No buffer hint: a
+// buffered write on a synchronous stream may never complete.)
+absl::Status Send(Writer& writer, const v1::WatchGrantsResponse& response) {
+  if (!writer.Write(response)) return ClientGone();
+  return absl::OkStatus();
+}
+
+absl::Status SendEvent(Writer& writer, const v1::GrantEvent& event) {
+  v1::WatchGrantsResponse response;
+  *response.mutable_event() = event;
+  return Send(writer, response);
+}
 
 }  // namespace
 
@@ -40,27 +70,162 @@ absl::Status IntrospectionServiceImpl::DoValidateToken(
   return absl::OkStatus();
 }
 
-absl::Status IntrospectionServiceImpl::NotYet(grpc::ServerContext* context) {
-  PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kSidecar).status());
-  return absl::UnimplementedError("arrives with the sidecar (issue 3)");
-}
+// --- WatchGrants ------------------------------------------------------------
 
 grpc::Status IntrospectionServiceImpl::WatchGrants(
     grpc::ServerContext* context, const v1::WatchGrantsRequest* request,
     grpc::ServerWriter<v1::WatchGrantsResponse>* writer) {
-  return ToGrpcStatus(NotYet(context));
+  return ToGrpcStatus(DoWatchGrants(context, *request, *writer));
 }
+
+absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshot(Writer& writer) {
+  PAT_ASSIGN_OR_RETURN(FeedSnapshot snapshot, manager_.ReadFeedSnapshot());
+  const absl::Time now = manager_.Now();
+  v1::WatchGrantsResponse response;
+  response.set_snapshot(true);
+  v1::GrantEvent* event = response.mutable_event();
+  for (const Plan& plan : snapshot.plans) {
+    event->Clear();
+    event->set_revision(snapshot.revision);
+    PlanToProto(plan, event->mutable_plan_upserted());
+    PAT_RETURN_IF_ERROR(Send(writer, response));
+  }
+  for (const Resource& resource : snapshot.resources) {
+    event->Clear();
+    event->set_revision(snapshot.revision);
+    ResourceToProto(resource, event->mutable_resource_upserted());
+    PAT_RETURN_IF_ERROR(Send(writer, response));
+  }
+  for (const GrantRecord& grant : snapshot.grants) {
+    event->Clear();
+    event->set_revision(snapshot.revision);
+    GrantRecordToProto(grant, now, event);
+    PAT_RETURN_IF_ERROR(Send(writer, response));
+  }
+  return snapshot.revision;
+}
+
+absl::Status IntrospectionServiceImpl::SendFromDatabase(Writer& writer,
+                                                        int64_t* cursor) {
+  PAT_ASSIGN_OR_RETURN(std::vector<FeedEventRow> rows,
+                       manager_.ReadFeedEvents(*cursor, kFallbackReadBatch));
+  feed_.CountFallbackRead();
+  const absl::Time now = manager_.Now();
+  for (const FeedEventRow& row : rows) {
+    if (row.revision != *cursor + 1) break;  // a gap: reported below
+    PAT_RETURN_IF_ERROR(SendEvent(writer, GrantEventFromRow(row, now)));
+    *cursor = row.revision;
+  }
+  // The hub has newer events in memory, so an empty read, or one that does
+  // not continue at *cursor + 1, means pruned history.
+  if (rows.empty() || *cursor != rows.back().revision) {
+    // Events this watcher still needs are no longer retained. Its client
+    // reconnects with its last revision and gets a snapshot.
+    return absl::AbortedError(
+        "the watch fell behind the retained history; reconnect with "
+        "since_revision to get a snapshot");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IntrospectionServiceImpl::DoWatchGrants(
+    grpc::ServerContext* context, const v1::WatchGrantsRequest& request,
+    Writer& writer) {
+  PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kSidecar).status());
+  const int64_t since = request.since_revision();
+  if (since < 0) {
+    return absl::InvalidArgumentError("since_revision: must not be negative");
+  }
+  bool snapshot = since == 0;
+  if (!snapshot && !feed_.Covers(since)) {
+    PAT_ASSIGN_OR_RETURN(FeedPosition position,
+                         manager_.GetFeedPosition(since));
+    snapshot = !position.resumable;
+  }
+  int64_t cursor = since;
+  if (snapshot) {
+    PAT_ASSIGN_OR_RETURN(cursor, SendSnapshot(writer));
+  }
+  v1::WatchGrantsResponse synced;
+  synced.set_synced_revision(cursor);
+  PAT_RETURN_IF_ERROR(Send(writer, synced));
+
+  absl::Time last_sent = absl::Now();
+  while (true) {
+    if (context->IsCancelled()) return ClientGone();
+    const absl::Time now = absl::Now();
+    const absl::Time deadline =
+        std::min(last_sent + options_.heartbeat_interval,
+                 now + options_.cancel_check_interval);
+    FeedHub::Batch batch =
+        feed_.WaitForEvents(cursor, kMaxEventsPerWake, deadline);
+    switch (batch.status) {
+      case FeedHub::WaitStatus::kStopped:
+        return absl::UnavailableError(
+            "the authority is shutting down; reconnect with since_revision");
+      case FeedHub::WaitStatus::kEvents:
+        for (const FeedEventPtr& event : batch.events) {
+          PAT_RETURN_IF_ERROR(SendEvent(writer, *event));
+          cursor = event->revision();
+        }
+        last_sent = absl::Now();
+        break;
+      case FeedHub::WaitStatus::kBehind:
+        PAT_RETURN_IF_ERROR(SendFromDatabase(writer, &cursor));
+        last_sent = absl::Now();
+        break;
+      case FeedHub::WaitStatus::kTimeout:
+        if (batch.live &&
+            absl::Now() - last_sent >= options_.heartbeat_interval) {
+          v1::WatchGrantsResponse heartbeat;
+          heartbeat.set_heartbeat_revision(cursor);
+          PAT_RETURN_IF_ERROR(Send(writer, heartbeat));
+          last_sent = absl::Now();
+        }
+        break;
+    }
+  }
+}
+
+// --- ResolveResource and ReportUsage ----------------------------------------
 
 grpc::Status IntrospectionServiceImpl::ResolveResource(
     grpc::ServerContext* context, const v1::ResolveResourceRequest* request,
     v1::ResolveResourceResponse* response) {
-  return ToGrpcStatus(NotYet(context));
+  return ToGrpcStatus(DoResolveResource(context, *request, *response));
+}
+
+absl::Status IntrospectionServiceImpl::DoResolveResource(
+    grpc::ServerContext* context, const v1::ResolveResourceRequest& request,
+    v1::ResolveResourceResponse& response) {
+  PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kSidecar).status());
+  PAT_ASSIGN_OR_RETURN(ResourceKind kind,
+                       ResourceKindFromProto(request.kind(), "kind"));
+  PAT_ASSIGN_OR_RETURN(std::vector<Resource> chain,
+                       manager_.ResolveResource(kind, request.id()));
+  response.set_plan_id(chain.front().plan_id);
+  for (const Resource& resource : chain) {
+    ResourceToProto(resource, response.add_chain());
+  }
+  return absl::OkStatus();
 }
 
 grpc::Status IntrospectionServiceImpl::ReportUsage(
     grpc::ServerContext* context, const v1::ReportUsageRequest* request,
     v1::ReportUsageResponse* response) {
-  return ToGrpcStatus(NotYet(context));
+  return ToGrpcStatus(DoReportUsage(context, *request));
+}
+
+absl::Status IntrospectionServiceImpl::DoReportUsage(
+    grpc::ServerContext* context, const v1::ReportUsageRequest& request) {
+  PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kSidecar).status());
+  if (request.records_size() > kMaxUsageRecords) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "records: at most ", kMaxUsageRecords, " records per call"));
+  }
+  PAT_ASSIGN_OR_RETURN(std::vector<UsageReport> reports,
+                       UsageReportsFromProto(request));
+  return manager_.ReportUsage(std::move(reports));
 }
 
 }  // namespace pat

@@ -1,21 +1,34 @@
 #ifndef PAT_SERVER_INTROSPECTION_SERVICE_H_
 #define PAT_SERVER_INTROSPECTION_SERVICE_H_
 
+#include <cstdint>
+
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
 #include "server/caller_auth.h"
+#include "server/grant_feed.h"
 #include "server/token_manager.h"
 
 namespace pat {
 
+struct IntrospectionOptions {
+  // A watcher that has been sent nothing for this long gets a
+  // heartbeat_revision (only while the feed listener is live).
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  // How often a waiting watcher notices that its client went away.
+  absl::Duration cancel_check_interval = absl::Milliseconds(200);
+};
+
 // pat.v1.IntrospectionService: what sidecars ask. Every RPC requires a
-// caller with the sidecar role. Thread-safe; `manager` and `auth` must
-// outlive the service.
+// caller with the sidecar role. Thread-safe; `manager`, `auth` and `feed`
+// must outlive the service.
 class IntrospectionServiceImpl final
     : public v1::IntrospectionService::Service {
  public:
-  IntrospectionServiceImpl(TokenManager& manager, const CallerAuth& auth)
-      : manager_(manager), auth_(auth) {}
+  IntrospectionServiceImpl(TokenManager& manager, const CallerAuth& auth,
+                           FeedHub& feed, IntrospectionOptions options = {})
+      : manager_(manager), auth_(auth), feed_(feed), options_(options) {}
 
   // INVALID_ARGUMENT unless secret_sha256 is 32 bytes. found=false for a
   // digest no token has; otherwise the token's grant (with its status now,
@@ -24,13 +37,44 @@ class IntrospectionServiceImpl final
   grpc::Status ValidateToken(grpc::ServerContext* context,
                              const v1::ValidateTokenRequest* request,
                              v1::ValidateTokenResponse* response) override;
-  // The following return UNIMPLEMENTED until the sidecar lands (issue 3).
+
+  // The grant change feed (SPEC §6). since_revision < 0 is INVALID_ARGUMENT.
+  //
+  // Start: with since_revision 0, or one whose following events are no
+  // longer retained (pruned), or one beyond the feed head (a database
+  // restored from an older backup), a snapshot: one REPEATABLE READ read of
+  // feed head R, every plan (plan_upserted), every directory resource
+  // (resource_upserted, parents before children) and every token whose grant
+  // still matters (grant + secrets; expired less than 7 days ago, revoked
+  // ones included), each sent as an event with revision R and snapshot=true,
+  // then synced_revision = R. A client applying a snapshot replaces its state
+  // with it. Otherwise (resume) no snapshot: synced_revision = since_revision
+  // at once.
+  //
+  // Then live events with revision > the synced revision, each exactly once,
+  // strictly in revision order with no gap (revisions are dense), carrying
+  // the full new state of the grant, plan or resource (idempotent to apply).
+  // Grant statuses are computed when the authority reads the event;
+  // expire_time/revoke_time are authoritative. After heartbeat_interval
+  // without a message, heartbeat_revision = the last revision sent (only
+  // while the authority's feed listener is live, so a silent stream means
+  // "not known to be current").
+  //
+  // Ends with CANCELLED when the client goes away, UNAVAILABLE when the
+  // authority shuts down (reconnect with since_revision = the last revision
+  // applied), ABORTED if the watcher fell so far behind that events it
+  // still needed were pruned (reconnect: it then gets a snapshot), or the
+  // storage error that stopped it.
   grpc::Status WatchGrants(
       grpc::ServerContext* context, const v1::WatchGrantsRequest* request,
       grpc::ServerWriter<v1::WatchGrantsResponse>* writer) override;
+  // The plan of resource (kind, id) and its chain: the resource first, then
+  // its parent, up to the root. INVALID_ARGUMENT for an unspecified kind or a
+  // malformed id, NOT_FOUND for an unknown resource.
   grpc::Status ResolveResource(grpc::ServerContext* context,
                                const v1::ResolveResourceRequest* request,
                                v1::ResolveResourceResponse* response) override;
+  // Batched last-used times and client IPs (see TokenManager::ReportUsage).
   grpc::Status ReportUsage(grpc::ServerContext* context,
                            const v1::ReportUsageRequest* request,
                            v1::ReportUsageResponse* response) override;
@@ -39,10 +83,26 @@ class IntrospectionServiceImpl final
   absl::Status DoValidateToken(grpc::ServerContext* context,
                                const v1::ValidateTokenRequest& request,
                                v1::ValidateTokenResponse& response);
-  absl::Status NotYet(grpc::ServerContext* context);
+  absl::Status DoWatchGrants(
+      grpc::ServerContext* context, const v1::WatchGrantsRequest& request,
+      grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
+  // Sends the snapshot and returns its revision.
+  absl::StatusOr<int64_t> SendSnapshot(
+      grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
+  // Sends events after `*cursor` read from the database (for a watcher that
+  // is behind the hub's memory) and advances `*cursor`.
+  absl::Status SendFromDatabase(
+      grpc::ServerWriter<v1::WatchGrantsResponse>& writer, int64_t* cursor);
+  absl::Status DoResolveResource(grpc::ServerContext* context,
+                                 const v1::ResolveResourceRequest& request,
+                                 v1::ResolveResourceResponse& response);
+  absl::Status DoReportUsage(grpc::ServerContext* context,
+                             const v1::ReportUsageRequest& request);
 
   TokenManager& manager_;
   const CallerAuth& auth_;
+  FeedHub& feed_;
+  const IntrospectionOptions options_;
 };
 
 }  // namespace pat

@@ -1,11 +1,13 @@
 #include "server/pg_token_store.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -33,9 +35,13 @@ constexpr int kTokenColumnCount = 17;
 
 // One transaction attempt's state.
 struct Tx {
-  pqxx::work& txn;
+  pqxx::transaction_base& txn;
   int64_t revision = 0;  // highest grant-feed revision written, 0 if none
 };
+
+// The snapshot a new feed watcher starts from: consistent across statements
+// and never writing.
+using SnapshotTxn = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 
 int64_t Us(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromUs(int64_t us) { return absl::FromUnixMicros(us); }
@@ -221,14 +227,14 @@ absl::StatusOr<std::optional<IdempotencyRecord>> ClaimIdempotencyKey(
   return rec;
 }
 
-// Runs `body` in a READ COMMITTED transaction on a pooled connection and
-// commits when it returns OK (an error status rolls back). Retries
-// serialization failures, deadlocks and connections broken before commit;
-// never retries a commit whose outcome is unknown. After a commit that wrote
-// feed events, sends a NOTIFY outside the transaction (best effort: the
-// feed's poll covers a lost one, and a full notify queue never fails a
-// committed change).
-template <typename T, typename Body>
+// Runs `body` in a transaction of type `Txn` (default READ COMMITTED, read
+// write) on a pooled connection and commits when it returns OK (an error
+// status rolls back). Retries serialization failures, deadlocks and
+// connections broken before commit; never retries a commit whose outcome is
+// unknown. After a commit that wrote feed events, sends a NOTIFY outside the
+// transaction (best effort: the feed's poll covers a lost one, and a full
+// notify queue never fails a committed change).
+template <typename T, typename Txn = pqxx::work, typename Body>
 absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
   absl::Status last = absl::UnavailableError("database unavailable");
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
@@ -238,7 +244,7 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
       int64_t revision = 0;
       absl::StatusOr<T> result;
       {
-        pqxx::work txn(*lease);
+        Txn txn(*lease);
         Tx tx{txn};
         result = body(tx);
         if (!result.ok()) {
@@ -714,6 +720,206 @@ absl::StatusOr<SecretLookup> PgTokenStore::LookupSecret(const Digest& digest) {
         }
         return SecretLookup{RowToToken(r[0]), OptTime(r[0][kTokenColumnCount])};
       });
+}
+
+namespace {
+
+Resource RowToResource(const pqxx::row& r) {
+  Resource res;
+  res.kind = ResourceKindFromName(r[0].as<std::string>());
+  res.id = r[1].as<std::string>();
+  res.plan_id = r[2].as<std::string>();
+  res.parent_kind = ResourceKindFromName(r[3].as<std::string>());
+  res.parent_id = r[4].as<std::string>();
+  res.name = r[5].as<std::string>();
+  return res;
+}
+
+// Columns of RowToResource.
+constexpr absl::string_view kResourceColumns =
+    "kind, id, plan_id, coalesce(parent_kind, ''), coalesce(parent_id, ''), "
+    "name";
+
+// Ancestor chains are at most file -> project -> team -> workspace; the bound
+// only guards the recursion against corrupt data.
+constexpr int kMaxResourceDepth = 16;
+
+}  // namespace
+
+absl::StatusOr<std::vector<FeedEventRow>> PgTokenStore::ReadFeedEvents(
+    int64_t after, int limit) {
+  return Transact<std::vector<FeedEventRow>>(
+      pool_, "read feed",
+      [&](Tx& tx) -> absl::StatusOr<std::vector<FeedEventRow>> {
+        pqxx::result r = tx.txn.exec_params(
+            "SELECT revision, type, key, payload::text FROM grant_events "
+            "WHERE revision > $1 ORDER BY revision LIMIT $2",
+            after, limit);
+        std::vector<FeedEventRow> out;
+        out.reserve(r.size());
+        for (const pqxx::row& row : r) {
+          out.push_back({row[0].as<int64_t>(), row[1].as<std::string>(),
+                         row[2].as<std::string>(), row[3].as<std::string>()});
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<FeedPosition> PgTokenStore::GetFeedPosition(int64_t since) {
+  return Transact<FeedPosition>(
+      pool_, "read feed position", [&](Tx& tx) -> absl::StatusOr<FeedPosition> {
+        pqxx::result r = tx.txn.exec_params(
+            "SELECT h.revision, EXISTS (SELECT 1 FROM grant_events "
+            "WHERE revision = $1::bigint + 1) FROM feed_head h WHERE h.id = 1",
+            since);
+        FeedPosition pos;
+        pos.head = r[0][0].as<int64_t>();
+        pos.resumable = since >= 0 && since <= pos.head &&
+                        (since == pos.head || r[0][1].as<bool>());
+        return pos;
+      });
+}
+
+absl::StatusOr<FeedSnapshot> PgTokenStore::ReadFeedSnapshot(
+    absl::Time now, absl::Duration keep_expired_for) {
+  const int64_t horizon_us = Us(now - keep_expired_for);
+  return Transact<FeedSnapshot, SnapshotTxn>(
+      pool_, "read feed snapshot", [&](Tx& tx) -> absl::StatusOr<FeedSnapshot> {
+        FeedSnapshot snap;
+        snap.revision =
+            tx.txn.exec("SELECT revision FROM feed_head WHERE id = 1")[0][0]
+                .as<int64_t>();
+        for (const pqxx::row& row :
+             tx.txn.exec("SELECT id, name, tier FROM plans ORDER BY id")) {
+          Plan p;
+          p.id = row[0].as<std::string>();
+          p.name = row[1].as<std::string>();
+          p.tier = PlanTierFromName(row[2].as<std::string>());
+          snap.plans.push_back(std::move(p));
+        }
+        // Roots first, then each level of children: a sidecar applying the
+        // snapshot in order always knows a resource's parent already.
+        pqxx::result resources = tx.txn.exec_params(
+            absl::StrCat(
+                "WITH RECURSIVE tree AS ("
+                " SELECT kind, id, 0 AS depth FROM resources"
+                "  WHERE parent_kind IS NULL"
+                " UNION ALL"
+                " SELECT r.kind, r.id, t.depth + 1 FROM resources r"
+                "  JOIN tree t ON r.parent_kind = t.kind AND r.parent_id = t.id"
+                "  WHERE t.depth < $1) "
+                "SELECT ",
+                kResourceColumns,
+                " FROM resources JOIN tree USING (kind, id) "
+                "ORDER BY tree.depth, kind, id"),
+            kMaxResourceDepth);
+        for (const pqxx::row& row : resources) {
+          snap.resources.push_back(RowToResource(row));
+        }
+        pqxx::result tokens = tx.txn.exec_params(
+            absl::StrCat("SELECT ", kTokenColumns,
+                         " FROM tokens t WHERE t.expire_time > pat_ts($1) "
+                         "ORDER BY t.id"),
+            horizon_us);
+        absl::flat_hash_map<std::string, size_t> index;
+        snap.grants.reserve(tokens.size());
+        for (const pqxx::row& row : tokens) {
+          GrantRecord g;
+          g.token = RowToToken(row);
+          index[g.token.id] = snap.grants.size();
+          snap.grants.push_back(std::move(g));
+        }
+        pqxx::result secrets = tx.txn.exec_params(
+            "SELECT s.token_id, encode(s.digest, 'hex'), "
+            "pat_us(s.valid_until) FROM token_secrets s "
+            "JOIN tokens t ON t.id = s.token_id "
+            "WHERE t.expire_time > pat_ts($1) AND (s.valid_until IS NULL OR "
+            "s.valid_until > pat_ts($1) OR t.revoke_time IS NOT NULL) "
+            "ORDER BY s.token_id, s.created_at",
+            horizon_us);
+        for (const pqxx::row& row : secrets) {
+          auto it = index.find(row[0].as<std::string>());
+          if (it == index.end()) continue;
+          absl::StatusOr<Digest> digest =
+              DigestFromHex(row[1].as<std::string>());
+          if (!digest.ok()) {
+            return absl::InternalError("read feed snapshot: bad digest");
+          }
+          snap.grants[it->second].secrets.push_back({*digest, OptTime(row[2])});
+        }
+        return snap;
+      });
+}
+
+absl::StatusOr<std::vector<Resource>> PgTokenStore::ResolveResource(
+    ResourceKind kind, const std::string& id) {
+  return Transact<std::vector<Resource>>(
+      pool_, "resolve resource",
+      [&](Tx& tx) -> absl::StatusOr<std::vector<Resource>> {
+        pqxx::result r = tx.txn.exec_params(
+            absl::StrCat("WITH RECURSIVE chain (kind, id, up_kind, up_id, "
+                         "depth) AS ("
+                         " SELECT kind, id, parent_kind, parent_id, 0"
+                         "  FROM resources WHERE kind = $1 AND id = $2"
+                         " UNION ALL"
+                         " SELECT r.kind, r.id, r.parent_kind, r.parent_id,"
+                         "  c.depth + 1 FROM resources r"
+                         "  JOIN chain c ON r.kind = c.up_kind AND"
+                         "  r.id = c.up_id"
+                         "  WHERE c.depth < $3) "
+                         "SELECT ",
+                         kResourceColumns,
+                         " FROM resources JOIN chain USING (kind, id) "
+                         "ORDER BY chain.depth"),
+            std::string(ResourceKindName(kind)), id, kMaxResourceDepth);
+        if (r.empty()) return absl::NotFoundError("resource not found");
+        std::vector<Resource> chain;
+        chain.reserve(r.size());
+        for (const pqxx::row& row : r) chain.push_back(RowToResource(row));
+        return chain;
+      });
+}
+
+absl::StatusOr<int> PgTokenStore::RecordUsage(
+    const std::vector<UsageReport>& reports) {
+  if (reports.empty()) return 0;
+  // One row per token (UPDATE ... FROM applies at most one match per row):
+  // the latest report, and the IP of the latest report that has one.
+  absl::flat_hash_map<std::string, std::pair<int64_t, std::string>> latest;
+  for (const UsageReport& u : reports) {
+    const int64_t us = Us(u.last_used_time);
+    auto [it, inserted] = latest.try_emplace(u.token_id, us, u.client_ip);
+    if (inserted) continue;
+    if (!u.client_ip.empty() &&
+        (us >= it->second.first || it->second.second.empty())) {
+      it->second.second = u.client_ip;
+    }
+    it->second.first = std::max(it->second.first, us);
+  }
+  json rows = json::array();
+  for (const auto& [id, value] : latest) {
+    rows.push_back({{"id", id}, {"us", value.first}, {"ip", value.second}});
+  }
+  const std::string doc = rows.dump();
+  auto record = [&doc](Tx& tx) -> absl::StatusOr<int> {
+    // Lock the rows in id order first, so concurrent reports (and token
+    // mutations) never deadlock on each other.
+    tx.txn.exec_params(
+        "SELECT id FROM tokens WHERE id IN (SELECT u.id FROM "
+        "jsonb_to_recordset($1::jsonb) AS u(id text, us bigint, ip text)) "
+        "ORDER BY id FOR UPDATE",
+        doc);
+    pqxx::result r = tx.txn.exec_params(
+        "UPDATE tokens t SET "
+        "last_used_ip = CASE WHEN u.ip <> '' AND (t.last_used_time IS NULL OR "
+        "pat_ts(u.us) >= t.last_used_time) THEN u.ip ELSE t.last_used_ip END, "
+        "last_used_time = greatest(t.last_used_time, pat_ts(u.us)) "
+        "FROM jsonb_to_recordset($1::jsonb) AS u(id text, us bigint, ip text) "
+        "WHERE t.id = u.id",
+        doc);
+    return static_cast<int>(r.affected_rows());
+  };
+  return Transact<int>(pool_, "report usage", record);
 }
 
 }  // namespace pat

@@ -30,15 +30,26 @@ class PgTokenStore final : public TokenStore {
                                  const std::string& token_id) override;
   absl::StatusOr<std::vector<Token>> ListTokens(
       const ListTokensQuery& query) override;
-  absl::StatusOr<MutationOutcome> MutateToken(
-      const std::string& plan_id, const std::string& token_id,
-      const std::string& actor, absl::Time now, const IdempotencyKey& key,
-      const MutationFn& fn) override;
+  absl::StatusOr<MutationOutcome> MutateToken(const std::string& plan_id,
+                                              const std::string& token_id,
+                                              const std::string& actor,
+                                              absl::Time now,
+                                              const IdempotencyKey& key,
+                                              const MutationFn& fn) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
       const ListAuditQuery& query) override;
   absl::StatusOr<std::string> GetOrCreateServerKey(
       const std::string& name, const std::string& candidate) override;
   absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) override;
+  absl::StatusOr<std::vector<FeedEventRow>> ReadFeedEvents(int64_t after,
+                                                           int limit) override;
+  absl::StatusOr<FeedPosition> GetFeedPosition(int64_t since) override;
+  absl::StatusOr<FeedSnapshot> ReadFeedSnapshot(
+      absl::Time now, absl::Duration keep_expired_for) override;
+  absl::StatusOr<std::vector<Resource>> ResolveResource(
+      ResourceKind kind, const std::string& id) override;
+  absl::StatusOr<int> RecordUsage(
+      const std::vector<UsageReport>& reports) override;
 
  private:
   explicit PgTokenStore(DbPool& pool) : pool_(pool) {}

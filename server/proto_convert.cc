@@ -1,5 +1,6 @@
 #include "server/proto_convert.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -293,6 +294,22 @@ void GrantToProto(const Token& token, TokenStatus status, v1::Grant* out) {
   }
 }
 
+void GrantRecordToProto(const GrantRecord& grant, absl::Time now,
+                        v1::GrantEvent* out) {
+  const Token& token = grant.token;
+  GrantToProto(token, StatusAt(token, now), out->mutable_grant());
+  out->clear_secrets();
+  for (const SecretRecord& secret : grant.secrets) {
+    absl::Time end = secret.valid_until.value_or(token.expire_time);
+    end = std::min(end, token.expire_time);
+    if (token.revoke_time.has_value()) end = std::min(end, *token.revoke_time);
+    v1::SecretState* state = out->add_secrets();
+    state->set_secret_sha256(
+        std::string(secret.digest.begin(), secret.digest.end()));
+    TimeToProto(end, state->mutable_expire_time());
+  }
+}
+
 // --- Messages: proto -> domain -----------------------------------------------
 
 absl::StatusOr<Plan> PlanFromProto(const v1::Plan& plan,
@@ -381,6 +398,36 @@ absl::StatusOr<ListTokensParams> ListTokensParamsFromProto(
   p.page_size = request.page_size();
   p.page_token = request.page_token();
   return p;
+}
+
+absl::StatusOr<CheckAccessParams> CheckAccessParamsFromProto(
+    const v1::CheckAccessRequest& request) {
+  CheckAccessParams p;
+  p.plan_id = request.plan_id();
+  p.token_id = request.token_id();
+  p.method = request.method();
+  p.path = request.path();
+  return p;
+}
+
+absl::StatusOr<std::vector<UsageReport>> UsageReportsFromProto(
+    const v1::ReportUsageRequest& request) {
+  std::vector<UsageReport> out;
+  out.reserve(request.records_size());
+  for (int i = 0; i < request.records_size(); ++i) {
+    const v1::UsageRecord& record = request.records(i);
+    UsageReport r;
+    r.token_id = record.token_id();
+    if (record.has_last_used_time()) {
+      PAT_ASSIGN_OR_RETURN(
+          r.last_used_time,
+          TimeFromProto(record.last_used_time(),
+                        absl::StrCat("records[", i, "].last_used_time")));
+    }
+    r.client_ip = record.client_ip();
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace pat

@@ -62,6 +62,12 @@ void TokenToProto(const Token& token, TokenStatus status, v1::Token* out);
 void AuditEventToProto(const AuditEvent& event, v1::AuditEvent* out);
 // What a sidecar needs to enforce `token`, given its current status.
 void GrantToProto(const Token& token, TokenStatus status, v1::Grant* out);
+// A feed event for a grant: `grant` (status computed at `now`) and one
+// SecretState per secret, whose expire_time is the secret's valid_until (the
+// token's expiry for the current secret), never after the token's expiry nor
+// after its revoke time. Sets `grant` and `secrets` only (not `revision`).
+void GrantRecordToProto(const GrantRecord& grant, absl::Time now,
+                        v1::GrantEvent* out);
 
 // --- Messages: proto -> domain ----------------------------------------------
 // `field` prefixes error messages (e.g. "plan" -> "plan.tier: ...").
@@ -79,6 +85,13 @@ absl::StatusOr<UpdateTokenParams> UpdateTokenParamsFromProto(
     const v1::UpdateTokenRequest& request);
 absl::StatusOr<ListTokensParams> ListTokensParamsFromProto(
     const v1::ListTokensRequest& request);
+absl::StatusOr<CheckAccessParams> CheckAccessParamsFromProto(
+    const v1::CheckAccessRequest& request);
+// One UsageReport per record; a record without last_used_time gets
+// InfinitePast (the manager rejects it); an out-of-range timestamp is
+// INVALID_ARGUMENT "records[i].last_used_time: ...".
+absl::StatusOr<std::vector<UsageReport>> UsageReportsFromProto(
+    const v1::ReportUsageRequest& request);
 
 }  // namespace pat
 

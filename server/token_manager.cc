@@ -1,5 +1,8 @@
 #include "server/token_manager.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -11,6 +14,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/policy/policy.h"
+#include "common/policy/reason.h"
 #include "common/resource_link.h"
 #include "common/scopes.h"
 #include "common/status_macros.h"
@@ -191,7 +196,75 @@ absl::StatusOr<int> PageSize(int requested) {
   return requested;
 }
 
+// RFC 9110 token characters (an HTTP method is a token).
+bool IsTchar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         absl::string_view("!#$%&'*+-.^_`|~").find(c) !=
+             absl::string_view::npos;
+}
+
+// An IPv4 or IPv6 literal; IPv6 may carry a zone ("fe80::1%eth0").
+bool IsIpLiteral(absl::string_view ip) {
+  std::string addr(ip);
+  in6_addr v6;
+  in_addr v4;
+  if (inet_pton(AF_INET, addr.c_str(), &v4) == 1) return true;
+  const size_t zone = addr.find('%');
+  if (zone != std::string::npos) {
+    absl::string_view z = absl::string_view(addr).substr(zone + 1);
+    if (z.empty() || !std::all_of(z.begin(), z.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                 c == '.' || c == '_' || c == '-';
+        })) {
+      return false;
+    }
+    addr.resize(zone);
+  }
+  return inet_pton(AF_INET6, addr.c_str(), &v6) == 1;
+}
+
+// The store's resource directory as the decision engine sees it. Records the
+// first storage error, so that a database failure is reported as an error
+// and never as a denial.
+class StoreResourceResolver final : public policy::ResourceResolver {
+ public:
+  explicit StoreResourceResolver(TokenStore& store) : store_(store) {}
+
+  std::optional<policy::ResolvedResource> Resolve(
+      ResourceKind kind, absl::string_view id) const override {
+    // Ids longer than any stored one cannot exist: no query for them.
+    if (id.empty() || id.size() > kMaxIdLength) return std::nullopt;
+    absl::StatusOr<std::vector<Resource>> chain =
+        store_.ResolveResource(kind, std::string(id));
+    if (!chain.ok()) {
+      if (!absl::IsNotFound(chain.status()) && error_.ok()) {
+        error_ = chain.status();
+      }
+      return std::nullopt;
+    }
+    policy::ResolvedResource resolved;
+    resolved.plan_id = chain->front().plan_id;
+    for (size_t i = 1; i < chain->size(); ++i) {
+      resolved.ancestors.emplace_back((*chain)[i].kind, (*chain)[i].id);
+    }
+    return resolved;
+  }
+
+  const absl::Status& error() const { return error_; }
+
+ private:
+  TokenStore& store_;
+  // Decide runs on one thread; the resolver lives for one decision.
+  mutable absl::Status error_;
+};
+
 }  // namespace
+
+TokenManager::TokenManager(TokenStore& store, const Clock& clock)
+    : store_(store),
+      clock_(clock),
+      rest_routes_(policy::RouteMatcher::Default(TokenKind::kRestApi)),
+      npm_routes_(policy::RouteMatcher::Default(TokenKind::kNpmRegistry)) {}
 
 absl::StatusOr<std::string> TokenManager::PageTokenKey() {
   absl::MutexLock lock(&key_mu_);
@@ -712,6 +785,131 @@ absl::StatusOr<ValidateResult> TokenManager::ValidateToken(
           ? std::min(*found->secret_valid_until, result.token.expire_time)
           : result.token.expire_time;
   return result;
+}
+
+absl::StatusOr<CheckAccessResult> TokenManager::CheckAccess(
+    const std::string& actor, const CheckAccessParams& p) {
+  PAT_RETURN_IF_ERROR(AuthorizePlan(actor, p.plan_id).status());
+  PAT_RETURN_IF_ERROR(ValidateTokenIdField(p.token_id));
+  if (p.method.empty()) return absl::InvalidArgumentError("method: required");
+  if (p.method.size() > kMaxMethodLength ||
+      !std::all_of(p.method.begin(), p.method.end(), IsTchar)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("method: must be an HTTP method (at most ",
+                     kMaxMethodLength, " token characters, e.g. GET)"));
+  }
+  if (p.path.empty()) {
+    return absl::InvalidArgumentError(
+        "path: required (the request-target, e.g. /v1/files/KEY)");
+  }
+  PAT_ASSIGN_OR_RETURN(Token token, store_.GetToken(p.plan_id, p.token_id));
+
+  CheckAccessResult result;
+  auto deny = [&result](policy::Reason reason, absl::string_view detail) {
+    result.allowed = false;
+    result.reason = std::string(policy::ReasonCode(reason));
+    result.detail = policy::DecisionMessage(reason, detail);
+    return result;
+  };
+  // Rule 1: the path, exactly as the sidecar checks it.
+  const policy::TargetCheck target = policy::CheckTarget(p.path);
+  if (!target.ok()) return deny(target.reason, target.detail);
+  // Rule 2: the token's state (the credential itself is not part of this
+  // question: the token is named by id).
+  const absl::Time now = clock_.Now();
+  const policy::Reason state =
+      policy::GrantStateReason(StatusAt(token, now), token.kind, token.kind);
+  if (state == policy::Reason::kTokenRevoked) {
+    return deny(state, absl::StrCat("revoked at ",
+                                    Rfc3339(token.revoke_time.value_or(now))));
+  }
+  if (state == policy::Reason::kTokenExpired) {
+    return deny(state, absl::StrCat("expired at ", Rfc3339(token.expire_time)));
+  }
+  if (state != policy::Reason::kAllowed) return deny(state, "");
+  // Rules 3-5 with the catalog of the API the token is for.
+  const absl::StatusOr<policy::RouteMatcher>& routes =
+      token.kind == TokenKind::kNpmRegistry ? npm_routes_ : rest_routes_;
+  if (!routes.ok()) {
+    return absl::InternalError("the built-in endpoint catalog is unusable");
+  }
+  const policy::GrantView grant = policy::GrantViewOf(token);
+  StoreResourceResolver resolver(store_);
+  policy::DecisionInput input;
+  input.method = p.method;
+  input.target = target.target;
+  input.routes = &*routes;
+  input.grant = &grant;
+  input.resolver = &resolver;
+  input.api_kind = token.kind;
+  const policy::Decision decision = policy::Decide(input);
+  PAT_RETURN_IF_ERROR(resolver.error());
+  if (!decision.allowed) return deny(decision.reason, decision.detail);
+  result.allowed = true;
+  result.reason = std::string(policy::ReasonCode(policy::Reason::kAllowed));
+  result.detail = decision.endpoint == nullptr
+                      ? std::string("allowed")
+                      : absl::StrCat("allowed: ", decision.endpoint->name, " (",
+                                     decision.endpoint->method, " ",
+                                     decision.endpoint->path_template, ")");
+  return result;
+}
+
+absl::StatusOr<FeedSnapshot> TokenManager::ReadFeedSnapshot() {
+  return store_.ReadFeedSnapshot(clock_.Now(), kSnapshotKeepExpired);
+}
+
+absl::StatusOr<FeedPosition> TokenManager::GetFeedPosition(int64_t since) {
+  if (since < 0) {
+    return absl::InvalidArgumentError("since_revision: must not be negative");
+  }
+  return store_.GetFeedPosition(since);
+}
+
+absl::StatusOr<std::vector<FeedEventRow>> TokenManager::ReadFeedEvents(
+    int64_t after, int limit) {
+  return store_.ReadFeedEvents(after, limit);
+}
+
+absl::StatusOr<std::vector<Resource>> TokenManager::ResolveResource(
+    ResourceKind kind, const std::string& id) {
+  if (kind == ResourceKind::kUnspecified) {
+    return absl::InvalidArgumentError("kind: required");
+  }
+  PAT_RETURN_IF_ERROR(ValidateId("id", id));
+  return store_.ResolveResource(kind, id);
+}
+
+absl::Status TokenManager::ReportUsage(std::vector<UsageReport> reports) {
+  if (reports.size() > static_cast<size_t>(kMaxUsageRecords)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "records: at most ", kMaxUsageRecords, " records per call"));
+  }
+  const absl::Time now = TruncateToMicros(clock_.Now());
+  for (size_t i = 0; i < reports.size(); ++i) {
+    UsageReport& r = reports[i];
+    const std::string field = absl::StrCat("records[", i, "]");
+    if (!IsValidTokenId(r.token_id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".token_id: malformed"));
+    }
+    if (r.last_used_time == absl::InfinitePast() ||
+        r.last_used_time == absl::InfiniteFuture()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".last_used_time: required"));
+    }
+    if (!r.client_ip.empty() &&
+        (r.client_ip.size() > static_cast<size_t>(kMaxClientIpLength) ||
+         !IsIpLiteral(r.client_ip))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".client_ip: must be an IPv4 or IPv6 address of at most ",
+          kMaxClientIpLength, " characters"));
+    }
+    // A sidecar's clock ahead of ours must not push last-used into the
+    // future, where greatest() would keep it.
+    r.last_used_time = std::min(TruncateToMicros(r.last_used_time), now);
+  }
+  return store_.RecordUsage(reports).status();
 }
 
 }  // namespace pat

@@ -1,6 +1,7 @@
 #ifndef PAT_SERVER_TOKEN_MANAGER_H_
 #define PAT_SERVER_TOKEN_MANAGER_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/domain.h"
+#include "common/policy/route_matcher.h"
 #include "common/secret.h"
 #include "server/token_store.h"
 
@@ -29,6 +31,14 @@ inline constexpr int kMaxScopes = 64;
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 1000;
 inline constexpr absl::Duration kRefreshOverlap = absl::Hours(24);
+// Feed snapshots keep tokens that expired less than this long ago (and every
+// revoked token that is not yet that long expired).
+inline constexpr absl::Duration kSnapshotKeepExpired = absl::Hours(24 * 7);
+// ReportUsage: records per call, and the longest client IP accepted.
+inline constexpr int kMaxUsageRecords = 10000;
+inline constexpr int kMaxClientIpLength = 64;
+// CheckAccess: the longest method accepted.
+inline constexpr int kMaxMethodLength = 32;
 
 struct CreateTokenParams {
   std::string plan_id;
@@ -84,6 +94,20 @@ struct AuditPage {
   std::string next_page_token;
 };
 
+struct CheckAccessParams {
+  std::string plan_id;
+  std::string token_id;
+  std::string method;  // exact, as an HTTP client sends it ("GET")
+  std::string path;    // the request-target: path and optional query
+};
+
+// The sidecar's decision for a token, a method and a path, explained.
+struct CheckAccessResult {
+  bool allowed = false;
+  std::string reason;  // the sidecar's reason code; "allowed" when allowed
+  std::string detail;  // human-readable
+};
+
 struct ValidateResult {
   bool found = false;
   Token token;
@@ -95,8 +119,7 @@ struct ValidateResult {
 
 class TokenManager {
  public:
-  TokenManager(TokenStore& store, const Clock& clock)
-      : store_(store), clock_(clock) {}
+  TokenManager(TokenStore& store, const Clock& clock);
 
   // `actor` is the authenticated user id; empty means none.
   absl::StatusOr<std::vector<Plan>> ListPlans(const std::string& actor);
@@ -126,8 +149,35 @@ class TokenManager {
   absl::StatusOr<Resource> UpsertResource(const Resource& resource);
   absl::Status DeleteResource(ResourceKind kind, const std::string& id);
 
+  // What the sidecar would decide for this token, method and path (SPEC §7
+  // rules 1, the token's state from rule 2, then 3-5), using the built-in
+  // catalog of the token's kind and the resource directory. Authorized like
+  // GetToken (R2): a token of another plan is NOT_FOUND. INVALID_ARGUMENT for
+  // an empty or non-token method or an empty path; a non-canonical path is
+  // the decision path_invalid, not an error.
+  absl::StatusOr<CheckAccessResult> CheckAccess(const std::string& actor,
+                                                const CheckAccessParams& p);
+
   // Introspection: the token holding a secret with this digest.
   absl::StatusOr<ValidateResult> ValidateToken(absl::string_view digest_bytes);
+
+  // Introspection (sidecars; no actor).
+  // The snapshot a new feed watcher starts from (see TokenStore), with tokens
+  // expired less than kSnapshotKeepExpired ago.
+  absl::StatusOr<FeedSnapshot> ReadFeedSnapshot();
+  absl::StatusOr<FeedPosition> GetFeedPosition(int64_t since);
+  absl::StatusOr<std::vector<FeedEventRow>> ReadFeedEvents(int64_t after,
+                                                           int limit);
+  // The resource first, then its ancestors to the root. INVALID_ARGUMENT for
+  // an unspecified kind or a malformed id; NOT_FOUND for an unknown resource.
+  absl::StatusOr<std::vector<Resource>> ResolveResource(ResourceKind kind,
+                                                        const std::string& id);
+  // At most kMaxUsageRecords records (INVALID_ARGUMENT beyond), each with a
+  // well-formed token id, a last-used time and an empty or IPv4/IPv6 client
+  // IP of at most kMaxClientIpLength characters (INVALID_ARGUMENT naming the
+  // record otherwise). Times after now are recorded as now. Unknown tokens
+  // are ignored.
+  absl::Status ReportUsage(std::vector<UsageReport> reports);
 
   // Current time of the injected clock.
   absl::Time Now() const { return clock_.Now(); }
@@ -150,6 +200,9 @@ class TokenManager {
 
   TokenStore& store_;
   const Clock& clock_;
+  // The built-in catalogs (CheckAccess). Immutable after construction.
+  absl::StatusOr<policy::RouteMatcher> rest_routes_;
+  absl::StatusOr<policy::RouteMatcher> npm_routes_;
   absl::Mutex key_mu_;
   std::string page_token_key_ ABSL_GUARDED_BY(key_mu_);
 };

@@ -176,19 +176,23 @@ absl::Status TokenServiceImpl::DoListAuditEvents(
 grpc::Status TokenServiceImpl::CheckAccess(
     grpc::ServerContext* context, const v1::CheckAccessRequest* request,
     v1::CheckAccessResponse* response) {
-  return ToGrpcStatus(DoCheckAccess(context, *request));
+  return ToGrpcStatus(DoCheckAccess(context, *request, *response));
 }
 
 absl::Status TokenServiceImpl::DoCheckAccess(
-    grpc::ServerContext* context, const v1::CheckAccessRequest& request) {
+    grpc::ServerContext* context, const v1::CheckAccessRequest& request,
+    v1::CheckAccessResponse& response) {
   PAT_ASSIGN_OR_RETURN(Caller caller,
                        auth_.Authorize(context, CallerRole::kAdmin));
-  // The same authorization as every token RPC (R2) before anything else.
-  PAT_RETURN_IF_ERROR(
-      manager_.GetToken(caller.actor, request.plan_id(), request.token_id())
-          .status());
-  return absl::UnimplementedError(
-      "CheckAccess arrives with the sidecar's decision engine");
+  PAT_ASSIGN_OR_RETURN(CheckAccessParams params,
+                       CheckAccessParamsFromProto(request));
+  // The same authorization as every token RPC (R2) comes first, inside.
+  PAT_ASSIGN_OR_RETURN(CheckAccessResult result,
+                       manager_.CheckAccess(caller.actor, params));
+  response.set_allowed(result.allowed);
+  response.set_reason(std::move(result.reason));
+  response.set_detail(std::move(result.detail));
+  return absl::OkStatus();
 }
 
 }  // namespace pat

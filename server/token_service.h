@@ -43,9 +43,9 @@ class TokenServiceImpl final : public v1::TokenService::Service {
   grpc::Status ListAuditEvents(grpc::ServerContext* context,
                                const v1::ListAuditEventsRequest* request,
                                v1::ListAuditEventsResponse* response) override;
-  // Not implemented yet: needs the decision engine shared with the sidecar.
   // Authorizes the caller and the actor on the token (as GetToken), then
-  // returns UNIMPLEMENTED.
+  // answers with the sidecar's decision for the token, method and path (see
+  // TokenManager::CheckAccess): allowed, the reason code, a detail.
   grpc::Status CheckAccess(grpc::ServerContext* context,
                            const v1::CheckAccessRequest* request,
                            v1::CheckAccessResponse* response) override;
@@ -75,7 +75,8 @@ class TokenServiceImpl final : public v1::TokenService::Service {
                                  const v1::ListAuditEventsRequest& request,
                                  v1::ListAuditEventsResponse& response);
   absl::Status DoCheckAccess(grpc::ServerContext* context,
-                             const v1::CheckAccessRequest& request);
+                             const v1::CheckAccessRequest& request,
+                             v1::CheckAccessResponse& response);
 
   // Writes `token` with its status as of now.
   void WriteToken(const Token& token, v1::Token* out) const;

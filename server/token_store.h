@@ -1,6 +1,7 @@
 #ifndef PAT_SERVER_TOKEN_STORE_H_
 #define PAT_SERVER_TOKEN_STORE_H_
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -23,9 +24,9 @@ namespace pat {
 
 // Idempotency record of a Create or Refresh.
 struct IdempotencyKey {
-  std::string request_id;     // empty: no idempotency
-  std::string operation;      // "create" or "refresh"
-  Digest params_digest{};     // SHA-256 of the canonical request parameters
+  std::string request_id;  // empty: no idempotency
+  std::string operation;   // "create" or "refresh"
+  Digest params_digest{};  // SHA-256 of the canonical request parameters
 };
 
 // What a replayed request resolves to.
@@ -35,8 +36,8 @@ struct IdempotentReplay {
 };
 
 struct NewToken {
-  Token token;          // complete, with id and times set
-  Digest secret_digest; // of the token's first secret
+  Token token;           // complete, with id and times set
+  Digest secret_digest;  // of the token's first secret
   std::string actor;
   std::string audit_details_json;
 };
@@ -96,6 +97,55 @@ struct SecretLookup {
   std::optional<absl::Time> secret_valid_until;
 };
 
+// One secret of a token, as the change feed carries it: the digest (never the
+// secret) and when it stops working (nullopt: the current secret, bounded by
+// the token's expiry).
+struct SecretRecord {
+  Digest digest{};
+  std::optional<absl::Time> valid_until;
+};
+
+// A token's grant with the digests of its secrets.
+struct GrantRecord {
+  Token token;
+  std::vector<SecretRecord> secrets;
+};
+
+// One row of the grant change feed (table grant_events), as written by the
+// store: type "grant", "plan", "resource" or "resource_delete", and the JSON
+// payload documented in server/grant_feed.h.
+struct FeedEventRow {
+  int64_t revision = 0;
+  std::string type;
+  std::string key;
+  std::string payload_json;
+};
+
+// Everything a sidecar needs, read in one REPEATABLE READ transaction:
+// `revision` is the feed head of that snapshot, so the state is exactly the
+// result of every feed event up to and including `revision`.
+struct FeedSnapshot {
+  int64_t revision = 0;
+  std::vector<Plan> plans;          // by id
+  std::vector<Resource> resources;  // parents before children
+  // Tokens whose grant still matters at `now` (see ReadFeedSnapshot).
+  std::vector<GrantRecord> grants;
+};
+
+// Where a feed reader stands: the current head, and whether every event
+// after a given revision is still retained.
+struct FeedPosition {
+  int64_t head = 0;
+  bool resumable = false;
+};
+
+// A sidecar's report that a token was used.
+struct UsageReport {
+  std::string token_id;
+  absl::Time last_used_time = absl::InfinitePast();
+  std::string client_ip;  // empty: keep the stored one
+};
+
 class TokenStore {
  public:
   virtual ~TokenStore() = default;
@@ -144,6 +194,44 @@ class TokenStore {
 
   // NOT_FOUND when no secret has this digest.
   virtual absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) = 0;
+
+  // --- Change feed and sidecar support --------------------------------------
+
+  // Feed events with revision > `after`, in revision order, at most `limit`
+  // of them. Revisions are dense (1, 2, 3, ...) and commit in order, so a
+  // result is always a gapless run unless old events have been pruned: the
+  // caller checks that the first revision is after + 1.
+  virtual absl::StatusOr<std::vector<FeedEventRow>> ReadFeedEvents(
+      int64_t after, int limit) = 0;
+
+  // The feed head, and whether every event after `since` is retained
+  // (since == head, or the event since + 1 still exists). A `since` beyond the
+  // head is not resumable (e.g. a database restored from a backup).
+  virtual absl::StatusOr<FeedPosition> GetFeedPosition(int64_t since) = 0;
+
+  // The snapshot a new watcher starts from, in one REPEATABLE READ, read-only
+  // transaction: every plan, every directory resource (parents before
+  // children) and every token that has not been expired for more than
+  // `keep_expired_for` at `now` (revoked tokens included, so that sidecars
+  // can tell revoked from unknown), each with the secrets a sidecar may still
+  // be shown: the current one, those ending after now - keep_expired_for, and
+  // those a revoke ended.
+  virtual absl::StatusOr<FeedSnapshot> ReadFeedSnapshot(
+      absl::Time now, absl::Duration keep_expired_for) = 0;
+
+  // The resource and its ancestors up to the root, the resource first.
+  // NOT_FOUND when the resource does not exist.
+  virtual absl::StatusOr<std::vector<Resource>> ResolveResource(
+      ResourceKind kind, const std::string& id) = 0;
+
+  // In one transaction, for each report whose token exists:
+  // last_used_time = greatest(stored, reported), and last_used_ip = the
+  // reported IP when the reported time is not older than the stored one and
+  // the IP is non-empty. Unknown token ids are ignored. No audit event and no
+  // feed event (usage is not a lifecycle change). Returns how many tokens
+  // were updated.
+  virtual absl::StatusOr<int> RecordUsage(
+      const std::vector<UsageReport>& reports) = 0;
 };
 
 }  // namespace pat

@@ -24,9 +24,13 @@ inline constexpr std::uint64_t kDefaultBodyLimit = 64ull * 1024 * 1024;
 // broken one must not exhaust memory).
 inline constexpr std::size_t kMaxUpstreamHeaderBytes = 64 * 1024;
 
-// Size of the buffer that body bytes flow through (each direction).
-inline constexpr std::size_t kRelayBufferBytes = 64 * 1024;
-// Read size while waiting for a request header.
+// Size of the buffer that body bytes flow through, and of the read buffers
+// while a body is relayed. Allocated per request and released while the
+// connection is idle, so idle keep-alive connections stay small.
+inline constexpr std::size_t kRelayBufferBytes = 16 * 1024;
+// Read size for the first bytes of a request (an idle connection holds just
+// this much) and for the rest of its header block.
+inline constexpr std::size_t kIdleReadChunk = 2 * 1024;
 inline constexpr std::size_t kHeaderReadChunk = 16 * 1024;
 
 // X-Request-Id values accepted from clients: 1..128 of [A-Za-z0-9._-].

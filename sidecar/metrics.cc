@@ -25,10 +25,12 @@ std::vector<double> NormalizeBounds(std::vector<double> bounds) {
   return bounds;
 }
 
-// Shortest round-trip representation, e.g. "1e-06", "0.0025", "10".
+// Shortest round-trip representation in %g style (as Prometheus' own
+// clients write bounds), e.g. "1e-06", "0.0001", "0.0025", "10".
 std::string FormatDouble(double v) {
   char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  auto [end, ec] =
+      std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general);
   if (ec != std::errc()) return absl::StrCat(v);
   return std::string(buf, end);
 }

@@ -50,6 +50,8 @@ class ProxySession;
 namespace {
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+// 1xx responses skipped before the final one (more is a broken upstream).
+constexpr int kMaxInterimResponses = 8;
 
 // Reason codes of the HTTP front itself (the authorizer supplies the rest).
 constexpr absl::string_view kReasonAllowed = "allowed";
@@ -113,6 +115,24 @@ bool IsHopByHop(absl::string_view name) {
          absl::EqualsIgnoreCase(name, "transfer-encoding") ||
          absl::EqualsIgnoreCase(name, "upgrade") ||
          absl::StartsWithIgnoreCase(name, "proxy-");
+}
+
+// Case-insensitive field-name comparison that also treats '_' as '-'.
+char FoldNameChar(char c) {
+  c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  return c == '_' ? '-' : c;
+}
+
+bool LooseNameStartsWith(absl::string_view name, absl::string_view prefix) {
+  if (name.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (FoldNameChar(name[i]) != FoldNameChar(prefix[i])) return false;
+  }
+  return true;
+}
+
+bool LooseNameEquals(absl::string_view name, absl::string_view other) {
+  return name.size() == other.size() && LooseNameStartsWith(name, other);
 }
 
 // Field names listed in every Connection header of `fields`.
@@ -715,6 +735,12 @@ asio::awaitable<ProxySession::HeadResult> ProxySession::ReadRequestHead(
   internal::RequestHeadScanner scanner;
   std::chrono::steady_clock::time_point header_deadline;
   idle_ = client_buffer_.size() == 0;
+  if (idle_) {
+    // Keep-alive connections wait with as little memory as possible.
+    client_buffer_.shrink_to_fit();
+    upstream_buffer_.shrink_to_fit();
+    relay_buffer_.reset();
+  }
   if (!idle_) {
     header_deadline =
         std::chrono::steady_clock::now() + ToChrono(s_.config.header_timeout);
@@ -744,7 +770,8 @@ asio::awaitable<ProxySession::HeadResult> ProxySession::ReadRequestHead(
       stream_.expires_at(header_deadline);
     }
     auto [ec, n] = co_await stream_.async_read_some(
-        client_buffer_.prepare(kHeaderReadChunk), kTok);
+        client_buffer_.prepare(idle_ ? kIdleReadChunk : kHeaderReadChunk),
+        kTok);
     client_buffer_.commit(n);
     // EOF, timeout, reset or cancellation: close quietly (there is nobody to
     // answer, or the client sent nothing worth answering).
@@ -854,21 +881,26 @@ asio::awaitable<bool> ProxySession::Forward(
     std::string forwarded_for;
     for (const auto& f : req) {
       const absl::string_view name = AV(f.name_string());
-      if (absl::EqualsIgnoreCase(name, "x-forwarded-for")) {
-        absl::StrAppend(&forwarded_for, forwarded_for.empty() ? "" : ", ",
-                        AV(f.value()));
+      // Names we set or strip are matched loosely ('_' as '-'): frameworks
+      // that map headers to X_PAT_TOKEN_ID-style variables would otherwise
+      // let "X_Pat_Token_Id" or "X_Figma_Token" stand in for the real ones.
+      if (LooseNameEquals(name, "x-forwarded-for")) {
+        if (absl::EqualsIgnoreCase(name, "x-forwarded-for")) {
+          absl::StrAppend(&forwarded_for, forwarded_for.empty() ? "" : ", ",
+                          AV(f.value()));
+        }
         continue;
       }
       if (IsHopByHop(name) || IsNominated(nominated, name) ||
-          absl::StartsWithIgnoreCase(name, "x-pat-") ||
-          absl::EqualsIgnoreCase(name, "x-request-id") ||
+          LooseNameStartsWith(name, "x-pat-") ||
+          LooseNameEquals(name, "x-request-id") ||
           absl::EqualsIgnoreCase(name, "content-length") ||
           absl::EqualsIgnoreCase(name, "expect")) {
         continue;
       }
       bool credential = false;
       for (const std::string& c : s_.credential_headers) {
-        if (absl::EqualsIgnoreCase(name, c)) {
+        if (LooseNameEquals(name, c)) {
           credential = true;
           break;
         }
@@ -895,6 +927,9 @@ asio::awaitable<bool> ProxySession::Forward(
   }
 
   char* const buf = RelayBuffer();
+  if (has_body) {
+    client_buffer_.reserve(client_buffer_.size() + kRelayBufferBytes);
+  }
   const auto upstream_failed = [&]() -> asio::awaitable<bool> {
     s_.upstream_errors.Inc();
     ReleaseUpstream(/*reusable=*/false);
@@ -905,8 +940,10 @@ asio::awaitable<bool> ProxySession::Forward(
   std::optional<http::response_parser<http::buffer_body>> rp;
   bool sent_continue = false;
   for (int attempt = 0;; ++attempt) {
-    // A pooled connection, or a new one.
+    // A pooled connection, or a new one. Reads are sized by the buffer's
+    // free capacity.
     upstream_buffer_.clear();
+    upstream_buffer_.reserve(kRelayBufferBytes);
     bool reused = false;
     if (const int fd = s_.upstream.TakeIdle(); fd >= 0) {
       error_code ec;
@@ -976,7 +1013,7 @@ asio::awaitable<bool> ProxySession::Forward(
     // The response header, skipping interim (1xx) responses.
     bool header_ok = false;
     bool received_any = false;
-    for (;;) {
+    for (int interim = 0; interim <= kMaxInterimResponses; ++interim) {
       rp.emplace();
       rp->header_limit(static_cast<std::uint32_t>(kMaxUpstreamHeaderBytes));
       rp->body_limit(boost::none);
@@ -1152,8 +1189,8 @@ void ProxySession::Finish(RequestLog& log, int status,
   log.status = status;
   log.reason = std::string(reason);
   const auto elapsed = std::chrono::steady_clock::now() - log.start;
-  s_.proxy_seconds.Observe(std::chrono::duration<double>(elapsed).count());
   s_.RequestsFor(reason).Inc();
+  s_.proxy_seconds.Observe(std::chrono::duration<double>(elapsed).count());
   if (!s_.config.access_log) return;
   const int64_t latency_us =
       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();

@@ -73,7 +73,8 @@ struct ProxyServerConfig {
   // Per-request JSON access log lines.
   bool access_log = true;
   // Receives each access log line (without the trailing newline); when
-  // empty, lines go to stderr. Called concurrently from worker threads.
+  // empty, lines go to stderr. Called concurrently from worker threads, until
+  // Shutdown() returns.
   std::function<void(absl::string_view line)> access_log_sink;
 };
 

@@ -90,6 +90,7 @@ namespace {
 asio::awaitable<void> Session(SampleUpstream::State* s, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  buffer.reserve(kChunk);  // reads are sized by the free capacity
   std::vector<char> scratch(kChunk);
   for (;;) {
     http::request_parser<http::buffer_body> parser;

@@ -147,12 +147,6 @@ TEST_F(BolaTest, EveryRpcRefusesEveryoneButThePlansAdmins) {
       if (row.token_rpcs_only && !rpc.takes_token_id) continue;
       SCOPED_TRACE(absl::StrCat(rpc.name, " — ", row.what));
       grpc::Status s = rpc.call(h(), row.actor, row.plan_id, token_id);
-      if (MayBeUnimplemented(rpc) &&
-          s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-        // CheckAccess may be UNIMPLEMENTED in this phase of the project; only
-        // that RPC gets this allowance, and only for that code.
-        continue;
-      }
       EXPECT_THAT(s, StatusCodeIs(row.expected));
       // Whatever the message says, it never names the other plan's token.
       EXPECT_THAT(s.error_message(), Not(HasSubstr(b_before_.description())));
@@ -166,11 +160,6 @@ TEST_F(BolaTest, OtherPlansTokenIsIndistinguishableFromUnknownToken) {
     SCOPED_TRACE(rpc.name);
     grpc::Status existing = rpc.call(h(), kAlice, kPlanA, b_.token().id());
     grpc::Status unknown = rpc.call(h(), kAlice, kPlanA, kUnknownTokenId);
-    if (MayBeUnimplemented(rpc) &&
-        existing.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
-        unknown.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-      continue;  // CheckAccess, not implemented in this phase.
-    }
     EXPECT_THAT(existing, StatusCodeIs(StatusCode::kNotFound));
     EXPECT_THAT(unknown, StatusCodeIs(StatusCode::kNotFound));
     // Same message once the id itself is masked.

@@ -107,10 +107,6 @@ TEST_F(RulesTest, R1_TokensOnlyOnOrganizationAndEnterprisePlans) {
     for (const PlanRpc& rpc : AllPlanRpcs()) {
       SCOPED_TRACE(absl::StrCat(rpc.name, " on plan ", plan, " as ", admin));
       grpc::Status s = rpc.call(h(), admin, plan, kUnknownTokenId);
-      if (MayBeUnimplemented(rpc) &&
-          s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-        continue;  // CheckAccess is not implemented yet in this phase.
-      }
       EXPECT_THAT(s, StatusCodeIs(StatusCode::kFailedPrecondition));
     }
   }
@@ -169,9 +165,7 @@ TEST_F(RulesTest, R2_AdminsOnly) {
 
   for (const PlanRpc& rpc : AllPlanRpcs()) {
     SCOPED_TRACE(rpc.name);
-    const bool lenient = MayBeUnimplemented(rpc);  // CheckAccess, this phase
     auto expect_code = [&](const grpc::Status& s, StatusCode code) {
-      if (lenient && s.error_code() == grpc::StatusCode::UNIMPLEMENTED) return;
       EXPECT_THAT(s, StatusCodeIs(code));
     };
     // A non-admin, on an existing plan and token.

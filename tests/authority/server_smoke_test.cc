@@ -1,5 +1,5 @@
 // The gRPC edge of pat-authority: health, reflection, message size limits,
-// request conversion errors, the introspection stubs, and the real
+// request conversion errors, the introspection RPCs' edges, and the real
 // `pat-authority` binary (port reporting, environment fallback, migrate
 // subcommand, configuration errors, SIGTERM).
 
@@ -410,25 +410,28 @@ TEST_F(ServerSmokeTest, ValidateToken) {
   EXPECT_TRUE(v.grant().has_revoke_time());
 }
 
-TEST_F(ServerSmokeTest, SidecarStreamsArriveLater) {
+TEST_F(ServerSmokeTest, SidecarRpcsAnswer) {
+  // An empty database: the snapshot is empty and synced at revision 0.
   auto ctx = AuthorityHarness::Ctx("");
   v1::WatchGrantsRequest watch;
   auto reader = h().introspection().WatchGrants(ctx.get(), watch);
-  v1::WatchGrantsResponse event;
-  EXPECT_FALSE(reader->Read(&event));
-  EXPECT_THAT(reader->Finish(), StatusIs(absl::StatusCode::kUnimplemented,
-                                         "arrives with the sidecar (issue 3)"));
+  v1::WatchGrantsResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_EQ(message.message_case(), v1::WatchGrantsResponse::kSyncedRevision);
+  EXPECT_EQ(message.synced_revision(), 0);
+  ctx->TryCancel();
+  while (reader->Read(&message)) {
+  }
+  EXPECT_THAT(reader->Finish(), StatusCodeIs(absl::StatusCode::kCancelled));
 
   v1::ResolveResourceResponse resolved;
   EXPECT_THAT(h().introspection().ResolveResource(
                   AuthorityHarness::Ctx("").get(), {}, &resolved),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       "arrives with the sidecar (issue 3)"));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kind")));
   v1::ReportUsageResponse reported;
   EXPECT_THAT(h().introspection().ReportUsage(AuthorityHarness::Ctx("").get(),
                                               {}, &reported),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       "arrives with the sidecar (issue 3)"));
+              IsOk());
 }
 
 TEST_F(ServerSmokeTest, TokenResponsesNeverCarryTheSecretOutsideCreate) {

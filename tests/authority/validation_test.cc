@@ -415,25 +415,7 @@ TEST_F(ValidationTest, TokenIdsAreCheckedBeforeLookup) {
            StatusCode::kNotFound, ""});
     }
   }
-  // CheckAccess may answer UNIMPLEMENTED in this phase: run it separately
-  // and tolerate exactly that code for it.
-  std::vector<Case> check_access;
-  std::vector<Case> others;
-  for (Case& c : cases) {
-    (c.what.starts_with("CheckAccess") ? check_access : others)
-        .push_back(std::move(c));
-  }
-  RunCases(others);
-  for (const Case& c : check_access) {
-    SCOPED_TRACE(c.what);
-    grpc::Status s = c.call();
-    if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) continue;
-    if (c.field.empty()) {
-      EXPECT_THAT(s, StatusCodeIs(c.code));
-    } else {
-      EXPECT_THAT(s, StatusIs(c.code, HasSubstr(c.field)));
-    }
-  }
+  RunCases(cases);
 }
 
 TEST_F(ValidationTest, ListingsRejectBadPaging) {

@@ -192,10 +192,6 @@ struct PlanRpc {
 std::vector<PlanRpc> AllPlanRpcs();
 // Only those that take a token id.
 std::vector<PlanRpc> TokenRpcs();
-// CheckAccess may still answer UNIMPLEMENTED in this phase of the project.
-inline bool MayBeUnimplemented(const PlanRpc& rpc) {
-  return rpc.name == "CheckAccess";
-}
 
 // A fresh harness with SeedWorld applied.
 class SeededAuthorityTest : public ::testing::Test {

@@ -1,0 +1,117 @@
+# shellcheck shell=bash
+# Installing what the build needs and building it. Source it (scripts/test,
+# scripts/dev and scripts/bootstrap do).
+#
+#   pat_install_deps [EXTRA_PKG...]  apt-get install the Debian packages that
+#                       are missing (checked with dpkg-query; `apt-get update`
+#                       runs once, only when something is missing).
+#   pat_build DIR [CMAKE_ARG...]     configure (Ninja) and build the tree DIR.
+#   pat_asan_cmake_args              prints the extra cmake args of the ASan tree.
+#
+# Environment:
+#   PAT_SKIP_INSTALL=1     never call apt-get (fail later if something is missing)
+#   PAT_EXTRA_PACKAGES     more Debian packages to ensure (space separated)
+#   CMAKE_BUILD_TYPE       default RelWithDebInfo
+#   PAT_CMAKE_ARGS         extra cmake configure args (space separated)
+#   PAT_BUILD_TARGETS      build only these targets (space separated)
+#   PAT_BUILD_JOBS         parallel jobs (default: nproc)
+
+if [[ -n "${PAT_BOOTSTRAP_SH_LOADED:-}" ]]; then
+  return 0
+fi
+PAT_BOOTSTRAP_SH_LOADED=1
+
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+PAT_DEB_PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libssl-dev libpqxx-dev postgresql
+  libgtest-dev libgmock-dev libbenchmark-dev libboost1.81-dev nlohmann-json3-dev
+)
+
+# pat_missing_packages PKG...: prints the ones dpkg does not have installed.
+pat_missing_packages() {
+  local p status
+  for p in "$@"; do
+    # shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
+    status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)"
+    if [[ "$status" != ii* ]]; then
+      printf '%s\n' "$p"
+    fi
+  done
+}
+
+pat_install_deps() {
+  local -a wanted=("${PAT_DEB_PACKAGES[@]}" "$@") missing=()
+  local extra
+  # shellcheck disable=SC2206 # deliberate word splitting of a package list
+  extra=(${PAT_EXTRA_PACKAGES:-})
+  wanted+=("${extra[@]}")
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    pat_log "dpkg-query not found: not a Debian system, skipping package installation"
+    return 0
+  fi
+  mapfile -t missing < <(pat_missing_packages "${wanted[@]}")
+  if ((${#missing[@]} == 0)); then
+    pat_log "all ${#wanted[@]} required Debian packages are installed"
+    return 0
+  fi
+  if [[ "${PAT_SKIP_INSTALL:-0}" == 1 ]]; then
+    pat_log "missing packages (PAT_SKIP_INSTALL=1, not installing): ${missing[*]}"
+    return 0
+  fi
+  pat_log "installing missing packages: ${missing[*]}"
+  pat_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+    pat_die "apt-get update failed"
+  pat_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    --no-install-recommends "${missing[@]}" </dev/null ||
+    pat_die "apt-get install failed: ${missing[*]}"
+  mapfile -t missing < <(pat_missing_packages "${wanted[@]}")
+  if ((${#missing[@]} > 0)); then
+    pat_die "still missing after apt-get install: ${missing[*]}"
+  fi
+  return 0
+}
+
+# -Wno-maybe-uninitialized: with -fsanitize GCC 12 reports false positives
+# inside libstdc++ (std::regex, std::function), which -Werror turns into
+# build failures. Harmless if CMakeLists.txt also sets it for PAT_SANITIZE.
+pat_asan_cmake_args() {
+  printf '%s\n' -DPAT_SANITIZE=ON -DCMAKE_CXX_FLAGS=-Wno-maybe-uninitialized
+}
+
+# pat_build DIR [CMAKE_ARG...]: configure and build. Relative DIRs are taken
+# from the repository root.
+pat_build() {
+  local dir="${1:?pat_build DIR}"
+  shift
+  [[ "$dir" == /* ]] || dir="$PAT_ROOT/$dir"
+  local -a extra targets build_args
+  # shellcheck disable=SC2206 # deliberate word splitting of flag lists
+  extra=(${PAT_CMAKE_ARGS:-})
+  # shellcheck disable=SC2206
+  targets=(${PAT_BUILD_TARGETS:-})
+
+  # A tree configured with another generator cannot be reused as is: drop
+  # its cache (build outputs are regenerated anyway).
+  if [[ -f "$dir/CMakeCache.txt" ]] &&
+    ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$dir/CMakeCache.txt"; then
+    pat_log "$dir was configured with another generator; removing its CMake cache"
+    rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+  fi
+
+  pat_log "configuring $dir"
+  cmake -S "$PAT_ROOT" -B "$dir" -G Ninja \
+    -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
+    "$@" "${extra[@]}" || return 1
+
+  build_args=(--build "$dir" -j "$(pat_build_jobs)")
+  if ((${#targets[@]} > 0)); then
+    build_args+=(--target "${targets[@]}")
+  fi
+  pat_log "building $dir with $(pat_build_jobs) jobs"
+  cmake "${build_args[@]}" || return 1
+  return 0
+}

@@ -1,0 +1,275 @@
+// pat-sidecar: the HTTP reverse proxy that enforces plan access tokens in
+// front of an API (SPEC §4, §7).
+//
+//   pat-sidecar --upstream=http://127.0.0.1:9000 --authority=HOST:PORT
+//               (--insecure | --tls_ca=F --tls_cert=F --tls_key=F) [flags]
+//
+// Every flag falls back to the environment variable PAT_<FLAG> (upper case,
+// e.g. PAT_AUTHORITY) when it is not given on the command line. Logs are
+// JSON lines on stderr; once serving, one line is
+// {"msg":"listening","port":N,"admin_port":M}. SIGTERM or SIGINT stops
+// accepting, lets requests in flight finish for up to 10 s, flushes usage
+// reports and exits 0.
+//
+// Exit codes: 0 success, 1 runtime failure (bind), 2 usage or configuration
+// error.
+
+#include <signal.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/policy/route_matcher.h"
+#include "nlohmann/json.hpp"
+#include "sidecar/admin_server.h"
+#include "sidecar/authority_client.h"
+#include "sidecar/directory_cache.h"
+#include "sidecar/grant_cache.h"
+#include "sidecar/metrics.h"
+#include "sidecar/pat_authorizer.h"
+#include "sidecar/proxy_server.h"
+#include "sidecar/sidecar_config.h"
+#include "sidecar/upstream_pool.h"
+#include "sidecar/usage_reporter.h"
+#include "sidecar/watcher.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:8080",
+          "Address to serve HTTP on, host:port (port 0 picks a free port).");
+ABSL_FLAG(std::string, upstream, "",
+          "The API to forward allowed requests to, http://host:port.");
+ABSL_FLAG(std::string, authority, "",
+          "The token authority's gRPC address, host:port.");
+ABSL_FLAG(bool, insecure, false,
+          "Plaintext to the authority (development and tests only).");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificate(s) the authority's certificate must chain to.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate (chain) for mTLS to the authority.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, api, "rest",
+          "The API this sidecar guards: rest or npm (tokens of the other kind "
+          "are refused).");
+ABSL_FLAG(std::string, catalog, "",
+          "Endpoint catalog file (docs/catalog-format.md); default: the "
+          "built-in catalog of --api.");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9901",
+          "Address of /healthz, /readyz and /metrics, host:port.");
+ABSL_FLAG(absl::Duration, staleness_bound, absl::Seconds(30),
+          "How long cached grants are trusted while the authority's watch "
+          "stream is down; beyond it requests are revalidated, and refused "
+          "(503) if the authority cannot answer.");
+ABSL_FLAG(std::string, credential_headers, "authorization,x-figma-token",
+          "Comma-separated request headers that carry a token "
+          "(Authorization takes \"Bearer <secret>\", the others the bare "
+          "secret).");
+ABSL_FLAG(int32_t, workers, 0,
+          "HTTP worker threads (0: max(4, 2 x hardware threads)).");
+ABSL_FLAG(bool, access_log, true,
+          "Write one JSON access log line per request to stderr.");
+
+namespace {
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+constexpr absl::Duration kDrainGrace = absl::Seconds(10);
+
+constexpr const char* kFlagNames[] = {
+    "listen",  "upstream",     "authority",       "insecure",
+    "tls_ca",  "tls_cert",     "tls_key",         "api",
+    "catalog", "admin_listen", "staleness_bound", "credential_headers",
+    "workers", "access_log",
+};
+
+void Log(const nlohmann::ordered_json& line) {
+  std::cerr << line.dump(-1, ' ', false,
+                         nlohmann::ordered_json::error_handler_t::replace)
+            << std::endl;
+}
+
+// Sets each flag from PAT_<FLAG> when that variable is set. Runs before the
+// command line is parsed, so the command line wins.
+bool ApplyEnvironmentDefaults() {
+  for (const char* name : kFlagNames) {
+    const std::string variable =
+        absl::StrCat("PAT_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      Log({{"msg", "invalid environment variable"},
+           {"variable", variable},
+           {"error", error}});
+      return false;
+    }
+  }
+  return true;
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) ? kExitUsage : kExitRuntime;
+}
+
+int Serve() {
+  using namespace pat::sidecar;  // NOLINT(build/namespaces)
+
+  SidecarConfig raw;
+  raw.listen = absl::GetFlag(FLAGS_listen);
+  raw.upstream = absl::GetFlag(FLAGS_upstream);
+  raw.authority = absl::GetFlag(FLAGS_authority);
+  raw.insecure = absl::GetFlag(FLAGS_insecure);
+  raw.tls_ca_path = absl::GetFlag(FLAGS_tls_ca);
+  raw.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
+  raw.tls_key_path = absl::GetFlag(FLAGS_tls_key);
+  raw.api = absl::GetFlag(FLAGS_api);
+  raw.catalog_path = absl::GetFlag(FLAGS_catalog);
+  raw.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  raw.staleness_bound = absl::GetFlag(FLAGS_staleness_bound);
+  raw.credential_headers = absl::GetFlag(FLAGS_credential_headers);
+  raw.workers = absl::GetFlag(FLAGS_workers);
+  raw.access_log = absl::GetFlag(FLAGS_access_log);
+  absl::StatusOr<SidecarConfig> config = ValidateSidecarConfig(std::move(raw));
+  if (!config.ok()) {
+    Log({{"msg", "invalid configuration"},
+         {"error", std::string(config.status().message())}});
+    return kExitUsage;
+  }
+  auto fail = [](absl::string_view what, const absl::Status& status) {
+    Log({{"msg", "start failed"},
+         {"what", std::string(what)},
+         {"error", std::string(status.message())}});
+    return ExitCodeFor(status);
+  };
+
+  pat::RealClock clock;
+  MetricsRegistry metrics;
+
+  AuthorityClientConfig client_config;
+  client_config.target = config->authority;
+  client_config.insecure = config->insecure;
+  client_config.tls_ca_pem = config->tls_ca_pem;
+  client_config.tls_cert_pem = config->tls_cert_pem;
+  client_config.tls_key_pem = config->tls_key_pem;
+  absl::StatusOr<std::unique_ptr<AuthorityClient>> client =
+      AuthorityClient::Create(client_config, metrics);
+  if (!client.ok()) return fail("authority client", client.status());
+
+  GrantCache grants(clock, metrics);
+  DirectoryCache directory(client->get(), clock, metrics);
+  absl::StatusOr<std::unique_ptr<UsageReporter>> usage =
+      UsageReporter::Create(**client, clock, metrics);
+  if (!usage.ok()) return fail("usage reporter", usage.status());
+
+  absl::StatusOr<pat::policy::RouteMatcher> routes =
+      pat::policy::RouteMatcher::FromText(config->catalog_text,
+                                          config->catalog_path.empty()
+                                              ? "built-in catalog"
+                                              : config->catalog_path);
+  if (!routes.ok()) return fail("--catalog", routes.status());
+  PatAuthorizerOptions authz_options;
+  authz_options.api = config->api_kind;
+  authz_options.staleness_bound = config->staleness_bound;
+  absl::StatusOr<std::unique_ptr<PatAuthorizer>> authorizer =
+      PatAuthorizer::Create(authz_options, *std::move(routes), grants,
+                            directory, **client, usage->get(), clock, metrics);
+  if (!authorizer.ok()) return fail("authorizer", authorizer.status());
+
+  absl::StatusOr<std::unique_ptr<Watcher>> watcher =
+      Watcher::Create(**client, grants, directory, clock, metrics);
+  if (!watcher.ok()) return fail("watcher", watcher.status());
+
+  absl::StatusOr<std::unique_ptr<UpstreamPool>> upstream =
+      UpstreamPool::Create(config->upstream);
+  if (!upstream.ok()) return fail("--upstream", upstream.status());
+
+  ProxyServerConfig proxy_config;
+  proxy_config.listen = config->listen;
+  proxy_config.workers = config->workers;
+  proxy_config.credential_headers = config->credential_header_names;
+  proxy_config.access_log = config->access_log;
+  absl::StatusOr<std::unique_ptr<ProxyServer>> proxy =
+      ProxyServer::Create(proxy_config, **authorizer, **upstream, metrics);
+  if (!proxy.ok()) return fail("--listen", proxy.status());
+
+  AdminServerConfig admin_config;
+  admin_config.listen = config->admin_listen;
+  absl::StatusOr<std::unique_ptr<AdminServer>> admin =
+      AdminServer::Create(admin_config, **authorizer, metrics);
+  if (!admin.ok()) {
+    (*proxy)->Shutdown(absl::ZeroDuration());
+    return fail("--admin_listen", admin.status());
+  }
+
+  Log({{"msg", "listening"},
+       {"port", (*proxy)->port()},
+       {"admin_port", (*admin)->port()}});
+  Log({{"msg", "config"},
+       {"api", config->api},
+       {"upstream", config->upstream},
+       {"authority", config->authority},
+       {"insecure", config->insecure},
+       {"staleness_bound_seconds",
+        absl::ToDoubleSeconds(config->staleness_bound)}});
+
+  // SIGTERM and SIGINT are blocked in every thread (see main); this thread
+  // takes them synchronously.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  if (sigwait(&signals, &signal_number) != 0) signal_number = SIGTERM;
+  Log({{"msg", "shutting down"},
+       {"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"},
+       {"grace_seconds", absl::ToInt64Seconds(kDrainGrace)}});
+
+  // Stop taking requests (in-flight ones finish), then the background work.
+  (*proxy)->Shutdown(kDrainGrace);
+  (*admin)->Shutdown();
+  (*watcher)->Stop();
+  (*usage)->Stop();  // final usage flush
+  proxy->reset();
+  admin->reset();
+  Log({{"msg", "stopped"}});
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the termination signals before any thread exists, so that every
+  // thread (gRPC's and the proxy's included) inherits the mask and the
+  // signals are only ever taken by sigwait in Serve.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::SetProgramUsageMessage(
+      "pat-sidecar --upstream=http://HOST:PORT --authority=HOST:PORT "
+      "(--insecure | --tls_ca=F --tls_cert=F --tls_key=F) [flags]\n"
+      "Every flag falls back to the environment variable PAT_<FLAG>.");
+  if (!ApplyEnvironmentDefaults()) return kExitUsage;
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() != 1) {
+    Log({{"msg", "invalid command line"},
+         {"error", "pat-sidecar takes no positional arguments"}});
+    return kExitUsage;
+  }
+  return Serve();
+}

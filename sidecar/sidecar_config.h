@@ -1,0 +1,59 @@
+#ifndef PAT_SIDECAR_SIDECAR_CONFIG_H_
+#define PAT_SIDECAR_SIDECAR_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/domain.h"
+
+// pat-sidecar's configuration (SPEC §4): the raw flag values, validated and
+// completed (files read, catalog parsed) by ValidateSidecarConfig.
+namespace pat::sidecar {
+
+struct SidecarConfig {
+  // --- As given by flags ---
+  std::string listen = "0.0.0.0:8080";
+  std::string upstream;   // http://host:port
+  std::string authority;  // host:port (gRPC target)
+  bool insecure = false;
+  std::string tls_ca_path;
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  std::string api = "rest";  // rest | npm
+  std::string catalog_path;  // empty: the built-in catalog of `api`
+  std::string admin_listen = "127.0.0.1:9901";
+  absl::Duration staleness_bound = absl::Seconds(30);
+  std::string credential_headers = "authorization,x-figma-token";
+  int workers = 0;  // 0: the proxy's default
+  bool access_log = true;
+
+  // --- Filled in by ValidateSidecarConfig ---
+  TokenKind api_kind = TokenKind::kUnspecified;
+  std::string catalog_text;  // the catalog in effect (file or built-in)
+  std::string tls_ca_pem;
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  std::vector<std::string> credential_header_names;  // lower-case, unique
+};
+
+// Validates `raw` and completes it. Errors are INVALID_ARGUMENT naming the
+// flag, e.g. "--upstream: required". Rules:
+//  * --listen, --admin_listen: host:port (port 0..65535; 0 picks a free
+//    port); they must differ;
+//  * --upstream: required, http://host:port;
+//  * --authority: required;
+//  * without --insecure: --tls_ca, --tls_cert and --tls_key are required
+//    (mTLS) and readable; with --insecure they must be empty;
+//  * --api: rest or npm; --catalog: a readable catalog file that parses
+//    (docs/catalog-format.md), else the built-in catalog for --api;
+//  * --staleness_bound: > 0 and <= 24h;
+//  * --credential_headers: a comma-separated, non-empty list of distinct
+//    header names (HTTP tokens; compared case-insensitively);
+//  * --workers: 0..1024.
+absl::StatusOr<SidecarConfig> ValidateSidecarConfig(SidecarConfig raw);
+
+}  // namespace pat::sidecar
+
+#endif  // PAT_SIDECAR_SIDECAR_CONFIG_H_

@@ -1,0 +1,158 @@
+#include "sidecar/usage_reporter.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace pat::sidecar {
+
+absl::StatusOr<std::unique_ptr<UsageReporter>> UsageReporter::Create(
+    AuthorityClient& client, const Clock& clock, MetricsRegistry& metrics,
+    UsageReporterOptions options) {
+  if (options.flush_interval <= absl::ZeroDuration() ||
+      options.flush_records == 0 || options.max_records == 0 ||
+      options.max_batch == 0) {
+    return absl::InvalidArgumentError("usage reporter: invalid options");
+  }
+  std::unique_ptr<UsageReporter> reporter(
+      new UsageReporter(client, clock, metrics, options));
+  if (options.start_thread) {
+    reporter->thread_ = std::thread([r = reporter.get()] { r->Run(); });
+  }
+  return reporter;
+}
+
+UsageReporter::UsageReporter(AuthorityClient& client, const Clock& clock,
+                             MetricsRegistry& metrics,
+                             UsageReporterOptions options)
+    : client_(client),
+      clock_(clock),
+      options_(options),
+      dropped_(metrics.GetCounter(
+          "pat_sidecar_usage_dropped_total",
+          "Token uses not reported because the pending batch was full.")),
+      reported_(
+          metrics.GetCounter("pat_sidecar_usage_reported_total",
+                             "Per-token usage records sent to the authority.")),
+      shards_(new Shard[kShards]) {}
+
+UsageReporter::~UsageReporter() { Stop(); }
+
+UsageReporter::Shard& UsageReporter::ShardFor(absl::string_view token_id) {
+  return shards_[absl::HashOf(token_id) % kShards];
+}
+
+bool UsageReporter::Merge(absl::string_view token_id, absl::Time time,
+                          absl::string_view client_ip) {
+  Shard& shard = ShardFor(token_id);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.uses.find(token_id);
+  if (it != shard.uses.end()) {
+    if (time >= it->second.time) {
+      it->second.time = time;
+      if (it->second.client_ip != client_ip) {
+        it->second.client_ip.assign(client_ip.data(), client_ip.size());
+      }
+    }
+    return true;
+  }
+  if (pending_.load(std::memory_order_relaxed) >= options_.max_records) {
+    return false;
+  }
+  shard.uses.emplace(std::string(token_id), Use{time, std::string(client_ip)});
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void UsageReporter::Record(absl::string_view token_id,
+                           absl::string_view client_ip) {
+  if (token_id.empty()) return;
+  if (!Merge(token_id, clock_.Now(), client_ip)) {
+    dropped_.Inc();
+    return;
+  }
+  if (pending_.load(std::memory_order_relaxed) >= options_.flush_records &&
+      !flush_requested_.exchange(true, std::memory_order_acq_rel)) {
+    absl::MutexLock lock(&mu_);
+    wake_.Signal();
+  }
+}
+
+absl::Status UsageReporter::Flush() {
+  absl::MutexLock flush_lock(&flush_mu_);
+  flush_requested_.store(false, std::memory_order_release);
+  std::vector<UsageRecord> records;
+  for (int i = 0; i < kShards; ++i) {
+    absl::flat_hash_map<std::string, Use> taken;
+    {
+      absl::MutexLock lock(&shards_[i].mu);
+      taken.swap(shards_[i].uses);
+      pending_.fetch_sub(taken.size(), std::memory_order_relaxed);
+    }
+    for (auto& [token_id, use] : taken) {
+      records.push_back(
+          UsageRecord{token_id, use.time, std::move(use.client_ip)});
+    }
+  }
+  for (size_t begin = 0; begin < records.size(); begin += options_.max_batch) {
+    const size_t n = std::min(options_.max_batch, records.size() - begin);
+    absl::Status status = client_.ReportUsage(
+        absl::Span<const UsageRecord>(records.data() + begin, n));
+    if (status.ok()) {
+      reported_.Inc(n);
+      continue;
+    }
+    // Keep this batch and the rest for the next flush (a newer use of a
+    // token wins); no further calls while the authority is failing.
+    for (size_t i = begin; i < records.size(); ++i) {
+      Merge(records[i].token_id, records[i].last_used_time,
+            records[i].client_ip);
+    }
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+void UsageReporter::Run() {
+  absl::Time next = absl::Now() + options_.flush_interval;
+  // After a failed report, wait a full interval (no early flushes), so an
+  // unreachable authority is not retried in a loop.
+  bool backing_off = false;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      while (
+          !stopping_ && absl::Now() < next &&
+          (backing_off || !flush_requested_.load(std::memory_order_acquire))) {
+        wake_.WaitWithDeadline(&mu_, next);
+      }
+      if (stopping_) return;
+    }
+    // Failures are counted by the client's error metric.
+    backing_off = !Flush().ok();
+    next = absl::Now() + options_.flush_interval;
+  }
+}
+
+void UsageReporter::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    wake_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+  Flush().IgnoreError();
+}
+
+}  // namespace pat::sidecar
