@@ -327,7 +327,7 @@ absl::StatusOr<std::unique_ptr<PgTokenStore>> PgTokenStore::Create(
   return std::unique_ptr<PgTokenStore>(new PgTokenStore(pool));
 }
 
-absl::Status PgTokenStore::UpsertPlan(const Plan& plan) {
+absl::Status PgTokenStore::UpsertPlan(const Plan& plan, absl::Time now) {
   return Transact<bool>(
              pool_, "upsert plan",
              [&](Tx& tx) -> absl::StatusOr<bool> {
@@ -348,6 +348,32 @@ absl::Status PgTokenStore::UpsertPlan(const Plan& plan) {
                            {{"id", plan.id},
                             {"name", plan.name},
                             {"tier", std::string(PlanTierName(plan.tier))}});
+               if (!TierAllowsTokens(plan.tier)) {
+                 pqxx::result live = tx.txn.exec_params(
+                     absl::StrCat("SELECT ", kTokenColumns,
+                                  " FROM tokens t WHERE t.plan_id = $1 AND "
+                                  "t.revoke_time IS NULL ORDER BY t.id "
+                                  "FOR UPDATE"),
+                     plan.id);
+                 for (const pqxx::row& row : live) {
+                   Token t = RowToToken(row);
+                   t.revoke_time = now;
+                   t.revoked_by = "system";
+                   WriteTokenRow(tx, t, /*insert=*/false);
+                   tx.txn.exec_params(
+                       "UPDATE token_secrets SET valid_until = pat_ts($2) "
+                       "WHERE token_id = $1 AND (valid_until IS NULL OR "
+                       "valid_until > pat_ts($2))",
+                       t.id, Us(now));
+                   InsertAudit(tx, plan.id, t.id, "system", "revoke", now,
+                               json{{"reason",
+                                     "plan tier no longer supports plan "
+                                     "access tokens"},
+                                    {"after", {{"status", "revoked"}}}}
+                                   .dump());
+                   AppendGrantEvent(tx, t);
+                 }
+               }
                return true;
              })
       .status();

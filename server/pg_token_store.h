@@ -15,7 +15,7 @@ class PgTokenStore final : public TokenStore {
  public:
   static absl::StatusOr<std::unique_ptr<PgTokenStore>> Create(DbPool& pool);
 
-  absl::Status UpsertPlan(const Plan& plan) override;
+  absl::Status UpsertPlan(const Plan& plan, absl::Time now) override;
   absl::StatusOr<Plan> GetPlan(const std::string& plan_id) override;
   absl::StatusOr<std::vector<Plan>> ListPlansAdministeredBy(
       const std::string& user_id) override;

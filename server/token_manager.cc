@@ -723,7 +723,8 @@ absl::StatusOr<Plan> TokenManager::UpsertPlan(const Plan& plan) {
   for (const std::string& admin : plan.admin_user_ids) {
     PAT_RETURN_IF_ERROR(ValidateId("plan.admin_user_ids", admin));
   }
-  PAT_RETURN_IF_ERROR(store_.UpsertPlan(plan));
+  PAT_RETURN_IF_ERROR(
+      store_.UpsertPlan(plan, TruncateToMicros(clock_.Now())));
   return store_.GetPlan(plan.id);
 }
 
@@ -876,7 +877,12 @@ absl::StatusOr<std::vector<Resource>> TokenManager::ResolveResource(
   if (kind == ResourceKind::kUnspecified) {
     return absl::InvalidArgumentError("kind: required");
   }
-  PAT_RETURN_IF_ERROR(ValidateId("id", id));
+  // An id the directory cannot hold is simply not in it: answer as for any
+  // unknown resource, so that sidecars cache the miss and deny (R13).
+  if (id.empty()) return absl::InvalidArgumentError("id: required");
+  if (!ValidateId("id", id).ok()) {
+    return absl::NotFoundError("resource not found");
+  }
   return store_.ResolveResource(kind, id);
 }
 

@@ -151,7 +151,11 @@ class TokenStore {
   virtual ~TokenStore() = default;
 
   // Directory. Each change writes a grant-feed event in the same transaction.
-  virtual absl::Status UpsertPlan(const Plan& plan) = 0;
+  // When the tier no longer allows plan access tokens (R1), every token of
+  // the plan that is not yet revoked is revoked at `now` in the same
+  // transaction (actor "system", with audit and feed events): a downgrade
+  // is a revoke, and is not undone by a later upgrade.
+  virtual absl::Status UpsertPlan(const Plan& plan, absl::Time now) = 0;
   virtual absl::StatusOr<Plan> GetPlan(const std::string& plan_id) = 0;
   virtual absl::StatusOr<std::vector<Plan>> ListPlansAdministeredBy(
       const std::string& user_id) = 0;

@@ -28,6 +28,7 @@
 #include "boost/asio/as_tuple.hpp"
 #include "boost/asio/awaitable.hpp"
 #include "boost/asio/co_spawn.hpp"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
@@ -585,6 +586,10 @@ struct ProxyServer::State {
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 
   asio::io_context ioc;
+  // Keeps the workers running while idle, so handlers posted by Shutdown()
+  // always run; released at the end of Shutdown().
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
+      work;
   asio::any_io_executor acceptor_strand;
   tcp::acceptor acceptor;  // used only on acceptor_strand
   std::vector<std::thread> threads;
@@ -1324,6 +1329,7 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
                  [](std::exception_ptr e) {
                    if (e) LogEvent("accept loop failed", "exception");
                  });
+  state->work.emplace(state->ioc.get_executor());
   for (int i = 0; i < workers; ++i) {
     State* s = state.get();
     state->threads.emplace_back([s] { RunWorker(s->ioc); });
@@ -1365,6 +1371,7 @@ void ProxyServer::Shutdown(absl::Duration grace) {
     absl::MutexLock lock(&s.mu);
     s.mu.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(5));
   }
+  s.work.reset();
   s.ioc.stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 
 namespace pat::sidecar {
 
@@ -74,6 +76,14 @@ void Watcher::Stop() {
   if (ticker_.joinable()) ticker_.join();
 }
 
+void Watcher::Log(absl::string_view line) {
+  if (options_.log_sink) {
+    options_.log_sink(line);
+  } else {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  }
+}
+
 bool Watcher::Stopping() const {
   absl::MutexLock lock(&mu_);
   return stopping_;
@@ -132,7 +142,25 @@ void Watcher::Run() {
       resume_ok_ = false;
       resyncs_.fetch_add(1);
       resyncs_counter_.Inc();
+      Log(nlohmann::json{{"msg", "watch gap: events were lost, resyncing"},
+                         {"revision", revision_.load()}}
+              .dump());
+    } else if (!status.ok()) {
+      // First failure after a working stream, then at most every interval.
+      const absl::Time now = absl::Now();
+      if (!failing_ || progress ||
+          now - last_error_log_ >= options_.error_log_interval) {
+        Log(nlohmann::json{{"msg", "watch stream failed"},
+                           {"code", absl::StatusCodeToString(status.code())},
+                           {"error", std::string(status.message())},
+                           {"since_revision", since}}
+                .dump(-1, ' ', false,
+                      nlohmann::json::error_handler_t::replace));
+        last_error_log_ = now;
+      }
+      failing_ = true;
     }
+    if (progress && status.ok()) failing_ = false;
     // The authority refused to resume from our revision: start over.
     if (since > 0 &&
         (absl::IsOutOfRange(status) || absl::IsInvalidArgument(status) ||
@@ -201,7 +229,13 @@ Watcher::SessionEnd Watcher::RunSession(WatchStream& stream, int64_t since,
           revision_.store(message.revision, std::memory_order_release);
           revision_gauge_.Set(message.revision);
           resume_ok_ = true;
+          Log(nlohmann::json{{"msg", "watch synced"},
+                             {"revision", message.revision},
+                             {"grants", grants_.size()},
+                             {"resources", directory_.size()}}
+                  .dump());
         }
+        failing_ = false;
         synced_here = true;
         grants_.MarkSynced();
         break;

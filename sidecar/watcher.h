@@ -3,11 +3,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -57,6 +59,11 @@ struct WatcherOptions {
   // How often the metrics thread refreshes the contact-age gauge and checks
   // idle_timeout.
   absl::Duration tick = absl::Milliseconds(250);
+  // Receives the watcher's JSON log lines (sync, resync, stream errors; no
+  // digest or secret ever). Default: stderr.
+  std::function<void(absl::string_view line)> log_sink;
+  // Repeated stream failures are logged at most this often.
+  absl::Duration error_log_interval = absl::Seconds(30);
 };
 
 class Watcher {
@@ -100,6 +107,7 @@ class Watcher {
   SessionEnd RunSession(WatchStream& stream, int64_t since, bool* progress);
   void ApplyEvent(WatchMessage& message);
   bool Stopping() const;
+  void Log(absl::string_view line);
   // Waits up to `d` (real time) or until Stop(); false when stopping.
   bool SleepFor(absl::Duration d);
 
@@ -123,6 +131,8 @@ class Watcher {
   // Only the watch thread touches these two.
   bool resume_ok_ = false;
   int64_t authority_revision_ = 0;
+  absl::Time last_error_log_ = absl::InfinitePast();
+  bool failing_ = false;
 
   mutable absl::Mutex mu_;
   absl::CondVar wake_;

@@ -157,6 +157,23 @@ TEST_F(AllowlistTest, DirectoryChangesTakeEffect) {
       absl::Seconds(1)))
       << "a directory change did not reach the sidecar within 1 s";
   ExpectAllowed(t, "/v1/files/FILEA9");
+
+  // Deleted from the directory: no longer a resource of the plan.
+  v1::DeleteResourceRequest del;
+  del.set_kind(v1::RESOURCE_KIND_FILE);
+  del.set_id("FILEA9");
+  v1::DeleteResourceResponse deleted;
+  ASSERT_TRUE(
+      env()
+          .h()
+          .directory()
+          .DeleteResource(AuthorityHarness::Ctx("").get(), del, &deleted)
+          .ok());
+  EXPECT_TRUE(WaitFor(
+      [&] { return env().Get("/v1/files/FILEA9", t.secret).status == 403; },
+      absl::Seconds(1)))
+      << "a directory deletion did not reach the sidecar within 1 s";
+  ExpectNotAllowed(t, "/v1/files/FILEA9");
 }
 
 }  // namespace

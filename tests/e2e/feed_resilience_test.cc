@@ -8,6 +8,7 @@
 //    bound, then 503 authority_unavailable; unknown tokens are 503 at once;
 //    the authority restarted: the sidecar recovers (threats #14, #32).
 
+#include <iostream>
 #include <string>
 #include <vector>
 

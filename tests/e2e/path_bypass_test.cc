@@ -191,7 +191,8 @@ TEST_F(PathBypassTest, EveryVariantRefusedOrForwardedByteIdentical) {
   }
   std::cout << "[path bypass] " << variants.size() << " variants: " << refused
             << " refused 400, " << forwarded << " forwarded byte-identical, "
-            << denied_otherwise << " denied (4xx/5xx); refused by the HTTP front "
+            << denied_otherwise
+            << " denied (4xx/5xx); refused by the HTTP front "
             << "(request_invalid): " << absl::StrJoin(front_refusals, " ")
             << "\n";
   RecordProperty("variants", static_cast<int>(variants.size()));

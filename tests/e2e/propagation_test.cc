@@ -187,5 +187,63 @@ TEST_F(PropagationTest, RefreshOverlapThenOnlyTheNewSecret) {
   ExpectForwarded(env().Get(kFileA1, hot_new));
 }
 
+// R9: only the current secret and one previous secret ever work; a second
+// refresh ends the first secret at once -- also at a sidecar that holds the
+// first secret in its cache (answering like a sidecar that never saw it).
+TEST_F(PropagationTest, SecondRefreshEndsTheFirstSecretAtOnce) {
+  const IssuedToken t = env().Create({"files:read"});
+  ASSERT_FALSE(HasFailure());
+  const std::string s0 = t.secret;
+  ExpectForwarded(env().Get(kFileA1, s0));
+  const std::string s1 = MustRefresh(env().h(), kAlice, kPlanA, t.id).secret();
+  ASSERT_FALSE(HasFailure());
+  EXPECT_TRUE(TimeUntilStatus(kFileA1, s1, 200, absl::Now(), kPropagationBound)
+                  .has_value());
+  ExpectForwarded(env().Get(kFileA1, s0));  // in its overlap
+
+  const std::string s2 = MustRefresh(env().h(), kAlice, kPlanA, t.id).secret();
+  ASSERT_FALSE(HasFailure());
+  const absl::Time refreshed = absl::Now();
+  EXPECT_TRUE(TimeUntilStatus(kFileA1, s2, 200, refreshed, kPropagationBound)
+                  .has_value());
+  ExpectForwarded(env().Get(kFileA1, s1));  // the previous one, in overlap
+  // The authority no longer accepts the first secret ...
+  EXPECT_FALSE(WorksAt(Validate(env().h(), s0), env().clock().Now()));
+  // ... and a sidecar that never saw it refuses it: how?
+  std::unique_ptr<SidecarStack> cold = SidecarStack::Start(env().h());
+  ASSERT_NE(cold, nullptr);
+  const HttpResponse cold_answer = HttpGet(cold->port(), kFileA1, Bearer(s0));
+  ASSERT_EQ(cold_answer.status, 401) << cold_answer.Describe();
+  const std::string reason = cold_answer.Json().value("reason", "");
+  // The sidecar that has it cached must refuse it the same way, within the
+  // propagation bound.
+  const std::optional<absl::Duration> latency =
+      TimeUntilStatus(kFileA1, s0, 401, refreshed, kPropagationBound);
+  EXPECT_TRUE(latency.has_value())
+      << "the first secret still works after a second refresh";
+  ExpectDenied(env().Get(kFileA1, s0), 401, reason);
+  std::cout << "[propagation] first secret after a second refresh: 401 "
+            << reason << "\n";
+}
+
+// R1: tokens exist only on ORGANIZATION and ENTERPRISE plans. A plan moved to
+// STARTER loses them: its tokens stop working at the sidecar within the
+// bound (sidecar/watcher.cc relies on the authority revoking them with grant
+// events).
+TEST_F(PropagationTest, PlanDowngradeStopsItsTokens) {
+  const IssuedToken t = env().Create({"files:read"});
+  ASSERT_FALSE(HasFailure());
+  ExpectForwarded(env().Get(kFileA1, t.secret));
+  UpsertPlan(env().h(), kPlanA, v1::PLAN_TIER_STARTER, {kAlice});
+  ASSERT_FALSE(HasFailure());
+  EXPECT_TRUE(
+      TimeUntilStatus(kFileA1, t.secret, 401, absl::Now(), kPropagationBound)
+          .has_value())
+      << "a token of a STARTER plan is still served";
+  EXPECT_FALSE(WorksAt(Validate(env().h(), t.secret), env().clock().Now()))
+      << "the authority's ValidateToken still accepts it";
+  ExpectDenied(env().Get(kFileA1, t.secret), 401, "token_revoked");
+}
+
 }  // namespace
 }  // namespace pat::testing

@@ -134,21 +134,28 @@ TEST_F(ReasonsTest, TokenUnknown) {
 }
 
 TEST_F(ReasonsTest, TokenRevoked) {
-  // A token the sidecar holds (used once), and one it has never seen.
+  // A token the sidecar has served, and one it has never been asked about.
   const IssuedToken hot = FilesReadToken();
   const IssuedToken cold = FilesReadToken();
   ASSERT_FALSE(HasFailure());
   ExpectForwarded(env().Get(kFileA1, hot.secret));
-  MustRevoke(env().h(), kAlice, kPlanA, hot.id);
+  // Revoked in this order, the feed applies `cold` before `hot`: once `hot`
+  // is denied, so is `cold`.
   MustRevoke(env().h(), kAlice, kPlanA, cold.id);
+  MustRevoke(env().h(), kAlice, kPlanA, hot.id);
   ASSERT_FALSE(HasFailure());
   EXPECT_TRUE(
       WaitFor([&] { return env().Get(kFileA1, hot.secret).status == 401; },
-              absl::Seconds(5)));
+              absl::Seconds(1)));
   ExpectDeniedNotForwarded([&] { return env().Get(kFileA1, hot.secret); }, 401,
                            "token_revoked");
   ExpectDeniedNotForwarded([&] { return env().Get(kFileA1, cold.secret); }, 401,
                            "token_revoked");
+  ExpectDeniedNotForwarded(
+      [&] {
+        return HttpGet(env().port(), kFileA1, {{"X-Figma-Token", hot.secret}});
+      },
+      401, "token_revoked");
 }
 
 TEST_F(ReasonsTest, TokenKindMismatch) {

@@ -5,6 +5,7 @@
 // its body, nor anything shaped like a secret -- appears in either process's
 // output (logs), the sidecar's /metrics, or what the upstream received.
 
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,19 @@ TEST(SecretExposureE2eTest, NoSecretInLogsMetricsOrUpstream) {
       << metrics.substr(0, 500);
   // Graceful stops: the sidecar flushes usage reports, both log shutdown.
   stack->sidecar().Stop(SIGTERM);
+  // The sidecar's final usage flush reached the authority (SPEC §7).
+  {
+    v1::GetTokenRequest get;
+    get.set_plan_id(kPlanA);
+    get.set_token_id(all.id);
+    v1::Token token;
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-pat-actor", kAlice);
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    ASSERT_TRUE(stack->tokens().GetToken(&ctx, get, &token).ok());
+    EXPECT_TRUE(token.has_last_used_time()) << token.DebugString();
+    EXPECT_EQ(token.last_used_ip(), "127.0.0.1");
+  }
   stack->authority().Stop(SIGTERM);
   const std::string sidecar_logs = stack->sidecar().Logs();
   const std::string authority_logs = stack->authority().Logs();

@@ -661,6 +661,12 @@ std::vector<SmugglingCase> SmugglingCases() {
        std::string("GET /v1/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer "
                    "good") +
            '\0' + "x\r\n\r\n"},
+      {"DEL in credential",
+       "GET /v1/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer go\x7fod\r\n"
+       "\r\n"},
+      {"CR in credential",
+       "GET /v1/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer go\rod\r\n"
+       "\r\n"},
       {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
       {"HTTP/1.2", "GET /v1/x HTTP/1.2\r\nHost: h\r\n" + auth + "\r\n"},
       {"Upgrade", "GET /v1/x HTTP/1.1\r\nHost: h\r\n" + auth +

@@ -19,8 +19,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/executor_work_guard.hpp"

@@ -250,9 +250,9 @@ class TcpRelay {
 // The path in environment variable `variable` ("" when unset).
 std::string BinaryFromEnv(const char* variable);
 
-// A child process whose stderr is captured by a reader thread (so a chatty
-// child never blocks on a full pipe). Killed (SIGKILL) and reaped on
-// destruction.
+// A child process whose stdout and stderr are captured (one pipe) by a
+// reader thread, so a chatty child never blocks on a full pipe. Killed
+// (SIGKILL) and reaped on destruction.
 class Subprocess {
  public:
   // Starts `binary` with `args`; the environment is the parent's minus every
@@ -266,7 +266,7 @@ class Subprocess {
   // up to `timeout`; nullopt on timeout or when the child exits first.
   std::optional<nlohmann::json> WaitForLog(absl::string_view msg,
                                            absl::Duration timeout);
-  // Everything written to stderr so far.
+  // Everything written to stdout and stderr so far.
   std::string Output() const;
   void Signal(int sig);
   // Waits for exit; the wait status, or nullopt on timeout.
