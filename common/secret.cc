@@ -3,11 +3,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <zlib.h>
 
 #include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -47,27 +49,13 @@ bool IsBase62(char c) {
          (c >= 'a' && c <= 'z');
 }
 
-// Reflected CRC-32 table for the zlib (IEEE 802.3) polynomial 0xEDB88320.
-constexpr std::array<uint32_t, 256> MakeCrc32Table() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) {
-      c = (c & 1u) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    table[i] = c;
-  }
-  return table;
-}
-
-// CRC-32 as computed by zlib's crc32(0, data, len).
+// CRC-32 (IEEE 802.3, as zlib computes it), from zlib itself: its braided
+// implementation is several times faster than a byte-at-a-time table, and
+// the checksum is on every request's path (ParseSecret).
 uint32_t Crc32(absl::string_view data) {
-  static constexpr std::array<uint32_t, 256> kTable = MakeCrc32Table();
-  uint32_t crc = 0xFFFFFFFFu;
-  for (char ch : data) {
-    crc = kTable[(crc ^ static_cast<uint8_t>(ch)) & 0xFFu] ^ (crc >> 8);
-  }
-  return crc ^ 0xFFFFFFFFu;
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size());
+  return static_cast<uint32_t>(crc);
 }
 
 int HexValue(char c) {
@@ -167,12 +155,23 @@ absl::StatusOr<TokenKind> ParseSecret(absl::string_view candidate) {
 }
 
 Digest Sha256(absl::string_view data) {
+  // The algorithm is fetched once per process and each thread keeps one
+  // digest context: EVP_Digest(EVP_sha256()) would look the algorithm up
+  // (a locked provider query) and allocate a context on every call, which
+  // cost more than hashing a secret (bench/decision, docs/profiling.md).
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   Digest out{};
   unsigned int out_len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &out_len, EVP_sha256(),
-                 nullptr) != 1 ||
+  if (kSha256 == nullptr || ctx == nullptr ||
+      EVP_DigestInit_ex2(ctx.get(), kSha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), out.data(), &out_len) != 1 ||
       out_len != out.size()) {
-    Die("EVP_Digest(SHA-256) failed");
+    Die("SHA-256 failed");
   }
   return out;
 }

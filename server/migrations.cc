@@ -156,6 +156,15 @@ CREATE TABLE server_keys (
 -- age (a prefix of the history, see server/grant_feed.h).
 CREATE INDEX grant_events_by_created_at ON grant_events (created_at);
 )sql"},
+    {4, R"sql(
+-- pat_us as an inlinable function: extract(epoch FROM timestamptz) is only
+-- STABLE, so the IMMUTABLE SQL function of migration 1 was never inlined and
+-- ran (and was planned) once per column per row. A timestamp without time
+-- zone in UTC gives the same epoch and is IMMUTABLE.
+CREATE OR REPLACE FUNCTION pat_us(t timestamptz) RETURNS bigint
+  LANGUAGE sql IMMUTABLE STRICT
+  AS $$ SELECT (extract(epoch FROM t AT TIME ZONE 'UTC') * 1000000)::bigint $$;
+)sql"},
 };
 
 }  // namespace

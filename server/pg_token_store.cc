@@ -24,6 +24,8 @@ using json = nlohmann::json;
 
 constexpr int kMaxAttempts = 5;
 constexpr absl::string_view kNotifyChannel = "pat_grants";
+// Prepared statement name of LookupSecret (per connection).
+constexpr absl::string_view kLookupSecretStatement = "pat_lookup_secret";
 
 constexpr absl::string_view kTokenColumns =
     "t.id, t.plan_id, t.kind, t.name, t.description, "
@@ -568,7 +570,8 @@ absl::StatusOr<CreateOutcome> PgTokenStore::CreateToken(
 
 absl::StatusOr<Token> PgTokenStore::GetToken(const std::string& plan_id,
                                              const std::string& token_id) {
-  return Transact<Token>(pool_, "get token", [&](Tx& tx) {
+  // One statement: autocommit, no BEGIN/COMMIT round trips.
+  return Transact<Token, pqxx::nontransaction>(pool_, "get token", [&](Tx& tx) {
     return ReadToken(tx, plan_id, token_id, /*for_update=*/false);
   });
 }
@@ -730,15 +733,20 @@ absl::StatusOr<std::string> PgTokenStore::GetOrCreateServerKey(
 }
 
 absl::StatusOr<SecretLookup> PgTokenStore::LookupSecret(const Digest& digest) {
-  return Transact<SecretLookup>(
+  // The hot read of ValidateToken: one autocommit statement (a single
+  // statement sees one snapshot; BEGIN and COMMIT would be two more round
+  // trips), prepared once per connection (prepare() is a no-op when the
+  // connection already has it, and libpqxx re-prepares after a reconnect).
+  static const std::string kSql =
+      absl::StrCat("SELECT ", kTokenColumns,
+                   ", pat_us(s.valid_until), encode(s.digest, 'hex') "
+                   "FROM token_secrets s JOIN tokens t ON "
+                   "t.id = s.token_id WHERE s.digest = decode($1, 'hex')");
+  return Transact<SecretLookup, pqxx::nontransaction>(
       pool_, "validate token", [&](Tx& tx) -> absl::StatusOr<SecretLookup> {
-        pqxx::result r = tx.txn.exec_params(
-            absl::StrCat(
-                "SELECT ", kTokenColumns,
-                ", pat_us(s.valid_until), encode(s.digest, 'hex') "
-                "FROM token_secrets s JOIN tokens t ON "
-                "t.id = s.token_id WHERE s.digest = decode($1, 'hex')"),
-            Hex(digest));
+        tx.txn.conn().prepare(std::string(kLookupSecretStatement), kSql);
+        pqxx::result r = tx.txn.exec_prepared(
+            std::string(kLookupSecretStatement), Hex(digest));
         if (r.empty() ||
             !ConstantTimeEquals(r[0][kTokenColumnCount + 1].as<std::string>(),
                                 Hex(digest))) {

@@ -29,6 +29,7 @@ std::optional<policy::ResolvedResource> DirectoryCache::FromMemory(
   if (it == nodes_.end()) return std::nullopt;
   policy::ResolvedResource resolved;
   resolved.plan_id = it->second.plan_id;
+  resolved.ancestors.reserve(4);  // file -> project -> team -> workspace
   const Node* node = &it->second;
   for (int depth = 0; depth < options_.max_depth; ++depth) {
     if (node->parent_kind == ResourceKind::kUnspecified ||

@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/policy/route_matcher.h"
@@ -259,6 +260,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Debian's Abseil is built without NDEBUG, so every Mutex operation would
+  // run deadlock-cycle detection (a process-wide spinlock and a graph
+  // update). Tests keep it; the servers use Abseil's release default.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   absl::SetProgramUsageMessage(
       "pat-sidecar --upstream=http://HOST:PORT --authority=HOST:PORT "

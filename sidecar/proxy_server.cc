@@ -401,13 +401,21 @@ bool IsValidRequestId(absl::string_view id) {
 }
 
 std::string NewRequestId() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    thread_local std::mt19937_64 gen{std::random_device{}()};
-    for (size_t i = 0; i < sizeof(bytes); i += 8) {
-      const uint64_t v = gen();
-      for (size_t j = 0; j < 8; ++j) bytes[i + j] = (v >> (8 * j)) & 0xff;
+  // Request ids correlate log lines; they are not secrets. A per-thread
+  // generator seeded once from the CSPRNG avoids a RAND_bytes call (and its
+  // getpid() fork check) on every request.
+  thread_local std::mt19937_64 gen = [] {
+    uint64_t seed = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof(seed)) !=
+        1) {
+      seed = std::random_device{}();
     }
+    return std::mt19937_64(seed);
+  }();
+  unsigned char bytes[16];
+  for (size_t i = 0; i < sizeof(bytes); i += 8) {
+    const uint64_t v = gen();
+    for (size_t j = 0; j < 8; ++j) bytes[i + j] = (v >> (8 * j)) & 0xff;
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(32, '0');
@@ -531,9 +539,24 @@ struct ProxyServer::State {
             "read or protocol errors).")),
         open_connections(m.GetGauge("pat_sidecar_open_connections",
                                     "Client connections currently open.")),
-        ioc(threads),
-        acceptor_strand(asio::make_strand(ioc)),
+        loops(MakeLoops(threads)),
+        acceptor_strand(asio::make_strand(*loops.front())),
         acceptor(acceptor_strand) {}
+
+  static std::vector<std::unique_ptr<asio::io_context>> MakeLoops(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> loops;
+    for (int i = 0; i < std::max(n, 1); ++i) {
+      // Concurrency hint 1: each loop is run by exactly one thread.
+      loops.push_back(std::make_unique<asio::io_context>(1));
+    }
+    return loops;
+  }
+
+  // The loop of the next accepted connection (round robin).
+  asio::io_context& NextLoop() {
+    return *loops[next_loop.fetch_add(1, std::memory_order_relaxed) %
+                  loops.size()];
+  }
 
   Counter& RequestsFor(absl::string_view reason) {
     const std::string label = ReasonLabel(reason);
@@ -585,13 +608,18 @@ struct ProxyServer::State {
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 
-  asio::io_context ioc;
-  // Keeps the workers running while idle, so handlers posted by Shutdown()
+  // One single-threaded event loop per worker thread. A connection lives on
+  // one loop for its whole life, so its handlers never hop threads (no
+  // strand, no cross-thread wake-ups). A loop blocked in Authorize() (a
+  // cache miss waiting for the authority, bounded by the RPC timeout) delays
+  // only the connections on that loop.
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::atomic<size_t> next_loop{0};
+  // Keep the workers running while idle, so handlers posted by Shutdown()
   // always run; released at the end of Shutdown().
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
-      work;
-  asio::any_io_executor acceptor_strand;
-  tcp::acceptor acceptor;  // used only on acceptor_strand
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  asio::any_io_executor acceptor_strand;  // on loops[0]
+  tcp::acceptor acceptor;                 // used only on acceptor_strand
   std::vector<std::thread> threads;
   int port = 0;
 };
@@ -668,11 +696,15 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
                                 unsigned version, bool keep_alive,
                                 int retry_after_seconds = 0);
   asio::awaitable<void> CloseConnection();
+  // After a request: keeps a reusable upstream connection for this session's
+  // next request, closes any other.
   void ReleaseUpstream(bool reusable);
+  // When the client connection ends: the kept connection goes to the pool.
+  void ReturnUpstream();
   void Finish(RequestLog& log, int status, absl::string_view reason);
   char* RelayBuffer() {
     if (relay_buffer_ == nullptr) {
-      relay_buffer_ = std::make_unique<char[]>(kRelayBufferBytes);
+      relay_buffer_ = std::make_unique_for_overwrite<char[]>(kRelayBufferBytes);
     }
     return relay_buffer_.get();
   }
@@ -688,6 +720,8 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   bool idle_ = false;      // waiting for the first byte of a request
   bool draining_ = false;  // close after the request in flight
   bool linger_ = false;    // half-close and drain input before closing
+  // upstream_ is open, idle and finished its last response cleanly.
+  bool upstream_idle_ = false;
 };
 
 template <typename Fn>
@@ -950,7 +984,20 @@ asio::awaitable<bool> ProxySession::Forward(
     upstream_buffer_.clear();
     upstream_buffer_.reserve(kRelayBufferBytes);
     bool reused = false;
-    if (const int fd = s_.upstream.TakeIdle(); fd >= 0) {
+    // The connection this session kept from its previous request, if the
+    // upstream has not closed it meanwhile (first attempt only).
+    if (upstream_.socket().is_open()) {
+      if (attempt == 0 && upstream_idle_ &&
+          UpstreamPool::LooksHealthy(upstream_.socket().native_handle())) {
+        reused = true;
+      } else {
+        upstream_.close();
+      }
+    }
+    upstream_idle_ = false;
+    if (reused) {
+      // Kept: already registered with this loop.
+    } else if (const int fd = s_.upstream.TakeIdle(); fd >= 0) {
       error_code ec;
       upstream_.socket().assign(s_.upstream.endpoint().protocol(), fd, ec);
       if (ec) {
@@ -1092,14 +1139,40 @@ asio::awaitable<bool> ProxySession::Forward(
     ReleaseUpstream(rp->is_done() && rp->keep_alive() &&
                     upstream_buffer_.size() == 0);
   };
+  // Small responses usually arrive whole with their header: parse what is
+  // already buffered into the relay buffer, so that header and body (all of
+  // it, or a first piece) leave in one write.
+  std::size_t prefetched = 0;
+  {
+    rp->get().body().data = buf;
+    rp->get().body().size = kRelayBufferBytes;
+    while (!rp->is_done() && upstream_buffer_.size() > 0 &&
+           rp->get().body().size > 0) {
+      error_code pec;
+      const std::size_t used = rp->put(upstream_buffer_.data(), pec);
+      upstream_buffer_.consume(used);
+      if (pec == http::error::need_buffer) pec = {};
+      if (pec) {
+        s_.upstream_errors.Inc();
+        ReleaseUpstream(false);
+        co_return co_await Respond(kUpstreamUnavailable, log, client_version,
+                                   client_keep_alive && !Draining());
+      }
+      if (used == 0) break;
+    }
+    prefetched = kRelayBufferBytes - rp->get().body().size;
+  }
   if (rp->is_done()) release_upstream();
 
   http::serializer<false, http::buffer_body> rsr(res);
-  res.body().data = nullptr;
-  res.body().size = 0;
+  res.body().data = prefetched > 0 ? buf : nullptr;
+  res.body().size = prefetched;
   res.body().more = !rp->is_done();
   stream_.expires_after(ToChrono(s_.config.io_timeout));
-  auto [hec, hn] = co_await http::async_write_header(stream_, rsr, kTok);
+  auto [hec, hn] = prefetched > 0 || rp->is_done()
+                       ? co_await http::async_write(stream_, rsr, kTok)
+                       : co_await http::async_write_header(stream_, rsr, kTok);
+  if (hec == http::error::need_buffer) hec = {};
   if (hec) {
     ReleaseUpstream(false);
     Finish(log, 499, kReasonClientClosed);
@@ -1128,7 +1201,18 @@ asio::awaitable<bool> ProxySession::Forward(
 void ProxySession::ReleaseUpstream(bool reusable) {
   if (!upstream_.socket().is_open()) return;
   upstream_.expires_never();
-  if (reusable && !Draining()) {
+  // A reusable connection stays with this session for its next request (no
+  // pool hand-off, no epoll re-registration); it goes back to the pool when
+  // the client connection ends (ReturnUpstream).
+  upstream_idle_ = reusable && !Draining();
+  if (upstream_idle_) return;
+  upstream_.close();
+}
+
+void ProxySession::ReturnUpstream() {
+  if (!upstream_.socket().is_open()) return;
+  upstream_.expires_never();
+  if (upstream_idle_ && !Draining()) {
     error_code ec;
     const int fd = upstream_.socket().release(ec);
     if (!ec) {
@@ -1186,7 +1270,7 @@ asio::awaitable<void> ProxySession::CloseConnection() {
     }
   }
   stream_.close();
-  upstream_.close();
+  ReturnUpstream();
 }
 
 void ProxySession::Finish(RequestLog& log, int status,
@@ -1223,7 +1307,7 @@ namespace {
 
 asio::awaitable<void> AcceptLoop(ProxyServer::State* s) {
   for (;;) {
-    tcp::socket socket(asio::make_strand(s->ioc));
+    tcp::socket socket(s->NextLoop());
     auto [ec] = co_await s->acceptor.async_accept(socket, kTok);
     if (s->draining.load() || !s->acceptor.is_open()) break;
     if (ec) {
@@ -1329,10 +1413,12 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
                  [](std::exception_ptr e) {
                    if (e) LogEvent("accept loop failed", "exception");
                  });
-  state->work.emplace(state->ioc.get_executor());
-  for (int i = 0; i < workers; ++i) {
-    State* s = state.get();
-    state->threads.emplace_back([s] { RunWorker(s->ioc); });
+  for (const auto& loop : state->loops) {
+    state->work.push_back(asio::make_work_guard(*loop));
+  }
+  for (const auto& loop : state->loops) {
+    asio::io_context* l = loop.get();
+    state->threads.emplace_back([l] { RunWorker(*l); });
   }
   return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(state)));
 }
@@ -1371,8 +1457,8 @@ void ProxyServer::Shutdown(absl::Duration grace) {
     absl::MutexLock lock(&s.mu);
     s.mu.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(5));
   }
-  s.work.reset();
-  s.ioc.stop();
+  s.work.clear();
+  for (const auto& loop : s.loops) loop->stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();
 }

@@ -23,16 +23,14 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// True if the idle connection `fd` can carry another request: the peer has
-// not closed it and sent nothing unsolicited (either makes it unusable).
-bool LooksHealthy(int fd) {
+}  // namespace
+
+bool UpstreamPool::LooksHealthy(int fd) {
   char c;
   const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
   return false;  // 0: closed by the peer; > 0: stray bytes
 }
-
-}  // namespace
 
 absl::StatusOr<tcp::endpoint> ResolveHostPort(absl::string_view host_port) {
   absl::string_view host;

@@ -59,6 +59,10 @@ class UpstreamPool {
   // recently used first; or -1 when there is none. The caller owns the
   // descriptor.
   int TakeIdle();
+  // True if the idle connection `fd` can carry another request: the peer has
+  // not closed it and sent nothing unsolicited (either makes it unusable).
+  // One non-blocking recv(MSG_PEEK).
+  static bool LooksHealthy(int fd);
 
   // Returns a connection after a clean exchange. Takes ownership of `fd`
   // (ignored when negative); closes it when the pool is full.

@@ -29,6 +29,7 @@ PAT_DEB_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libpqxx-dev postgresql
   libgtest-dev libgmock-dev libbenchmark-dev libboost1.81-dev nlohmann-json3-dev
+  zlib1g-dev
 )
 
 # pat_missing_packages PKG...: prints the ones dpkg does not have installed.

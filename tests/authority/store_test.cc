@@ -193,11 +193,57 @@ TEST_F(StoreTest, RecoversFromConnectionsKilledByTheServer) {
         "WHERE datname = $1 AND pid <> pg_backend_pid()",
         db_->name());
   }
-  // Every pooled connection is now dead; the store reconnects.
+  // Every pooled connection is now dead; the store reconnects (and
+  // re-prepares LookupSecret's statement on the new connections).
   for (int i = 0; i < 6; ++i) {
     EXPECT_THAT(manager_->GetToken("alice", "1111111111", created->token.id),
                 IsOk());
+    auto found = store_->LookupSecret(Sha256(created->secret));
+    ASSERT_THAT(found, IsOk());
+    EXPECT_EQ(found->token.id, created->token.id);
   }
+}
+
+// LookupSecret is a prepared autocommit statement: it finds the current
+// secret, answers NOT_FOUND for an unknown digest, and keeps working on a
+// connection after the statement was prepared (the second call reuses it).
+TEST_F(StoreTest, LookupSecretFindsCurrentSecretOnly) {
+  auto created = manager_->CreateToken("alice", Params());
+  ASSERT_THAT(created, IsOk());
+  for (int i = 0; i < 3; ++i) {
+    auto found = store_->LookupSecret(Sha256(created->secret));
+    ASSERT_THAT(found, IsOk());
+    EXPECT_EQ(found->token.id, created->token.id);
+    EXPECT_EQ(found->token.expire_time, created->token.expire_time);
+    EXPECT_FALSE(found->secret_valid_until.has_value());
+  }
+  EXPECT_THAT(
+      store_->LookupSecret(Sha256("pat_rest_not-a-token")),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("unknown secret")));
+}
+
+// Migration 4: pat_us gives the UTC epoch whatever the session's time zone,
+// and is inlined by the planner (the call no longer appears in the plan).
+TEST_F(StoreTest, PatUsIsTimeZoneIndependentAndInlined) {
+  pqxx::connection c(db_->url());
+  pqxx::nontransaction nt(c);
+  for (const char* zone : {"UTC", "America/New_York", "Asia/Kolkata"}) {
+    nt.exec(absl::StrCat("SET TimeZone = '", zone, "'"));
+    EXPECT_EQ(nt.exec("SELECT pat_us('2026-03-08 06:59:59.123456+00')")[0][0]
+                  .as<int64_t>(),
+              int64_t{1772953199123456})
+        << zone;
+    EXPECT_EQ(
+        nt.exec("SELECT pat_us(pat_ts(1772953199123456))")[0][0].as<int64_t>(),
+        int64_t{1772953199123456})
+        << zone;
+  }
+  std::string plan;
+  for (const auto& row :
+       nt.exec("EXPLAIN (VERBOSE) SELECT pat_us(expire_time) FROM tokens")) {
+    plan += row[0].as<std::string>();
+  }
+  EXPECT_THAT(plan, ::testing::Not(HasSubstr("pat_us(")));
 }
 
 TEST_F(StoreTest, ConcurrentCreatesWithOneRequestIdMakeOneToken) {

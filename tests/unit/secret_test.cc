@@ -1,10 +1,13 @@
 #include "common/secret.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <regex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -291,6 +294,30 @@ TEST(Sha256Test, KnownVectors) {
   EXPECT_EQ(DigestHex(Sha256(
                 "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+// Sha256 keeps one digest context per thread: concurrent callers must not
+// disturb each other's digests.
+TEST(Sha256Test, ConcurrentCallersGetTheirOwnDigests) {
+  const std::string expected_abc =
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  const std::string expected_empty =
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const bool abc = (i + t) % 2 == 0;
+        if (DigestHex(Sha256(abc ? "abc" : "")) !=
+            (abc ? expected_abc : expected_empty)) {
+          mismatches.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Sha256Test, DistinctSecretsHaveDistinctDigests) {
