@@ -374,6 +374,7 @@ def write_markdown(rep, path, plots_rel, plots):
              f"{m.get('build_type', '?')} build")
     L.append(f"- Machine: {m.get('cores', '?')} cores ({m.get('cpu', '?')}), "
              f"{m.get('memory_gib', '?')} GiB, {m.get('os', '?')}, Linux {m.get('kernel', '?')}")
+    L.append(f"- Binaries: `{m.get('sidecar_bin', '?')}`, `{m.get('authority_bin', '?')}`")
     L.append(f"- Versions: g++ {m.get('gxx', '?')}, {m.get('nginx', '?')}, wrk {m.get('wrk', '?')}, "
              f"PostgreSQL {m.get('postgresql', '?')} (durable: fsync and synchronous_commit on)")
     L.append(f"- Rounds: {m.get('rounds', '?')} per comparison, run interleaved (A B C…, A B C…); "
@@ -407,11 +408,12 @@ def write_markdown(rep, path, plots_rel, plots):
                  "scope and resource checks. Per-decision percentiles come from timing each "
                  "call (the timer's own cost is `BM_ClockOverhead`).")
         L.append("")
-        L.append("| case | p50 ns | p99 ns | p99.9 ns | decisions/s (one thread) |")
-        L.append("|---|---|---|---|---|")
+        L.append("| case | p50 ns | p99 ns | p99.9 ns | CPU ns per call | calls/s (one thread) |")
+        L.append("|---|---|---|---|---|---|")
         for name, c in sorted(dec["cases"].items()):
             L.append(f"| `{name}` | {fmt_summary(c.get('p50_ns'))} | {fmt_summary(c.get('p99_ns'))} | "
-                     f"{fmt_summary(c.get('p999_ns'))} | {fmt_summary(c.get('items_per_second'))} |")
+                     f"{fmt_summary(c.get('p999_ns'))} | {fmt_summary(c.get('cpu_time'))} | "
+                     f"{fmt_summary(c.get('items_per_second'))} |")
         L.append("")
         if "decision" in plots:
             L.append(f"![decision latency]({plots_rel}/{plots['decision']})")
@@ -459,6 +461,9 @@ def write_markdown(rep, path, plots_rel, plots):
         L.append("`pat-loadgen` (`bench/loadgen/`) sends on a fixed schedule and measures each "
                  "latency from the request's intended send time (as wrk2 does), so a stall "
                  "counts against every request it delays.")
+        L.append("")
+        L.append("A system whose capacity (above) is below this rate is saturated here: its "
+                 "latency is queueing, not service time.")
         L.append("")
         L.append("| system | achieved req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors |")
         L.append("|---|---|---|---|---|---|---|")
