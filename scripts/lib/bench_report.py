@@ -52,7 +52,9 @@ def fmt(v, digits=3):
         return "—"
     if isinstance(v, int) or (abs(v) >= 100 and digits <= 3):
         return f"{v:,.0f}"
-    return f"{v:,.{digits}g}" if abs(v) < 1 else f"{v:,.{max(digits - 2, 1)}f}"
+    if abs(v) < 1:
+        return f"{v:,.{digits}g}"
+    return f"{v:,.2f}" if abs(v) < 10 else f"{v:,.1f}"
 
 
 def fmt_summary(s, digits=3, unit=""):
@@ -374,7 +376,8 @@ def write_markdown(rep, path, plots_rel, plots):
              f"{m.get('build_type', '?')} build")
     L.append(f"- Machine: {m.get('cores', '?')} cores ({m.get('cpu', '?')}), "
              f"{m.get('memory_gib', '?')} GiB, {m.get('os', '?')}, Linux {m.get('kernel', '?')}")
-    L.append(f"- Binaries: `{m.get('sidecar_bin', '?')}`, `{m.get('authority_bin', '?')}`")
+    L.append(f"- Binaries: `{m.get('sidecar_bin', '?')}` {m.get('sidecar_flags', '')}, "
+             f"`{m.get('authority_bin', '?')}`; pat-sidecar runs with `--access_log=false`")
     L.append(f"- Versions: g++ {m.get('gxx', '?')}, {m.get('nginx', '?')}, wrk {m.get('wrk', '?')}, "
              f"PostgreSQL {m.get('postgresql', '?')} (durable: fsync and synchronous_commit on)")
     L.append(f"- Rounds: {m.get('rounds', '?')} per comparison, run interleaved (A B C…, A B C…); "
