@@ -77,12 +77,8 @@ absl::StatusOr<HttpProbe::Response> HttpProbe::RoundTrip(
   request.set(http::field::user_agent, "pat-bench-propagation");
   request.keep_alive(true);
 
-  beast::error_code ec = net::error::would_block;
-  stream_.expires_after(absl::ToChronoMilliseconds(timeout_));
-  http::async_write(stream_, request,
-                    [&ec](beast::error_code e, size_t) { ec = e; });
-  ioc_.restart();
-  ioc_.run();
+  beast::error_code ec = RunToCompletion(
+      [&](auto done) { http::async_write(stream_, request, std::move(done)); });
   if (ec) {
     Close();
     return absl::UnavailableError(
@@ -91,12 +87,9 @@ absl::StatusOr<HttpProbe::Response> HttpProbe::RoundTrip(
 
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxBodyBytes);
-  ec = net::error::would_block;
-  stream_.expires_after(absl::ToChronoMilliseconds(timeout_));
-  http::async_read(stream_, buffer_, parser,
-                   [&ec](beast::error_code e, size_t) { ec = e; });
-  ioc_.restart();
-  ioc_.run();
+  ec = RunToCompletion([&](auto done) {
+    http::async_read(stream_, buffer_, parser, std::move(done));
+  });
   if (ec) {
     Close();
     return absl::UnavailableError(

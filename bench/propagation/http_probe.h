@@ -1,12 +1,14 @@
 #ifndef PAT_BENCH_PROPAGATION_HTTP_PROBE_H_
 #define PAT_BENCH_PROPAGATION_HTTP_PROBE_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "boost/asio/error.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
@@ -37,6 +39,19 @@ class HttpProbe {
                                absl::string_view bearer);
 
  private:
+  // Starts one operation (`start(handler)`, the handler taking an error code
+  // and a byte count) under the stream's timeout and runs the private
+  // io_context until it completes; returns its error.
+  template <typename Start>
+  boost::beast::error_code RunToCompletion(Start start) {
+    boost::beast::error_code ec = boost::asio::error::would_block;
+    stream_.expires_after(absl::ToChronoMilliseconds(timeout_));
+    start([&ec](boost::beast::error_code e, std::size_t) { ec = e; });
+    ioc_.restart();
+    ioc_.run();
+    return ec;
+  }
+
   absl::Status Connect();
   absl::StatusOr<Response> RoundTrip(absl::string_view target,
                                      absl::string_view bearer);
