@@ -45,9 +45,8 @@ bool ListsSeveral(absl::string_view value) {
 
 AuthzResult Result(Reason reason, absl::string_view detail = {}) {
   AuthzResult result;
-  result.allowed = reason == Reason::kAllowed;
+  result.reason = reason;
   result.http_status = policy::ReasonHttpStatus(reason);
-  result.reason = std::string(policy::ReasonCode(reason));
   result.message = policy::DecisionMessage(reason, detail);
   return result;
 }
@@ -179,7 +178,18 @@ PatAuthorizer::Fetched PatAuthorizer::Validate(const Digest& digest,
   });
 }
 
-AuthzResult PatAuthorizer::Authorize(const RequestView& request) {
+void PatAuthorizer::Authorize(const RequestView& request,
+                              AuthorizeCallback done) {
+  // Transitional: decided synchronously (a miss blocks the caller).
+  std::move(done)(Decide(request));
+}
+
+bool PatAuthorizer::WantsBody(absl::string_view method,
+                              absl::string_view target) const {
+  return false;
+}
+
+AuthzResult PatAuthorizer::Decide(const RequestView& request) {
   // Step 1: the request-target, before anything else.
   const policy::TargetCheck target = policy::CheckTarget(request.target);
   if (!target.ok()) return Result(target.reason, target.detail);
@@ -277,9 +287,9 @@ AuthzResult PatAuthorizer::Authorize(const RequestView& request) {
         "the authority cannot be reached to resolve the "
         "request's resource");
   } else {
-    result.allowed = decision.allowed;
+    result.reason = decision.reason;
     result.http_status = decision.http_status;
-    result.reason = std::string(policy::ReasonCode(decision.reason));
+    result.endpoint = decision.endpoint;
     if (!decision.allowed) {
       result.message =
           policy::DecisionMessage(decision.reason, decision.detail);

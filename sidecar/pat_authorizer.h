@@ -68,7 +68,11 @@ class PatAuthorizer final : public Authorizer {
       GrantCache& grants, DirectoryCache& directory, AuthorityClient& client,
       UsageReporter* usage, const Clock& clock, MetricsRegistry& metrics);
 
-  AuthzResult Authorize(const RequestView& request) override;
+  void Authorize(const RequestView& request, AuthorizeCallback done) override;
+  bool WantsBody(absl::string_view method,
+                 absl::string_view target) const override;
+  // The decision, synchronously (a cache miss blocks on the authority).
+  AuthzResult Decide(const RequestView& request);
   // Synced with the authority and not stale.
   bool Ready() const override;
 

@@ -24,6 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "boost/asio/as_tuple.hpp"
 #include "boost/asio/awaitable.hpp"
@@ -37,6 +38,7 @@
 #include "boost/asio/use_awaitable.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "common/policy/reason.h"
 
 namespace pat::sidecar {
 
@@ -866,13 +868,19 @@ asio::awaitable<bool> ProxySession::HandleRequest(
   AuthzResult result;
   const auto decision_start = std::chrono::steady_clock::now();
   try {
-    result = s_.authorizer.Authorize(view);
+    // Transitional: waits for the decision on the event loop.
+    absl::Notification decided;
+    s_.authorizer.Authorize(view, [&](AuthzResult r) {
+      result = std::move(r);
+      decided.Notify();
+    });
+    decided.WaitForNotification();
   } catch (const std::exception& e) {
     // Fail closed (never forward on an authorizer failure).
     LogEvent("authorizer threw", e.what());
     result = AuthzResult{};
     result.http_status = 503;
-    result.reason = std::string(kReasonAuthorityUnavailable);
+    result.reason = policy::Reason::kAuthorityUnavailable;
     result.message = "authorization temporarily unavailable";
     result.retry_after_seconds = 1;
   }
@@ -882,12 +890,13 @@ asio::awaitable<bool> ProxySession::HandleRequest(
           .count());
   log.token_id = result.token_id;
 
-  if (!result.allowed) {
+  if (!result.allowed()) {
     int status = result.http_status;
     if (status < 400 || status > 599) status = 403;
     // The body (if any) is not read: close rather than parse past it.
     const bool keep = req.keep_alive() && !has_body && !Draining();
-    const FrontError e{status, result.reason, result.message};
+    const FrontError e{status, policy::ReasonCode(result.reason),
+                       result.message};
     co_return co_await Respond(e, log, req.version(), keep,
                                result.retry_after_seconds);
   }

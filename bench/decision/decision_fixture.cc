@@ -636,16 +636,16 @@ void DecisionFixture::VerifyCases() {
     }
     for (size_t i = 0; i < list.size(); ++i) {
       const PreparedRequest& r = list[i];
-      const sidecar::AuthzResult result = authorizer_->Authorize(r.view);
+      const sidecar::AuthzResult result = authorizer_->Decide(r.view);
       const bool want_allowed = r.expected == Reason::kAllowed;
-      if (result.reason != policy::ReasonCode(r.expected) ||
+      if (result.reason != r.expected ||
           result.http_status != policy::ReasonHttpStatus(r.expected) ||
-          result.allowed != want_allowed) {
+          result.allowed() != want_allowed) {
         // Method and target only: never a credential.
         Die(absl::StrCat("case ", CaseName(static_cast<Case>(c)), " request ",
                          i, " (", r.view.method, " ", r.view.target,
                          "): expected ", policy::ReasonCode(r.expected),
-                         ", got ", result.reason, " (", result.http_status,
+                         ", got ", policy::ReasonCode(result.reason), " (", result.http_status,
                          "): ", result.message));
       }
     }

@@ -486,6 +486,10 @@ std::string FormatEndpoint(const Endpoint& e) {
     case ResourceSource::kBody:
       resource = absl::StrCat("body:", e.resource.param);
       break;
+    case ResourceSource::kBodyJson:
+    case ResourceSource::kUnscoped:
+      resource = "none";  // not parsed yet (see catalog.h)
+      break;
   }
   return absl::StrCat(
       e.method, " ", e.path_template,

@@ -45,7 +45,13 @@ enum class ResourceSource {
   kPath,    // a captured path parameter
   kQuery,   // a query parameter (must occur at most once)
   kLookup,  // needs a lookup the sidecar cannot do: not determinable
-  kBody,    // in the request body, which is streamed: not determinable
+  kBody,    // in the request body, described only: not determinable
+  // Declared for the front/policy contract; parsed and decided by pat_policy
+  // (see docs/catalog-format.md once implemented):
+  kBodyJson,  // JSON fields of the request body, which the front buffers
+              // (bounded) before the decision
+  kUnscoped,  // the endpoint concerns no resource of any plan (npm ping):
+              // every usable token of the API may call it
 };
 
 struct ResourceSelector {
@@ -64,7 +70,14 @@ struct ResourceSelector {
   bool determinable() const {
     return source == ResourceSource::kPath || source == ResourceSource::kQuery;
   }
+  // True when the decision needs the buffered JSON request body.
+  bool reads_body() const { return source == ResourceSource::kBodyJson; }
 };
+
+// Endpoints the sidecar answers itself instead of forwarding (catalog key
+// answer=...). kWhoami: 200 {"username": "<token id>"}, so npm whoami shows
+// which plan token is in use (the upstream never sees the credential).
+enum class LocalAnswer { kNone, kWhoami };
 
 // Vendor error envelope of the endpoint (informational; the sidecar's own
 // error bodies always carry {"status","err","reason"}, and for B/AB also the
@@ -81,6 +94,7 @@ struct Endpoint {
   bool plan_tokens = false;              // R12
   ResourceSelector resource;
   ErrorStyle error_style = ErrorStyle::kA;
+  LocalAnswer answer = LocalAnswer::kNone;
   std::string name;  // operationId, unique within a catalog
   int line = 0;      // 1-based line in the catalog text
 };

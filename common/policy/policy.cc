@@ -83,6 +83,8 @@ Decision CheckResource(const DecisionInput& input, const RouteMatch& match) {
     case ResourceSource::kNone:
     case ResourceSource::kLookup:
     case ResourceSource::kBody:
+    case ResourceSource::kBodyJson:
+    case ResourceSource::kUnscoped:
       break;
   }
 

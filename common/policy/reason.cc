@@ -27,6 +27,17 @@ constexpr Reason kAllReasons[] = {
     Reason::kScopeMissing,
     Reason::kResourceNotAllowed,
     Reason::kAuthorityUnavailable,
+    Reason::kTokenInPath,
+    Reason::kRequestInvalid,
+    Reason::kBodyTooLarge,
+    Reason::kExpectationFailed,
+    Reason::kRateLimited,
+    Reason::kHeadersTooLarge,
+    Reason::kInternalError,
+    Reason::kUpstreamUnavailable,
+    Reason::kOverloaded,
+    Reason::kUpstreamTimeout,
+    Reason::kClientClosed,
 };
 
 }  // namespace
@@ -65,6 +76,28 @@ absl::string_view ReasonCode(Reason reason) {
       return "resource_not_allowed";
     case Reason::kAuthorityUnavailable:
       return "authority_unavailable";
+    case Reason::kTokenInPath:
+      return "token_in_path";
+    case Reason::kRequestInvalid:
+      return "request_invalid";
+    case Reason::kBodyTooLarge:
+      return "body_too_large";
+    case Reason::kExpectationFailed:
+      return "expectation_failed";
+    case Reason::kRateLimited:
+      return "rate_limited";
+    case Reason::kHeadersTooLarge:
+      return "headers_too_large";
+    case Reason::kInternalError:
+      return "internal_error";
+    case Reason::kUpstreamUnavailable:
+      return "upstream_unavailable";
+    case Reason::kOverloaded:
+      return "overloaded";
+    case Reason::kUpstreamTimeout:
+      return "upstream_timeout";
+    case Reason::kClientClosed:
+      return "client_closed";
   }
   return "unknown";
 }
@@ -82,6 +115,8 @@ int ReasonHttpStatus(Reason reason) {
       return 200;
     case Reason::kPathInvalid:
     case Reason::kTokenInQuery:
+    case Reason::kTokenInPath:
+    case Reason::kRequestInvalid:
       return 400;
     case Reason::kTokenMissing:
     case Reason::kTokenAmbiguous:
@@ -97,7 +132,24 @@ int ReasonHttpStatus(Reason reason) {
     case Reason::kResourceNotAllowed:
       return 403;
     case Reason::kAuthorityUnavailable:
+    case Reason::kOverloaded:
       return 503;
+    case Reason::kBodyTooLarge:
+      return 413;
+    case Reason::kExpectationFailed:
+      return 417;
+    case Reason::kRateLimited:
+      return 429;
+    case Reason::kHeadersTooLarge:
+      return 431;
+    case Reason::kInternalError:
+      return 500;
+    case Reason::kUpstreamUnavailable:
+      return 502;
+    case Reason::kUpstreamTimeout:
+      return 504;
+    case Reason::kClientClosed:
+      return 499;
   }
   return 500;
 }
@@ -133,6 +185,28 @@ absl::string_view ReasonMessage(Reason reason) {
       return "Token may not access this resource";
     case Reason::kAuthorityUnavailable:
       return "Token authority unavailable";
+    case Reason::kTokenInPath:
+      return "Tokens are not accepted in the path";
+    case Reason::kRequestInvalid:
+      return "Malformed or ambiguous HTTP request";
+    case Reason::kBodyTooLarge:
+      return "Request body too large";
+    case Reason::kExpectationFailed:
+      return "Only Expect: 100-continue is supported";
+    case Reason::kRateLimited:
+      return "Too many token lookups in progress for this client";
+    case Reason::kHeadersTooLarge:
+      return "Request header fields too large";
+    case Reason::kInternalError:
+      return "Internal error";
+    case Reason::kUpstreamUnavailable:
+      return "Upstream unavailable";
+    case Reason::kOverloaded:
+      return "The sidecar is at its connection or memory limit";
+    case Reason::kUpstreamTimeout:
+      return "Upstream did not answer in time";
+    case Reason::kClientClosed:
+      return "Client closed the connection";
   }
   return "Error";
 }

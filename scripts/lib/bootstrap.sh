@@ -29,7 +29,7 @@ PAT_DEB_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libpqxx-dev postgresql
   libgtest-dev libgmock-dev libbenchmark-dev libboost1.81-dev nlohmann-json3-dev
-  zlib1g-dev
+  zlib1g-dev ccache
 )
 
 # pat_missing_packages PKG...: prints the ones dpkg does not have installed.
@@ -103,8 +103,17 @@ pat_build() {
     rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
   fi
 
+  # ccache, when present: object files are shared between trees and clones
+  # (paths are hashed relative to the source root, not absolutely).
+  local -a launcher=()
+  if command -v ccache >/dev/null 2>&1 && [[ "${PAT_NO_CCACHE:-0}" != 1 ]]; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    export CCACHE_BASEDIR="$PAT_ROOT" CCACHE_NOHASHDIR=1
+    export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-20G}"
+  fi
+
   pat_log "configuring $dir"
-  cmake -S "$PAT_ROOT" -B "$dir" -G Ninja \
+  cmake -S "$PAT_ROOT" -B "$dir" -G Ninja "${launcher[@]}" \
     -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
     "$@" "${extra[@]}" || return 1
 

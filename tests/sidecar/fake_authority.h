@@ -551,7 +551,7 @@ class Harness {
     request.credentials = std::move(credentials);
     request.client_ip = client_ip;
     request.request_id = "req-1";
-    return authorizer->Authorize(request);
+    return authorizer->Decide(request);
   }
 
   AuthzResult Bearer(absl::string_view secret,

@@ -41,9 +41,9 @@ std::string AddToken(Harness& h, GrantSpec spec) {
 }
 
 void ExpectDenied(const AuthzResult& r, int status, absl::string_view reason) {
-  EXPECT_FALSE(r.allowed);
-  EXPECT_EQ(r.http_status, status) << r.reason << " " << r.message;
-  EXPECT_EQ(r.reason, reason) << r.message;
+  EXPECT_FALSE(r.allowed());
+  EXPECT_EQ(r.http_status, status) << policy::ReasonCode(r.reason) << " " << r.message;
+  EXPECT_EQ(policy::ReasonCode(r.reason), reason) << r.message;
 }
 
 // A secret with the right shape and a wrong checksum.
@@ -110,9 +110,9 @@ TEST_F(PatAuthorizerTest, AllowsAndCarriesIds) {
   h.StartSynced();
   EXPECT_TRUE(h.authorizer->Ready());
   const AuthzResult r = h.Bearer(secret);
-  EXPECT_TRUE(r.allowed) << r.reason << " " << r.message;
+  EXPECT_TRUE(r.allowed()) << policy::ReasonCode(r.reason) << " " << r.message;
   EXPECT_EQ(r.http_status, 200);
-  EXPECT_EQ(r.reason, "allowed");
+  EXPECT_EQ(policy::ReasonCode(r.reason), "allowed");
   EXPECT_EQ(r.token_id, "tok_a");
   EXPECT_EQ(r.plan_id, "plan_1");
   // From the snapshot: no ValidateToken.
@@ -120,7 +120,7 @@ TEST_F(PatAuthorizerTest, AllowsAndCarriesIds) {
   // X-Figma-Token works the same.
   const AuthzResult bare =
       h.Call("GET", "/v1/files/KEY1", {{"x-figma-token", secret}});
-  EXPECT_TRUE(bare.allowed) << bare.reason;
+  EXPECT_TRUE(bare.allowed()) << policy::ReasonCode(bare.reason);
 }
 
 TEST_F(PatAuthorizerTest, Step1PathBeforeCredentials) {
@@ -172,7 +172,7 @@ TEST_F(PatAuthorizerTest, Every401FromHeaders) {
   EXPECT_EQ(r.token_id, "tok_revoked");
   ExpectDenied(h.Bearer(expired), 401, "token_expired");
   ExpectDenied(h.Bearer(npm), 401, "token_kind_mismatch");
-  EXPECT_TRUE(h.Bearer(active).allowed);
+  EXPECT_TRUE(h.Bearer(active).allowed());
   // The messages never contain the secret.
   for (const std::string& s : {active, revoked, expired, npm}) {
     EXPECT_THAT(h.Bearer(s).message, Not(HasSubstr(s)));
@@ -187,14 +187,14 @@ TEST_F(PatAuthorizerTest, ExpiryFollowsTheClockAndTheSecretsEnd) {
                   {{previous, kStart + absl::Hours(1)},
                    {current, kStart + absl::Hours(48)}});
   h.StartSynced();
-  EXPECT_TRUE(h.Bearer(previous).allowed);
-  EXPECT_TRUE(h.Bearer(current).allowed);
+  EXPECT_TRUE(h.Bearer(previous).allowed());
+  EXPECT_TRUE(h.Bearer(current).allowed());
   h.clock.Advance(absl::Hours(1));
   h.fake.Heartbeat();  // keep the stream fresh at the new time
   ASSERT_TRUE(
       WaitFor([&] { return h.grants->last_contact() >= h.clock.Now(); }));
   ExpectDenied(h.Bearer(previous), 401, "token_expired");
-  EXPECT_TRUE(h.Bearer(current).allowed);
+  EXPECT_TRUE(h.Bearer(current).allowed());
   h.clock.Advance(absl::Hours(47));
   h.fake.Heartbeat();
   ASSERT_TRUE(
@@ -218,7 +218,7 @@ TEST_F(PatAuthorizerTest, Steps3To5) {
   h.fake.PutResource(MakeResource("plan_2", v1::RESOURCE_KIND_FILE, "OTHER"));
   h.StartSynced();
 
-  EXPECT_TRUE(h.Bearer(selected, "/v1/files/F1").allowed);
+  EXPECT_TRUE(h.Bearer(selected, "/v1/files/F1").allowed());
   ExpectDenied(h.Bearer(selected, "/v1/files/F2"), 403, "resource_not_allowed");
   ExpectDenied(h.Bearer(selected, "/v1/files/OTHER"), 403,
                "resource_not_allowed");
@@ -243,10 +243,10 @@ TEST_F(PatAuthorizerTest, DirectoryMissAsksResolveResourceOnce) {
                                      v1::RESOURCE_KIND_TEAM, "T9"));
   h.fake.SetResolveOnly(MakeResource("plan_1", v1::RESOURCE_KIND_FILE, "F9",
                                      v1::RESOURCE_KIND_PROJECT, "P9"));
-  EXPECT_TRUE(h.Bearer(secret, "/v1/files/F9").allowed);
+  EXPECT_TRUE(h.Bearer(secret, "/v1/files/F9").allowed());
   EXPECT_EQ(h.fake.resolve_calls(), 1);
-  EXPECT_TRUE(h.Bearer(secret, "/v1/files/F9").allowed);
-  EXPECT_TRUE(h.Bearer(secret, "/v1/projects/P9/files").allowed);
+  EXPECT_TRUE(h.Bearer(secret, "/v1/files/F9").allowed());
+  EXPECT_TRUE(h.Bearer(secret, "/v1/projects/P9/files").allowed());
   EXPECT_EQ(h.fake.resolve_calls(), 1);
 
   // Unknown resources are remembered briefly.
@@ -273,7 +273,7 @@ TEST_F(PatAuthorizerTest, NotReadyBeforeSync) {
   ExpectDenied(h.Call("GET", "/v1/files/KEY1", {}), 401, "token_missing");
   h.StartSynced();
   EXPECT_TRUE(h.authorizer->Ready());
-  EXPECT_TRUE(h.Bearer(secret).allowed);
+  EXPECT_TRUE(h.Bearer(secret).allowed());
 }
 
 TEST_F(PatAuthorizerTest, SingleFlightForConcurrentMisses) {
@@ -296,12 +296,12 @@ TEST_F(PatAuthorizerTest, SingleFlightForConcurrentMisses) {
   h.fake.OpenValidateGate();
   for (std::thread& t : threads) t.join();
   for (const AuthzResult& r : results) {
-    EXPECT_TRUE(r.allowed) << r.reason;
+    EXPECT_TRUE(r.allowed()) << policy::ReasonCode(r.reason);
     EXPECT_EQ(r.token_id, "tok_sf");
   }
   EXPECT_EQ(h.fake.validate_calls(), 1);
   // Cached now.
-  EXPECT_TRUE(h.Bearer(secret).allowed);
+  EXPECT_TRUE(h.Bearer(secret).allowed());
   EXPECT_EQ(h.fake.validate_calls(), 1);
   // Only the digest travelled.
   for (const std::string& d : h.fake.validated_digests()) {
@@ -320,7 +320,7 @@ TEST_F(PatAuthorizerTest, UnknownDigestsAreRememberedBriefly) {
   const int64_t rev = h.fake.PutGrant(MakeGrant(GrantSpec().Id("tok_new")),
                                       {{secret, kFarFuture}});
   ASSERT_TRUE(h.WaitRevision(rev));
-  EXPECT_TRUE(h.Bearer(secret).allowed);
+  EXPECT_TRUE(h.Bearer(secret).allowed());
   EXPECT_EQ(h.fake.validate_calls(), 1);
 
   const std::string other = GenerateSecret(TokenKind::kRestApi);
@@ -341,8 +341,8 @@ TEST_F(PatAuthorizerTest, RevokeEventDeniesEverySecretAtOnce) {
   h.fake.PutGrant(MakeGrant(spec),
                   {{s1, kStart + absl::Hours(2)}, {s2, spec.expire_time}});
   h.StartSynced();
-  EXPECT_TRUE(h.Bearer(s1).allowed);
-  EXPECT_TRUE(h.Bearer(s2).allowed);
+  EXPECT_TRUE(h.Bearer(s1).allowed());
+  EXPECT_TRUE(h.Bearer(s2).allowed());
   spec.status = v1::TOKEN_STATUS_REVOKED;
   const int64_t rev = h.fake.PutGrant(
       MakeGrant(spec), {{s1, kStart + absl::Hours(2)}, {s2, spec.expire_time}});
@@ -357,24 +357,24 @@ TEST_F(PatAuthorizerTest, ScopeEditEnforcedAtOnce) {
   const std::string secret = AddToken(h, spec);
   h.fake.PutResource(MakeResource("plan_1", v1::RESOURCE_KIND_PROJECT, "P1"));
   h.StartSynced();
-  EXPECT_TRUE(h.Bearer(secret, "/v1/files/KEY1").allowed);
+  EXPECT_TRUE(h.Bearer(secret, "/v1/files/KEY1").allowed());
   ExpectDenied(h.Bearer(secret, "/v1/projects/P1/files"), 403, "scope_missing");
   spec.scopes = {"projects:read"};
   const int64_t rev = h.fake.PutGrant(MakeGrant(spec), {{secret, kFarFuture}});
   ASSERT_TRUE(h.WaitRevision(rev));
   ExpectDenied(h.Bearer(secret, "/v1/files/KEY1"), 403, "scope_missing");
-  EXPECT_TRUE(h.Bearer(secret, "/v1/projects/P1/files").allowed);
+  EXPECT_TRUE(h.Bearer(secret, "/v1/projects/P1/files").allowed());
 }
 
 TEST_F(PatAuthorizerTest, StaleWithAuthorityDownFailsClosed) {
   const std::string secret = AddToken(h, GrantSpec());
   h.StartSynced();
-  EXPECT_TRUE(h.Bearer(secret).allowed);
+  EXPECT_TRUE(h.Bearer(secret).allowed());
   h.watcher->Stop();
   h.StopServer();
   // Within the bound the cache is still trusted.
   h.clock.Advance(absl::Seconds(30));
-  EXPECT_TRUE(h.Bearer(secret).allowed);
+  EXPECT_TRUE(h.Bearer(secret).allowed());
   EXPECT_TRUE(h.authorizer->Ready());
   h.clock.Advance(absl::Seconds(1));
   EXPECT_FALSE(h.authorizer->Ready());
@@ -393,16 +393,16 @@ TEST_F(PatAuthorizerTest, StaleRevalidatesWithTheAuthority) {
   const std::string secret = AddToken(h, spec);
   const std::string other = AddToken(h, GrantSpec().Id("tok_o"));
   h.StartSynced();
-  EXPECT_TRUE(h.Bearer(secret).allowed);
+  EXPECT_TRUE(h.Bearer(secret).allowed());
   EXPECT_EQ(h.fake.validate_calls(), 0);
 
   // The watch goes quiet past the bound (the fake sends nothing).
   h.clock.Advance(absl::Seconds(31));
   EXPECT_FALSE(h.authorizer->Ready());
   // Each request is revalidated, and the answer decides.
-  EXPECT_TRUE(h.Bearer(other).allowed);
+  EXPECT_TRUE(h.Bearer(other).allowed());
   EXPECT_EQ(h.fake.validate_calls(), 1);
-  EXPECT_TRUE(h.Bearer(other).allowed);
+  EXPECT_TRUE(h.Bearer(other).allowed());
   EXPECT_EQ(h.fake.validate_calls(), 2);
   // The authority now says "revoked" (an event the sidecar never got).
   spec.status = v1::TOKEN_STATUS_REVOKED;
@@ -416,7 +416,7 @@ TEST_F(PatAuthorizerTest, StaleRevalidatesWithTheAuthority) {
   // Contact again: the cache is trusted again.
   h.fake.Heartbeat();
   ASSERT_TRUE(WaitFor([&] { return h.authorizer->Ready(); }));
-  EXPECT_TRUE(h.Bearer(other).allowed);
+  EXPECT_TRUE(h.Bearer(other).allowed());
   EXPECT_EQ(h.fake.validate_calls(), 3);
 }
 
@@ -434,13 +434,13 @@ TEST_F(PatAuthorizerTest, UsageIsBatched) {
   const std::string b = AddToken(h, GrantSpec().Id("tok_ub"));
   h.StartSynced();
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(h.Bearer(a).allowed);
-    ASSERT_TRUE(h.Bearer(b).allowed);
+    ASSERT_TRUE(h.Bearer(a).allowed());
+    ASSERT_TRUE(h.Bearer(b).allowed());
   }
   h.clock.Advance(absl::Seconds(5));
   ASSERT_TRUE(h.Call("GET", "/v1/files/KEY1",
                      {{"authorization", "Bearer " + a}}, "192.0.2.7")
-                  .allowed);
+                  .allowed());
   EXPECT_TRUE(h.fake.usage_requests().empty());
   ASSERT_TRUE(h.usage->Flush().ok());
   const std::vector<v1::ReportUsageRequest> requests = h.fake.usage_requests();
@@ -474,7 +474,7 @@ TEST(PatAuthorizerUsageThreadTest, FlushesEarlyAtTheRecordThreshold) {
     secrets.push_back(AddToken(h, GrantSpec().Id(absl::StrCat("tok_t", i))));
   }
   h.StartSynced();
-  for (const std::string& s : secrets) ASSERT_TRUE(h.Bearer(s).allowed);
+  for (const std::string& s : secrets) ASSERT_TRUE(h.Bearer(s).allowed());
   ASSERT_TRUE(WaitFor([&] { return h.fake.usage_requests().size() == 1; }));
   EXPECT_EQ(h.fake.usage_requests()[0].records_size(), 3);
 }
@@ -498,7 +498,7 @@ TEST(UsageReporterTest, BoundedAndKeptWhenTheAuthorityFails) {
 TEST_F(PatAuthorizerTest, MetricsNeverCarrySecretsOrDigests) {
   const std::string secret = AddToken(h, GrantSpec());
   h.StartSynced();
-  EXPECT_TRUE(h.Bearer(secret).allowed);
+  EXPECT_TRUE(h.Bearer(secret).allowed());
   const std::string unknown = GenerateSecret(TokenKind::kRestApi);
   ExpectDenied(h.Bearer(unknown), 401, "token_unknown");
   const std::string text = h.metrics.RenderPrometheus();

@@ -36,6 +36,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "common/policy/reason.h"
 #include "sidecar/admin_server.h"
 #include "sidecar/authorizer.h"
 #include "sidecar/http_limits.h"
@@ -100,7 +101,14 @@ struct RecordedCall {
 
 class FakeAuthorizer : public Authorizer {
  public:
-  AuthzResult Authorize(const RequestView& request) override {
+  void Authorize(const RequestView& request, AuthorizeCallback done) override {
+    std::move(done)(Decide(request));
+  }
+  bool WantsBody(absl::string_view, absl::string_view) const override {
+    return false;
+  }
+
+  AuthzResult Decide(const RequestView& request) {
     RecordedCall call{std::string(request.method),
                       std::string(request.target),
                       {},
@@ -114,11 +122,10 @@ class FakeAuthorizer : public Authorizer {
       calls_.push_back(call);
     }
     AuthzResult r;
-    const auto deny = [&r](int status, std::string reason,
+    const auto deny = [&r](int status, absl::string_view reason,
                            std::string message) {
-      r.allowed = false;
       r.http_status = status;
-      r.reason = std::move(reason);
+      r.reason = *policy::ReasonFromCode(reason);
       r.message = std::move(message);
       return r;
     };
@@ -153,9 +160,8 @@ class FakeAuthorizer : public Authorizer {
     if (absl::StartsWith(call.target, "/forbidden")) {
       return deny(403, "scope_missing", "the token lacks a scope");
     }
-    r.allowed = true;
     r.http_status = 200;
-    r.reason = "allowed";
+    r.reason = policy::Reason::kAllowed;
     return r;
   }
 

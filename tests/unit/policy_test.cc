@@ -183,6 +183,17 @@ TEST(Reasons, CodesStatusesAndMessages) {
       {Reason::kScopeMissing, "scope_missing", 403},
       {Reason::kResourceNotAllowed, "resource_not_allowed", 403},
       {Reason::kAuthorityUnavailable, "authority_unavailable", 503},
+      {Reason::kTokenInPath, "token_in_path", 400},
+      {Reason::kRequestInvalid, "request_invalid", 400},
+      {Reason::kBodyTooLarge, "body_too_large", 413},
+      {Reason::kExpectationFailed, "expectation_failed", 417},
+      {Reason::kRateLimited, "rate_limited", 429},
+      {Reason::kHeadersTooLarge, "headers_too_large", 431},
+      {Reason::kInternalError, "internal_error", 500},
+      {Reason::kUpstreamUnavailable, "upstream_unavailable", 502},
+      {Reason::kOverloaded, "overloaded", 503},
+      {Reason::kUpstreamTimeout, "upstream_timeout", 504},
+      {Reason::kClientClosed, "client_closed", 499},
   };
   ASSERT_EQ(AllReasons().size(), std::size(rows));
   for (size_t i = 0; i < std::size(rows); ++i) {
