@@ -6,6 +6,7 @@
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "sidecar/front_text.h"
 
 namespace pat::sidecar {
@@ -18,7 +19,7 @@ absl::string_view AV(boost::beast::string_view s) {
 const std::string* KnownName(absl::string_view name,
                              absl::Span<const std::string> known) {
   for (const std::string& k : known) {
-    if (internal::LooseNameEquals(name, k)) return &k;
+    if (absl::EqualsIgnoreCase(name, k)) return &k;
   }
   return nullptr;
 }

@@ -26,9 +26,11 @@ std::vector<std::string> KnownCredentialHeaders(
     absl::Span<const std::string> configured);
 
 struct CollectedCredentials {
-  // Every value of every field whose name equals a known name (ignoring case
-  // and '_' vs '-'), in request order, as (known lower-case name, value).
-  // Views into `known` and the request's fields.
+  // Every value of every field whose name equals a known name (ignoring
+  // case), in request order, as (known lower-case name, value). Views into
+  // `known` and the request's fields. ('_' spellings such as X_Figma_Token
+  // are not credentials: the header rewrite strips them, and a secret in
+  // them is a stray secret.)
   std::vector<std::pair<absl::string_view, absl::string_view>> values;
   // Some other field's name or value is secret-shaped: the request is
   // refused 401 token_ambiguous (a secret is never forwarded as data).

@@ -124,6 +124,9 @@ asio::awaitable<void> ProxySession::Serve() {
     if (head == HeadResult::kClosed) co_return;
     RequestLog log;
     if (head != HeadResult::kOk) {
+      // The unfinished head is dropped with its memory before answering.
+      client_buffer_.clear();
+      client_buffer_.shrink_to_fit();
       log.request_id = internal::NewRequestId();
       const Reason reason = head == HeadResult::kTooLarge
                                 ? Reason::kHeadersTooLarge
@@ -201,10 +204,10 @@ asio::awaitable<ProxySession::HeadResult> ProxySession::ReceiveHead(
     } else {
       stream_.expires_at(header_deadline);
     }
-    const auto space =
-        client_buffer_.prepare(idle_ ? kIdleReadChunk : kHeaderReadChunk);
-    if (!ChargeHeadBuffer()) co_return HeadResult::kOverloaded;
-    auto [ec, n] = co_await stream_.async_read_some(space, kAsTuple);
+    const std::size_t chunk = idle_ ? kIdleReadChunk : kHeaderReadChunk;
+    if (!ReserveHeadBuffer(chunk)) co_return HeadResult::kOverloaded;
+    auto [ec, n] = co_await stream_.async_read_some(
+        client_buffer_.prepare(chunk), kAsTuple);
     client_buffer_.commit(n);
     // EOF, timeout, reset or cancellation: close quietly (there is nobody to
     // answer, or the client sent nothing worth answering).
@@ -233,13 +236,17 @@ ProxySession::HeadResult ProxySession::ParseHead(
   return HeadResult::kOk;
 }
 
-bool ProxySession::ChargeHeadBuffer() {
-  const std::size_t capacity = client_buffer_.capacity();
-  const std::size_t want =
-      capacity > kFreeHeadBytes ? capacity - kFreeHeadBytes : 0;
-  if (want <= head_charge_) return true;
-  if (!s_.head_budget.TryAcquire(want - head_charge_)) return false;
-  head_charge_ = want;
+bool ProxySession::ReserveHeadBuffer(std::size_t chunk) {
+  // Grow to exactly what the next read needs (no doubling), charging the
+  // budget before allocating.
+  const std::size_t need = client_buffer_.size() + chunk;
+  if (need <= client_buffer_.capacity()) return true;
+  const std::size_t want = need > kFreeHeadBytes ? need - kFreeHeadBytes : 0;
+  if (want > head_charge_) {
+    if (!s_.head_budget.TryAcquire(want - head_charge_)) return false;
+    head_charge_ = want;
+  }
+  client_buffer_.reserve(need);
   return true;
 }
 
@@ -395,13 +402,14 @@ asio::awaitable<void> ProxySession::CloseConnection() {
     // Drains into the buffer the connection already has (no allocation
     // beyond a small one for a connection that has none).
     client_buffer_.clear();
-    const std::size_t chunk =
-        std::max<std::size_t>(client_buffer_.capacity(), kIdleReadChunk);
+    const std::size_t chunk = std::clamp<std::size_t>(
+        client_buffer_.capacity(), kIdleReadChunk, kRelayBufferBytes);
     std::size_t drained = 0;
     while (drained < kLingerMaxBytes) {
       auto [rec, n] =
           co_await stream_.async_read_some(client_buffer_.prepare(chunk),
                                            kAsTuple);
+      client_buffer_.clear();
       drained += n;
       if (rec) break;
     }

@@ -155,7 +155,8 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
       internal::RequestHeadScanner& scanner);
   HeadResult ParseHead(const internal::RequestHeadScanner& scanner,
                        std::optional<HeadParser>& hp);
-  bool ChargeHeadBuffer();
+  // Makes room for `chunk` more head bytes, within the global budget.
+  bool ReserveHeadBuffer(std::size_t chunk);
   void ReleaseHeadCharge();
   boost::asio::awaitable<bool> HandleRequest(BodyParser& parser,
                                              RequestLog& log);

@@ -71,9 +71,11 @@ TEST(CredentialsTest, EveryKnownHeaderIsCollectedWhateverIsConfigured) {
   EXPECT_THAT(c.values,
               ElementsAre(Pair("x-figma-token", "a"),
                           Pair("authorization", "Bearer b"),
-                          Pair("x-figma-token", "c"),
                           Pair("x-api-token", "d")));
   EXPECT_FALSE(c.stray_secret);
+  f.insert("X_Figma_Token", GenerateSecret(TokenKind::kRestApi));
+  EXPECT_TRUE(CollectCredentials(f, known).stray_secret);
+  f.erase("X_Figma_Token");
   f.insert("X-Request-Id", GenerateSecret(TokenKind::kRestApi));
   EXPECT_TRUE(CollectCredentials(f, known).stray_secret);
 }

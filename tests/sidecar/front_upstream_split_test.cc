@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "sidecar/metrics.h"
@@ -126,9 +127,8 @@ TEST(FrontUpstreamSplitTest, EverySplitPointOfEveryShapeIsRelayedIntact) {
       if (::testing::Test::HasFailure()) return;  // one report per class
     }
   }
-  EXPECT_EQ(metrics.RenderPrometheus().find(
-                "pat_sidecar_upstream_errors_total 0\n") == std::string::npos,
-            false);
+  EXPECT_TRUE(absl::StrContains(metrics.RenderPrometheus(),
+                                "pat_sidecar_upstream_errors_total 0\n"));
 }
 
 }  // namespace
