@@ -67,7 +67,7 @@ TEST_F(WatcherTest, SnapshotThenSynced) {
   EXPECT_EQ(Reason(b), "token_revoked");
   EXPECT_EQ(h.fake.validate_calls(), 0);
   EXPECT_THAT(h.fake.watch_requests(), ElementsAre(0));
-  const std::string text = h.metrics.RenderPrometheus();
+  const std::string text = h.metrics->RenderPrometheus();
   EXPECT_THAT(text, HasSubstr("pat_sidecar_watch_connected 1"));
   EXPECT_THAT(text,
               HasSubstr(absl::StrCat("pat_sidecar_watch_revision ", rev)));
@@ -107,7 +107,7 @@ TEST_F(WatcherTest, GapTriggersFreshSnapshot) {
   EXPECT_EQ(Reason(b), "allowed");
   EXPECT_EQ(Reason(c), "allowed");
   EXPECT_EQ(h.fake.validate_calls(), 0);
-  EXPECT_THAT(h.metrics.RenderPrometheus(),
+  EXPECT_THAT(h.metrics->RenderPrometheus(),
               HasSubstr("pat_sidecar_watch_resyncs_total 1"));
 }
 
@@ -149,7 +149,7 @@ TEST_F(WatcherTest, HeartbeatRevealsLostTrailingEvent) {
   const int64_t lost = Put("tok_a", a, v1::TOKEN_STATUS_REVOKED, false);
   h.fake.Heartbeat();  // tolerated once: events may be on their way
   ASSERT_TRUE(WaitFor([&] {
-    return h.metrics.RenderPrometheus().find(
+    return h.metrics->RenderPrometheus().find(
                "pat_sidecar_watch_revision_lag 1") != std::string::npos;
   }));
   h.fake.Heartbeat();  // still behind: lost
