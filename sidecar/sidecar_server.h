@@ -43,27 +43,27 @@ struct SidecarDeps {
   const Clock& clock;
   // Injected authority (tests, benchmarks); null: a GrpcAuthorityClient
   // from the configuration.
-  std::unique_ptr<AuthorityClient> authority_client;
+  std::unique_ptr<AuthorityClient> authority_client = nullptr;
   // Or a factory for it, given the server's metrics registry (e.g. a
   // GrpcAuthorityClient with test deadlines). Ignored when
   // `authority_client` is set.
   std::function<absl::StatusOr<std::unique_ptr<AuthorityClient>>(
       MetricsRegistry&)>
-      authority_client_factory;
+      authority_client_factory = nullptr;
   // Access log lines (see ProxyServerConfig::access_log_sink); empty:
   // stderr.
-  std::function<void(absl::string_view line)> access_log_sink;
+  std::function<void(absl::string_view line)> access_log_sink = nullptr;
   // Watcher log lines; empty: stderr.
-  std::function<void(absl::string_view line)> log_sink;
+  std::function<void(absl::string_view line)> log_sink = nullptr;
   // Bounds of requests waiting on the authority. Until SidecarConfig has
   // --max_pending_lookups{,_per_client}, these are set here (defaults:
   // MissLimits{}).
-  std::optional<MissLimits> miss_limits;
+  std::optional<MissLimits> miss_limits = std::nullopt;
   // Test and benchmark knobs (production keeps the defaults).
-  GrantCacheOptions cache;
-  DirectoryCacheOptions directory;
-  UsageReporterOptions usage;
-  WatcherOptions watcher;
+  GrantCacheOptions cache = {};
+  DirectoryCacheOptions directory = {};
+  UsageReporterOptions usage = {};
+  WatcherOptions watcher = {};
   // false: the watcher is started later with StartWatcher().
   bool start_watcher = true;
 };

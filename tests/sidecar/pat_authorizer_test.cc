@@ -288,6 +288,7 @@ TEST_F(PatAuthorizerTest, UnknownAndOtherPlanResourcesAreIndistinguishable) {
         std::string a = other.message;
         std::string b = nobody.message;
         ASSERT_NE(a.find(shape.other_plan), std::string::npos) << a;
+        ASSERT_NE(b.find(unknown), std::string::npos) << b;
         a.replace(a.find(shape.other_plan), shape.other_plan.size(), "<ID>");
         b.replace(b.find(unknown), unknown.size(), "<ID>");
         EXPECT_EQ(a, b);
