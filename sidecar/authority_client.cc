@@ -26,8 +26,9 @@ absl::StatusOr<T> Wait(Start start) {
 
 absl::StatusOr<ValidateResult> ValidateTokenSync(AuthorityClient& client,
                                                  const Digest& digest) {
-  return Wait<ValidateResult>(
-      [&](ValidateCallback done) { client.ValidateToken(digest, std::move(done)); });
+  return Wait<ValidateResult>([&](ValidateCallback done) {
+    client.ValidateToken(digest, std::move(done));
+  });
 }
 
 absl::StatusOr<ResolvedChain> ResolveResourceSync(AuthorityClient& client,

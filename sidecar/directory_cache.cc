@@ -88,10 +88,9 @@ void DirectoryCache::ResolveRemote(ResourceKind kind, absl::string_view id,
   const auto joined = flights_.Join(key, done, [&] {
     remote_lookups_.Inc();
     client_->ResolveResource(
-        kind, id,
-        [this, key](absl::StatusOr<ResolvedChain> chain) {
-          flights_.Complete(key, FromChain(std::move(chain),
-                                           options_.max_depth));
+        kind, id, [this, key](absl::StatusOr<ResolvedChain> chain) {
+          flights_.Complete(key,
+                            FromChain(std::move(chain), options_.max_depth));
         });
   });
   if (joined == decltype(flights_)::Joined::kFull) {

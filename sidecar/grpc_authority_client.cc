@@ -477,7 +477,8 @@ void GrpcAuthorityClient::ValidateToken(const Digest& digest,
       std::string(reinterpret_cast<const char*>(digest.data()), digest.size()));
   call->context.set_deadline(DeadlineAfter(impl_->config.rpc_timeout));
   call->done = std::move(done);
-  if (!impl_->Begin(std::shared_ptr<grpc::ClientContext>(call, &call->context))) {
+  if (!impl_->Begin(
+          std::shared_ptr<grpc::ClientContext>(call, &call->context))) {
     std::move(call->done)(ShuttingDown());
     return;
   }
@@ -487,8 +488,9 @@ void GrpcAuthorityClient::ValidateToken(const Digest& digest,
       &call->context, &call->request, &call->response,
       [impl, call](grpc::Status status) {
         absl::StatusOr<ValidateResult> result =
-            status.ok() ? ValidateAnswer(call->response)
-                        : absl::StatusOr<ValidateResult>(FromGrpcStatus(status));
+            status.ok()
+                ? ValidateAnswer(call->response)
+                : absl::StatusOr<ValidateResult>(FromGrpcStatus(status));
         if (!status.ok()) impl->validate.errors->Inc();
         ValidateCallback user = std::move(call->done);
         impl->Untrack(&call->context);
@@ -507,7 +509,8 @@ void GrpcAuthorityClient::ResolveResource(ResourceKind kind,
   call->request.set_id(std::string(id));
   call->context.set_deadline(DeadlineAfter(impl_->config.rpc_timeout));
   call->done = std::move(done);
-  if (!impl_->Begin(std::shared_ptr<grpc::ClientContext>(call, &call->context))) {
+  if (!impl_->Begin(
+          std::shared_ptr<grpc::ClientContext>(call, &call->context))) {
     std::move(call->done)(ShuttingDown());
     return;
   }
@@ -555,7 +558,8 @@ absl::Status GrpcAuthorityClient::ReportUsage(
   return absl::OkStatus();
 }
 
-std::unique_ptr<WatchStream> GrpcAuthorityClient::Watch(int64_t since_revision) {
+std::unique_ptr<WatchStream> GrpcAuthorityClient::Watch(
+    int64_t since_revision) {
   impl_->watch.calls->Inc();
   return std::make_unique<GrpcWatchStream>(*impl_->stub, since_revision,
                                            *impl_->watch.errors);

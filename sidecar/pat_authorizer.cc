@@ -76,6 +76,9 @@ struct PatAuthorizer::Pending {
   absl::string_view method;
   policy::Target target;
   absl::string_view client_ip;
+  // The buffered JSON body (RequestView::body), for body-resource rows.
+  absl::string_view body;
+  bool has_body = false;
   AuthorizeCallback done;
   MissLimiter::Permit permit;  // held while waiting on the authority
   bool stale = false;
@@ -265,6 +268,8 @@ void PatAuthorizer::Authorize(const RequestView& request,
   pending.method = request.method;
   pending.target = target.target;
   pending.client_ip = request.client_ip;
+  pending.body = request.body;
+  pending.has_body = request.has_body;
   pending.done = std::move(done);
   pending.stale = grants_.Stale(now, options_.staleness_bound);
 

@@ -43,27 +43,27 @@ absl::Status SidecarServer::Build(const SidecarConfig& config) {
     client_config.tls_cert_pem = config.tls_cert_pem;
     client_config.tls_key_pem = config.tls_key_pem;
     PAT_ASSIGN_OR_RETURN(client_,
-                     GrpcAuthorityClient::Create(client_config, metrics_));
+                         GrpcAuthorityClient::Create(client_config, metrics_));
   }
   grants_ = std::make_unique<GrantCache>(clock, metrics_, deps_.cache);
   directory_ = std::make_unique<DirectoryCache>(client_.get(), metrics_,
                                                 deps_.directory);
-  PAT_ASSIGN_OR_RETURN(usage_, UsageReporter::Create(*client_, clock, metrics_,
-                                                 deps_.usage));
+  PAT_ASSIGN_OR_RETURN(
+      usage_, UsageReporter::Create(*client_, clock, metrics_, deps_.usage));
 
   PAT_ASSIGN_OR_RETURN(policy::RouteMatcher routes,
-                   policy::RouteMatcher::FromText(config.catalog_text,
-                                                  config.catalog_path.empty()
-                                                      ? "built-in catalog"
-                                                      : config.catalog_path));
+                       policy::RouteMatcher::FromText(
+                           config.catalog_text, config.catalog_path.empty()
+                                                    ? "built-in catalog"
+                                                    : config.catalog_path));
   PatAuthorizerOptions authz_options;
   authz_options.api = config.api_kind;
   authz_options.staleness_bound = config.staleness_bound;
   authz_options.miss_limits = deps_.miss_limits.value_or(MissLimits());
-  PAT_ASSIGN_OR_RETURN(authorizer_, PatAuthorizer::Create(
-                                    authz_options, std::move(routes), *grants_,
-                                    *directory_, *client_, usage_.get(), clock,
-                                    metrics_));
+  PAT_ASSIGN_OR_RETURN(authorizer_,
+                       PatAuthorizer::Create(authz_options, std::move(routes),
+                                             *grants_, *directory_, *client_,
+                                             usage_.get(), clock, metrics_));
   if (deps_.start_watcher) {
     PAT_RETURN_IF_ERROR(StartWatcher());
   }
@@ -72,11 +72,11 @@ absl::Status SidecarServer::Build(const SidecarConfig& config) {
   ProxyServerConfig proxy_config = MakeLocalProxyServerConfig(config);
   proxy_config.access_log_sink = deps_.access_log_sink;
   PAT_ASSIGN_OR_RETURN(proxy_, ProxyServer::Create(proxy_config, *authorizer_,
-                                               *upstream_, metrics_));
+                                                   *upstream_, metrics_));
   AdminServerConfig admin_config;
   admin_config.listen = config.admin_listen;
-  PAT_ASSIGN_OR_RETURN(admin_,
-                   AdminServer::Create(admin_config, *authorizer_, metrics_));
+  PAT_ASSIGN_OR_RETURN(
+      admin_, AdminServer::Create(admin_config, *authorizer_, metrics_));
   return absl::OkStatus();
 }
 
@@ -84,8 +84,9 @@ absl::Status SidecarServer::StartWatcher() {
   if (watcher_ != nullptr) return absl::OkStatus();
   WatcherOptions options = deps_.watcher;
   if (!options.log_sink) options.log_sink = deps_.log_sink;
-  PAT_ASSIGN_OR_RETURN(watcher_, Watcher::Create(*client_, *grants_, *directory_,
-                                             deps_.clock, metrics_, options));
+  PAT_ASSIGN_OR_RETURN(
+      watcher_, Watcher::Create(*client_, *grants_, *directory_, deps_.clock,
+                                metrics_, options));
   return absl::OkStatus();
 }
 

@@ -26,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -36,17 +37,16 @@
 #include "gtest/gtest.h"
 #include "pat/v1/pat.grpc.pb.h"
 #include "pat/v1/pat.pb.h"
-#include "absl/synchronization/notification.h"
 #include "sidecar/authority_client.h"
-#include "sidecar/grpc_authority_client.h"
-#include "sidecar/miss_limiter.h"
-#include "sidecar/sidecar_config.h"
-#include "sidecar/sidecar_server.h"
 #include "sidecar/authorizer.h"
 #include "sidecar/directory_cache.h"
 #include "sidecar/grant_cache.h"
+#include "sidecar/grpc_authority_client.h"
 #include "sidecar/metrics.h"
+#include "sidecar/miss_limiter.h"
 #include "sidecar/pat_authorizer.h"
+#include "sidecar/sidecar_config.h"
+#include "sidecar/sidecar_server.h"
 #include "sidecar/usage_reporter.h"
 #include "sidecar/watcher.h"
 
@@ -524,9 +524,10 @@ class Harness {
     deps.watcher.idle_timeout = absl::Minutes(10);
     deps.start_watcher = false;
     deps.access_log_sink = [](absl::string_view) {};
-    sidecar = *SidecarServer::Create(SidecarTestConfig(options_.api, config.target,
-                                                       options_.staleness_bound),
-                                     std::move(deps));
+    sidecar =
+        *SidecarServer::Create(SidecarTestConfig(options_.api, config.target,
+                                                 options_.staleness_bound),
+                               std::move(deps));
     metrics = &sidecar->metrics();
     client = &sidecar->authority_client();
     grants = &sidecar->grants();

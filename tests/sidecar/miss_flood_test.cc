@@ -49,8 +49,8 @@ void Report(const char* what, std::vector<double> micros) {
     return micros[std::min(micros.size() - 1,
                            static_cast<size_t>(q * micros.size()))];
   };
-  std::printf("[missflood] %s: n=%zu p50=%.1fus p99=%.1fus max=%.1fus\n",
-              what, micros.size(), at(0.50), at(0.99), micros.back());
+  std::printf("[missflood] %s: n=%zu p50=%.1fus p99=%.1fus max=%.1fus\n", what,
+              micros.size(), at(0.50), at(0.99), micros.back());
 }
 
 class MissFloodTest : public ::testing::Test {
@@ -78,24 +78,18 @@ class MissFloodTest : public ::testing::Test {
 };
 
 TEST_F(MissFloodTest, CachedTokensAreServedWhileMissesWaitAndMissesAreBounded) {
-  // Three flooding clients fill their own bound: 12 misses pending, the
-  // global bound.
   std::vector<std::shared_ptr<Harness::AsyncCall>> pending;
-  for (int client = 0; client < 3; ++client) {
+  auto flood = [&](int client) {
     for (size_t i = 0; i < kPerClient; ++i) {
       bool inline_done = true;
       pending.push_back(h.Start(GenerateSecret(TokenKind::kRestApi),
-                                absl::StrCat("192.0.2.", client + 1),
+                                absl::StrCat("192.0.2.", client),
                                 "/v1/files/KEY1", &inline_done));
       EXPECT_FALSE(inline_done) << "a miss was answered before the authority";
     }
-  }
-  ASSERT_TRUE(WaitFor([&] {
-    return h.fake.validate_calls() == static_cast<int>(kGlobal);
-  }));
-  EXPECT_EQ(h.authorizer->limiter().pending(), kGlobal);
-
-  // One more from a flooding client: 429 at once.
+  };
+  // A flooding client fills its own bound; one more from it: 429 at once.
+  flood(1);
   bool inline_done = false;
   auto over_client = h.Start(GenerateSecret(TokenKind::kRestApi), "192.0.2.1",
                              "/v1/files/KEY1", &inline_done);
@@ -103,6 +97,12 @@ TEST_F(MissFloodTest, CachedTokensAreServedWhileMissesWaitAndMissesAreBounded) {
   EXPECT_EQ(Code(over_client->result), "rate_limited");
   EXPECT_EQ(over_client->result.http_status, 429);
   EXPECT_EQ(over_client->result.retry_after_seconds, 1);
+  // Two more fill the global bound (12 misses pending).
+  flood(2);
+  flood(3);
+  ASSERT_TRUE(WaitFor(
+      [&] { return h.fake.validate_calls() == static_cast<int>(kGlobal); }));
+  EXPECT_EQ(h.authorizer->limiter().pending(), kGlobal);
   // From a new client, over the global bound: 503 at once.
   auto over_global = h.Start(GenerateSecret(TokenKind::kRestApi), "192.0.2.9",
                              "/v1/files/KEY1", &inline_done);
@@ -148,8 +148,8 @@ TEST_F(MissFloodTest, StaleRevalidationsCountAgainstTheBounds) {
   std::vector<std::shared_ptr<Harness::AsyncCall>> pending;
   for (size_t i = 0; i < kPerClient; ++i) {
     bool inline_done = true;
-    pending.push_back(h.Start(cached_, "192.0.2.1", "/v1/files/KEY1",
-                              &inline_done));
+    pending.push_back(
+        h.Start(cached_, "192.0.2.1", "/v1/files/KEY1", &inline_done));
     EXPECT_FALSE(inline_done);
   }
   bool inline_done = false;
@@ -168,11 +168,11 @@ TEST_F(MissFloodTest, StaleRevalidationsCountAgainstTheBounds) {
 TEST_F(MissFloodTest, ShutdownCompletesPendingMisses) {
   std::vector<std::shared_ptr<Harness::AsyncCall>> pending;
   for (size_t i = 0; i < kPerClient; ++i) {
-    pending.push_back(h.Start(GenerateSecret(TokenKind::kRestApi), "192.0.2.1"));
+    pending.push_back(
+        h.Start(GenerateSecret(TokenKind::kRestApi), "192.0.2.1"));
   }
-  ASSERT_TRUE(WaitFor([&] {
-    return h.fake.validate_calls() == static_cast<int>(kPerClient);
-  }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return h.fake.validate_calls() == static_cast<int>(kPerClient); }));
   // Cancels the stalled calls: each pending decision completes, fail-closed.
   h.sidecar->Shutdown(absl::ZeroDuration());
   for (const auto& call : pending) {
@@ -236,9 +236,9 @@ TEST_F(MissFloodHttpTest, CachedRequestsAreServedWhileMissesWait) {
     auto c = std::make_unique<RawConnection>(stack_->port());
     ASSERT_TRUE(c->connected());
     const std::string secret = GenerateSecret(TokenKind::kRestApi);
-    ASSERT_TRUE(c->Send(RawRequest(
-        "GET", "/v1/files/KEY1",
-        {absl::StrCat("Authorization: Bearer ", secret)})));
+    ASSERT_TRUE(
+        c->Send(RawRequest("GET", "/v1/files/KEY1",
+                           {absl::StrCat("Authorization: Bearer ", secret)})));
     misses.push_back(std::move(c));
   }
   ASSERT_TRUE(WaitFor([&] {

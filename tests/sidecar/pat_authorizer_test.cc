@@ -42,7 +42,8 @@ std::string AddToken(Harness& h, GrantSpec spec) {
 
 void ExpectDenied(const AuthzResult& r, int status, absl::string_view reason) {
   EXPECT_FALSE(r.allowed());
-  EXPECT_EQ(r.http_status, status) << policy::ReasonCode(r.reason) << " " << r.message;
+  EXPECT_EQ(r.http_status, status)
+      << policy::ReasonCode(r.reason) << " " << r.message;
   EXPECT_EQ(policy::ReasonCode(r.reason), reason) << r.message;
 }
 
@@ -237,8 +238,7 @@ TEST_F(PatAuthorizerTest, Steps3To5) {
 // the id elided, endpoint) from memory, and neither costs an RPC.
 TEST_F(PatAuthorizerTest, UnknownAndOtherPlanResourcesAreIndistinguishable) {
   const std::vector<std::string> scopes = {"files:read"};
-  const std::string all =
-      AddToken(h, GrantSpec().Id("tok_all").Scopes(scopes));
+  const std::string all = AddToken(h, GrantSpec().Id("tok_all").Scopes(scopes));
   const std::string listed =
       AddToken(h, GrantSpec()
                       .Id("tok_list")
@@ -270,8 +270,8 @@ TEST_F(PatAuthorizerTest, UnknownAndOtherPlanResourcesAreIndistinguishable) {
   };
   for (const std::string& secret : {all, listed}) {
     for (const Shape& shape : shapes) {
-      for (const std::string& unknown : {std::string("NOBODY"),
-                                         std::string("F3")}) {
+      for (const std::string& unknown :
+           {std::string("NOBODY"), std::string("F3")}) {
         const std::string target_other =
             absl::StrCat(shape.prefix, shape.other_plan, shape.suffix);
         const std::string target_unknown =
@@ -348,8 +348,8 @@ TEST_F(PatAuthorizerTest, MemoryDecisionsCompleteInline) {
   call = h.Start(secret, "10.0.0.1", "/v1/nothing", &inline_done);
   EXPECT_TRUE(inline_done);
   EXPECT_EQ(policy::ReasonCode(call->result.reason), "endpoint_unknown");
-  call = h.Start(BadChecksum(secret), "10.0.0.1", "/v1/files/KEY1",
-                 &inline_done);
+  call =
+      h.Start(BadChecksum(secret), "10.0.0.1", "/v1/files/KEY1", &inline_done);
   EXPECT_TRUE(inline_done);
   EXPECT_EQ(policy::ReasonCode(call->result.reason), "token_malformed");
 }

@@ -28,9 +28,9 @@
 #include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "gtest/gtest.h"
 #include "sidecar/grpc_authority_client.h"
 #include "sidecar/sidecar_config.h"
-#include "gtest/gtest.h"
 
 extern char** environ;
 
