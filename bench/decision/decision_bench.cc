@@ -184,7 +184,8 @@ void BM_RouteMatchEnd(benchmark::State& state) {
 void BM_DirectoryLookup(benchmark::State& state) {
   const sidecar::DirectoryCache& directory = DecisionFixture::Get().directory();
   ForEachAllowed(state, [&](const AllowedSample& s) {
-    benchmark::DoNotOptimize(directory.Lookup(ResourceKind::kFile, s.file_key));
+    benchmark::DoNotOptimize(
+        directory.Resolve(ResourceKind::kFile, s.file_key));
   });
 }
 
