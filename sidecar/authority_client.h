@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -14,35 +15,18 @@
 #include "common/domain.h"
 #include "common/secret.h"
 #include "sidecar/grant.h"
-#include "sidecar/metrics.h"
 
-// The sidecar's gRPC client of pat.v1.IntrospectionService (SPEC §4, §6).
-//
-// This file and authority_client.cc are the only place where pat.v1 protos
-// meet the sidecar's domain types: every RPC takes and returns domain types.
-// Conversions are total and fail closed: an enum value the sidecar does not
-// know becomes kUnspecified (an unknown status is never "active", an unknown
-// kind never matches the API), a missing or out-of-range token expiry is
-// InfinitePast() (expired), a digest that is not 32 bytes is dropped.
+// The sidecar's client of pat.v1.IntrospectionService (SPEC §4, §6), as an
+// interface over domain types: the gRPC implementation
+// (grpc_authority_client.{h,cc}) is the only place where pat.v1 protos meet
+// the sidecar's domain types. Conversions are total and fail closed: an
+// enum value the sidecar does not know becomes kUnspecified (an unknown
+// status is never "active", an unknown kind never matches the API), a
+// missing or out-of-range token expiry is InfinitePast() (expired), a digest
+// that is not 32 bytes is dropped.
 //
 // Never logs, and never puts into a status message or metric, a digest.
 namespace pat::sidecar {
-
-struct AuthorityClientConfig {
-  // "host:port" of the authority (any gRPC target string).
-  std::string target;
-  // Plaintext. Otherwise TLS with the CA below, and mTLS when a certificate
-  // and key are given (the authority requires client certificates in
-  // production).
-  bool insecure = false;
-  std::string tls_ca_pem;    // PEM contents, not a path
-  std::string tls_cert_pem;  // PEM contents
-  std::string tls_key_pem;   // PEM contents
-  // Deadline of ValidateToken and ResolveResource (they run on the request
-  // path) and of ReportUsage.
-  absl::Duration rpc_timeout = absl::Seconds(2);
-  absl::Duration report_timeout = absl::Seconds(5);
-};
 
 // ValidateToken's answer.
 struct ValidateResult {
@@ -103,41 +87,49 @@ class WatchStream {
   virtual absl::Status Finish() = 0;
 };
 
-// Thread-safe: every method may be called concurrently.
+using ValidateCallback =
+    absl::AnyInvocable<void(absl::StatusOr<ValidateResult>) &&>;
+using ResolveCallback =
+    absl::AnyInvocable<void(absl::StatusOr<ResolvedChain>) &&>;
+
+// The sidecar's view of the authority. Implementations: GrpcAuthorityClient
+// (grpc_authority_client.h) and test fakes.
+//
+// Thread-safe: every method may be called concurrently. The request-path
+// calls (ValidateToken, ResolveResource) never block the caller: `done` runs
+// exactly once, normally later on an implementation thread (it may run
+// inline when the call fails before it starts, e.g. during shutdown), with
+// no lock of the client held, and must not block. Destroying the client
+// cancels the calls in flight and waits for their callbacks to return.
 class AuthorityClient {
  public:
-  // Builds the channel (it connects lazily). INVALID_ARGUMENT when the
-  // target is empty or TLS material is inconsistent. `metrics` must outlive
-  // the client.
-  static absl::StatusOr<std::unique_ptr<AuthorityClient>> Create(
-      const AuthorityClientConfig& config, MetricsRegistry& metrics);
-
-  ~AuthorityClient();
-  AuthorityClient(const AuthorityClient&) = delete;
-  AuthorityClient& operator=(const AuthorityClient&) = delete;
+  virtual ~AuthorityClient() = default;
 
   // Sends only the digest. UNAVAILABLE / DEADLINE_EXCEEDED / ... when the
-  // authority cannot answer within rpc_timeout.
-  absl::StatusOr<ValidateResult> ValidateToken(const Digest& digest);
+  // authority cannot answer within its deadline.
+  virtual void ValidateToken(const Digest& digest, ValidateCallback done) = 0;
 
   // The resource's plan and ancestor chain. NOT_FOUND when the directory
   // does not know the resource (or answered with an empty chain); other
-  // errors when the authority cannot answer within rpc_timeout.
-  absl::StatusOr<ResolvedChain> ResolveResource(ResourceKind kind,
-                                                absl::string_view id);
+  // errors when the authority cannot answer within its deadline.
+  virtual void ResolveResource(ResourceKind kind, absl::string_view id,
+                               ResolveCallback done) = 0;
 
-  absl::Status ReportUsage(absl::Span<const UsageRecord> records);
+  // Blocking (the usage reporter calls it from its own thread).
+  virtual absl::Status ReportUsage(absl::Span<const UsageRecord> records) = 0;
 
   // Starts WatchGrants(since_revision). Never null; connection errors show
   // up as Next() == false and a non-OK Finish().
-  std::unique_ptr<WatchStream> Watch(int64_t since_revision);
-
-  struct Impl;  // implementation (gRPC stub and metrics)
-
- private:
-  explicit AuthorityClient(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  virtual std::unique_ptr<WatchStream> Watch(int64_t since_revision) = 0;
 };
+
+// Blocking conveniences over the asynchronous calls, for tools and tests
+// only (never on an event loop).
+absl::StatusOr<ValidateResult> ValidateTokenSync(AuthorityClient& client,
+                                                 const Digest& digest);
+absl::StatusOr<ResolvedChain> ResolveResourceSync(AuthorityClient& client,
+                                                  ResourceKind kind,
+                                                  absl::string_view id);
 
 }  // namespace pat::sidecar
 

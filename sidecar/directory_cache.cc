@@ -9,19 +9,41 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 
 namespace pat::sidecar {
+namespace {
 
-DirectoryCache::DirectoryCache(AuthorityClient* client, const Clock& clock,
+DirectoryCache::RemoteAnswer FromChain(absl::StatusOr<ResolvedChain> chain,
+                                       int max_depth) {
+  if (absl::IsNotFound(chain.status())) {
+    return std::optional<policy::ResolvedResource>();
+  }
+  if (!chain.ok()) return chain.status();
+  policy::ResolvedResource resolved;
+  resolved.plan_id = chain->plan_id;
+  for (size_t i = 1;
+       i < chain->chain.size() && static_cast<int>(i) <= max_depth; ++i) {
+    resolved.ancestors.emplace_back(chain->chain[i].kind,
+                                    std::move(chain->chain[i].id));
+  }
+  return std::optional<policy::ResolvedResource>(std::move(resolved));
+}
+
+}  // namespace
+
+DirectoryCache::DirectoryCache(AuthorityClient* client,
                                MetricsRegistry& metrics,
                                DirectoryCacheOptions options)
     : client_(client),
-      clock_(clock),
       options_(options),
       size_gauge_(metrics.GetGauge(
           "pat_sidecar_directory_size",
-          "Resources held in the sidecar's copy of the resource directory.")) {}
+          "Resources held in the sidecar's copy of the resource directory.")),
+      remote_lookups_(metrics.GetCounter(
+          "pat_sidecar_directory_remote_lookups_total",
+          "Resources resolved with the authority (only while the watch "
+          "stream is stale).")),
+      flights_(options.max_waiters) {}
 
 std::optional<policy::ResolvedResource> DirectoryCache::FromMemory(
     ResourceKind kind, absl::string_view id) const {
@@ -37,7 +59,7 @@ std::optional<policy::ResolvedResource> DirectoryCache::FromMemory(
       return resolved;
     }
     auto parent = nodes_.find(KeyView{node->parent_kind, node->parent_id});
-    if (parent == nodes_.end()) return std::nullopt;  // incomplete: ask
+    if (parent == nodes_.end()) return std::nullopt;  // broken chain
     resolved.ancestors.emplace_back(node->parent_kind, node->parent_id);
     node = &parent->second;
   }
@@ -45,111 +67,35 @@ std::optional<policy::ResolvedResource> DirectoryCache::FromMemory(
   return std::nullopt;
 }
 
-bool DirectoryCache::RecentlyUnknown(ResourceKind kind, absl::string_view id,
-                                     absl::Time now) const {
-  auto it = unknown_.find(KeyView{kind, id});
-  return it != unknown_.end() && now < it->second;
-}
-
 std::optional<policy::ResolvedResource> DirectoryCache::Resolve(
     ResourceKind kind, absl::string_view id) const {
-  absl::StatusOr<std::optional<policy::ResolvedResource>> result =
-      Lookup(kind, id);
-  if (!result.ok()) return std::nullopt;
-  return *std::move(result);
-}
-
-absl::StatusOr<std::optional<policy::ResolvedResource>> DirectoryCache::Lookup(
-    ResourceKind kind, absl::string_view id) const {
   if (kind == ResourceKind::kUnspecified || id.empty()) return std::nullopt;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    std::optional<policy::ResolvedResource> resolved = FromMemory(kind, id);
-    if (resolved.has_value()) return resolved;
-    if (RecentlyUnknown(kind, id, clock_.Now())) return std::nullopt;
-  }
-  if (client_ == nullptr) return std::nullopt;
-  const std::string flight_key = absl::StrCat(static_cast<int>(kind), ":", id);
-  return flights_.Do(flight_key, [&] { return Fetch(kind, id); });
+  absl::ReaderMutexLock lock(&mu_);
+  return FromMemory(kind, id);
 }
 
-absl::StatusOr<std::optional<policy::ResolvedResource>> DirectoryCache::Fetch(
-    ResourceKind kind, absl::string_view id) const {
-  absl::StatusOr<ResolvedChain> chain = client_->ResolveResource(kind, id);
-  const absl::Time now = clock_.Now();
-  if (absl::IsNotFound(chain.status())) {
-    absl::MutexLock lock(&mu_);
-    Key key{kind, std::string(id)};
-    unknown_.insert_or_assign(key, now + options_.negative_ttl);
-    unknown_order_.emplace_back(std::move(key), now + options_.negative_ttl);
-    while (!unknown_order_.empty()) {
-      const auto& [front_key, front_until] = unknown_order_.front();
-      auto front = unknown_.find(front_key);
-      const bool live = front != unknown_.end() && front->second == front_until;
-      if (live && front_until > now &&
-          unknown_.size() <= options_.max_negative) {
-        break;
-      }
-      if (live) unknown_.erase(front);
-      unknown_order_.pop_front();
-    }
-    if (unknown_order_.size() > 2 * options_.max_negative + 64) {
-      std::deque<std::pair<Key, absl::Time>> kept;
-      for (auto& record : unknown_order_) {
-        auto entry = unknown_.find(record.first);
-        if (entry != unknown_.end() && entry->second == record.second) {
-          kept.push_back(std::move(record));
-        }
-      }
-      unknown_order_.swap(kept);
-    }
-    return std::nullopt;
+void DirectoryCache::ResolveRemote(ResourceKind kind, absl::string_view id,
+                                   RemoteCallback done) {
+  if (kind == ResourceKind::kUnspecified || id.empty()) {
+    std::move(done)(std::optional<policy::ResolvedResource>());
+    return;
   }
-  if (!chain.ok()) return chain.status();
-
-  policy::ResolvedResource resolved;
-  resolved.plan_id = chain->plan_id;
-  for (size_t i = 1;
-       i < chain->chain.size() && static_cast<int>(i) <= options_.max_depth;
-       ++i) {
-    resolved.ancestors.emplace_back(chain->chain[i].kind, chain->chain[i].id);
+  if (client_ == nullptr) {
+    std::move(done)(absl::UnavailableError("no authority client"));
+    return;
   }
-  {
-    absl::MutexLock lock(&mu_);
-    for (const Resource& resource : chain->chain) {
-      if (fetched_count_ >= options_.max_fetched) break;
-      // Never overwrite what the watch stream wrote (it is the newer truth).
-      if (nodes_.contains(KeyView{resource.kind, resource.id})) continue;
-      Put(resource, /*fetched=*/true);
-    }
-    size_gauge_.Set(static_cast<int64_t>(nodes_.size()));
+  std::string key = absl::StrCat(static_cast<int>(kind), ":", id);
+  const auto joined = flights_.Join(key, done, [&] {
+    remote_lookups_.Inc();
+    client_->ResolveResource(
+        kind, id, [this, key](absl::StatusOr<ResolvedChain> chain) {
+          flights_.Complete(key,
+                            FromChain(std::move(chain), options_.max_depth));
+        });
+  });
+  if (joined == decltype(flights_)::Joined::kFull) {
+    std::move(done)(absl::UnavailableError("too many lookups pending"));
   }
-  return resolved;
-}
-
-void DirectoryCache::Put(const Resource& resource, bool fetched) const {
-  unknown_.erase(KeyView{resource.kind, resource.id});
-  Node node;
-  node.plan_id = resource.plan_id;
-  node.parent_kind = resource.parent_kind;
-  node.parent_id = resource.parent_id;
-  node.generation = generation_;
-  node.fetched = fetched;
-  auto it = nodes_.find(KeyView{resource.kind, resource.id});
-  if (it == nodes_.end()) {
-    nodes_.emplace(Key{resource.kind, resource.id}, std::move(node));
-  } else {
-    if (it->second.fetched && fetched_count_ > 0) --fetched_count_;
-    it->second = std::move(node);
-  }
-  if (fetched) ++fetched_count_;
-}
-
-void DirectoryCache::Forget(ResourceKind kind, absl::string_view id) {
-  auto it = nodes_.find(KeyView{kind, id});
-  if (it == nodes_.end()) return;
-  if (it->second.fetched && fetched_count_ > 0) --fetched_count_;
-  nodes_.erase(it);
 }
 
 void DirectoryCache::Upsert(const Resource& resource) {
@@ -157,13 +103,24 @@ void DirectoryCache::Upsert(const Resource& resource) {
     return;
   }
   absl::MutexLock lock(&mu_);
-  Put(resource, /*fetched=*/false);
+  Node node;
+  node.plan_id = resource.plan_id;
+  node.parent_kind = resource.parent_kind;
+  node.parent_id = resource.parent_id;
+  node.generation = generation_;
+  auto it = nodes_.find(KeyView{resource.kind, resource.id});
+  if (it == nodes_.end()) {
+    nodes_.emplace(Key{resource.kind, resource.id}, std::move(node));
+  } else {
+    it->second = std::move(node);
+  }
   size_gauge_.Set(static_cast<int64_t>(nodes_.size()));
 }
 
 void DirectoryCache::Delete(ResourceKind kind, absl::string_view id) {
   absl::MutexLock lock(&mu_);
-  Forget(kind, id);
+  auto it = nodes_.find(KeyView{kind, id});
+  if (it != nodes_.end()) nodes_.erase(it);
   size_gauge_.Set(static_cast<int64_t>(nodes_.size()));
 }
 
@@ -174,14 +131,10 @@ void DirectoryCache::BeginSnapshot() {
 
 void DirectoryCache::FinishSnapshot() {
   absl::MutexLock lock(&mu_);
-  for (auto it = nodes_.begin(); it != nodes_.end();) {
-    if (it->second.generation < generation_) {
-      if (it->second.fetched && fetched_count_ > 0) --fetched_count_;
-      nodes_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
+  const uint64_t current = generation_;
+  absl::erase_if(nodes_, [current](const auto& entry) {
+    return entry.second.generation < current;
+  });
   size_gauge_.Set(static_cast<int64_t>(nodes_.size()));
 }
 

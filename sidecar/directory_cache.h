@@ -3,19 +3,17 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
-#include "common/clock.h"
 #include "common/domain.h"
 #include "common/policy/policy.h"
 #include "sidecar/authority_client.h"
@@ -26,42 +24,53 @@
 // (kind, id) -> plan and parent, so that the policy engine can resolve a
 // resource's plan and ancestor chain (R13) without a round trip.
 //
-// Filled by the watch stream (resource events of the snapshot and live
-// ones: upserts replace, deletes remove) and, for a resource it does not
-// know, by ResolveResource (concurrent misses for one resource share one
-// call). Resources the authority does not know are remembered for
-// `negative_ttl` (at most `max_negative`, oldest evicted first); at most
-// `max_fetched` resources learned by ResolveResource are kept (beyond that
-// answers are used but not stored). A resource event forgets a remembered
-// "unknown" at once.
+// Filled only by the watch stream: the snapshot carries the WHOLE directory
+// (every resource, roots first) and live events carry every later change
+// (upserts replace, deletes remove). Once synced, the copy is therefore
+// complete as of the applied revision, and a resource it does not hold does
+// not exist (yet) for the sidecar: "unknown" is answered from memory exactly
+// like "belongs to another plan", in the same time and with no RPC, so
+// response timing cannot tell an id of another plan from an id of nobody
+// (the existence oracle of issue #8). A resource created at the authority
+// becomes usable through the sidecar when its event is applied, like any
+// other directory change.
+//
+// ResolveRemote() asks the authority's ResolveResource (concurrent calls for
+// one resource share one RPC); the authorizer uses it only while the watch
+// stream is stale, for every resource alike (known or not), so the two
+// cases stay indistinguishable then too. Remote answers are not stored.
 //
 // Thread-safe.
 namespace pat::sidecar {
 
 struct DirectoryCacheOptions {
-  absl::Duration negative_ttl = absl::Seconds(5);
-  size_t max_negative = 10000;
-  size_t max_fetched = 100000;
   // Longest ancestor chain followed (guards against cycles).
   int max_depth = 8;
+  // Callbacks queued behind one ResolveResource call.
+  size_t max_waiters = 1024;
 };
 
 class DirectoryCache final : public policy::ResourceResolver {
  public:
-  // `client` may be null (then misses are unknown). `client`, `clock` and
-  // `metrics` must outlive the cache.
-  DirectoryCache(AuthorityClient* client, const Clock& clock,
-                 MetricsRegistry& metrics, DirectoryCacheOptions options = {});
+  // What the authority said about one resource: the chain, nullopt when it
+  // does not know the resource, or an error when it could not answer.
+  using RemoteAnswer = absl::StatusOr<std::optional<policy::ResolvedResource>>;
+  using RemoteCallback = absl::AnyInvocable<void(const RemoteAnswer&) &&>;
 
-  // policy::ResourceResolver: nullopt when unknown or when the authority
-  // could not be asked.
+  // `client` may be null (then ResolveRemote answers UNAVAILABLE).
+  // `client` and `metrics` must outlive the cache.
+  DirectoryCache(AuthorityClient* client, MetricsRegistry& metrics,
+                 DirectoryCacheOptions options = {});
+
+  // policy::ResourceResolver, from memory only: nullopt when the copy does
+  // not hold the resource (or its chain is broken).
   std::optional<policy::ResolvedResource> Resolve(
       ResourceKind kind, absl::string_view id) const override;
 
-  // Like Resolve, but tells "unknown" (OK, nullopt) from "the authority
-  // could not answer" (an error status).
-  absl::StatusOr<std::optional<policy::ResolvedResource>> Lookup(
-      ResourceKind kind, absl::string_view id) const;
+  // Asks the authority. `done` runs exactly once, possibly inline, never
+  // under a lock of the cache.
+  void ResolveRemote(ResourceKind kind, absl::string_view id,
+                     RemoteCallback done);
 
   // --- Watch stream ---
   void Upsert(const Resource& resource);
@@ -106,42 +115,23 @@ class DirectoryCache final : public policy::ResourceResolver {
     ResourceKind parent_kind = ResourceKind::kUnspecified;
     std::string parent_id;
     uint64_t generation = 0;
-    bool fetched = false;  // learned by ResolveResource
   };
 
   // From memory only: the chain, or nullopt when a link is missing.
   std::optional<policy::ResolvedResource> FromMemory(ResourceKind kind,
                                                      absl::string_view id) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  bool RecentlyUnknown(ResourceKind kind, absl::string_view id,
-                       absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::optional<policy::ResolvedResource>> Fetch(
-      ResourceKind kind, absl::string_view id) const;
-  // Const because Resolve() (const per the interface) fills the cache; the
-  // state it writes is mutable and guarded by mu_.
-  void Put(const Resource& resource, bool fetched) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Forget(ResourceKind kind, absl::string_view id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   AuthorityClient* const client_;
-  const Clock& clock_;
   const DirectoryCacheOptions options_;
   Gauge& size_gauge_;
+  Counter& remote_lookups_;
 
   mutable absl::Mutex mu_;
-  // Mutable: Resolve() (const, per the interface) fills the cache on misses.
-  mutable absl::flat_hash_map<Key, Node, KeyHash, KeyEq> nodes_
-      ABSL_GUARDED_BY(mu_);
-  mutable size_t fetched_count_ ABSL_GUARDED_BY(mu_) = 0;
-  mutable absl::flat_hash_map<Key, absl::Time, KeyHash, KeyEq> unknown_
-      ABSL_GUARDED_BY(mu_);
-  mutable std::deque<std::pair<Key, absl::Time>> unknown_order_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, Node, KeyHash, KeyEq> nodes_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
 
-  using FetchResult = absl::StatusOr<std::optional<policy::ResolvedResource>>;
-  mutable SingleFlight<std::string, FetchResult> flights_;
+  AsyncSingleFlight<std::string, RemoteAnswer> flights_;
 };
 
 }  // namespace pat::sidecar

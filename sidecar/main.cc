@@ -34,19 +34,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "common/policy/route_matcher.h"
 #include "nlohmann/json.hpp"
-#include "sidecar/admin_server.h"
-#include "sidecar/authority_client.h"
-#include "sidecar/directory_cache.h"
-#include "sidecar/grant_cache.h"
-#include "sidecar/metrics.h"
-#include "sidecar/pat_authorizer.h"
-#include "sidecar/proxy_server.h"
 #include "sidecar/sidecar_config.h"
-#include "sidecar/upstream_pool.h"
-#include "sidecar/usage_reporter.h"
-#include "sidecar/watcher.h"
+#include "sidecar/sidecar_server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080",
           "Address to serve HTTP on, host:port (port 0 picks a free port).");
@@ -185,75 +175,18 @@ int Serve() {
          {"error", std::string(config.status().message())}});
     return kExitUsage;
   }
-  auto fail = [](absl::string_view what, const absl::Status& status) {
-    Log({{"msg", "start failed"},
-         {"what", std::string(what)},
-         {"error", std::string(status.message())}});
-    return ExitCodeFor(status);
-  };
-
   pat::RealClock clock;
-  MetricsRegistry metrics;
-
-  AuthorityClientConfig client_config;
-  client_config.target = config->authority;
-  client_config.insecure = config->insecure;
-  client_config.tls_ca_pem = config->tls_ca_pem;
-  client_config.tls_cert_pem = config->tls_cert_pem;
-  client_config.tls_key_pem = config->tls_key_pem;
-  absl::StatusOr<std::unique_ptr<AuthorityClient>> client =
-      AuthorityClient::Create(client_config, metrics);
-  if (!client.ok()) return fail("authority client", client.status());
-
-  GrantCache grants(clock, metrics);
-  DirectoryCache directory(client->get(), clock, metrics);
-  absl::StatusOr<std::unique_ptr<UsageReporter>> usage =
-      UsageReporter::Create(**client, clock, metrics);
-  if (!usage.ok()) return fail("usage reporter", usage.status());
-
-  absl::StatusOr<pat::policy::RouteMatcher> routes =
-      pat::policy::RouteMatcher::FromText(config->catalog_text,
-                                          config->catalog_path.empty()
-                                              ? "built-in catalog"
-                                              : config->catalog_path);
-  if (!routes.ok()) return fail("--catalog", routes.status());
-  PatAuthorizerOptions authz_options;
-  authz_options.api = config->api_kind;
-  authz_options.staleness_bound = config->staleness_bound;
-  absl::StatusOr<std::unique_ptr<PatAuthorizer>> authorizer =
-      PatAuthorizer::Create(authz_options, *std::move(routes), grants,
-                            directory, **client, usage->get(), clock, metrics);
-  if (!authorizer.ok()) return fail("authorizer", authorizer.status());
-
-  absl::StatusOr<std::unique_ptr<Watcher>> watcher =
-      Watcher::Create(**client, grants, directory, clock, metrics);
-  if (!watcher.ok()) return fail("watcher", watcher.status());
-
-  absl::StatusOr<std::unique_ptr<UpstreamPool>> upstream =
-      UpstreamPool::Create(config->upstream);
-  if (!upstream.ok()) return fail("--upstream", upstream.status());
-
-  ProxyServerConfig proxy_config;
-  proxy_config.listen = config->listen;
-  proxy_config.workers = config->workers;
-  proxy_config.credential_headers = config->credential_header_names;
-  proxy_config.access_log = config->access_log;
-  absl::StatusOr<std::unique_ptr<ProxyServer>> proxy =
-      ProxyServer::Create(proxy_config, **authorizer, **upstream, metrics);
-  if (!proxy.ok()) return fail("--listen", proxy.status());
-
-  AdminServerConfig admin_config;
-  admin_config.listen = config->admin_listen;
-  absl::StatusOr<std::unique_ptr<AdminServer>> admin =
-      AdminServer::Create(admin_config, **authorizer, metrics);
-  if (!admin.ok()) {
-    (*proxy)->Shutdown(absl::ZeroDuration());
-    return fail("--admin_listen", admin.status());
+  absl::StatusOr<std::unique_ptr<SidecarServer>> server =
+      SidecarServer::Create(*config, SidecarDeps{.clock = clock});
+  if (!server.ok()) {
+    Log({{"msg", "start failed"},
+         {"error", std::string(server.status().message())}});
+    return ExitCodeFor(server.status());
   }
 
   Log({{"msg", "listening"},
-       {"port", (*proxy)->port()},
-       {"admin_port", (*admin)->port()}});
+       {"port", (*server)->port()},
+       {"admin_port", (*server)->admin_port()}});
   Log({{"msg", "config"},
        {"api", config->api},
        {"upstream", config->upstream},
@@ -275,12 +208,8 @@ int Serve() {
        {"grace_seconds", absl::ToInt64Seconds(kDrainGrace)}});
 
   // Stop taking requests (in-flight ones finish), then the background work.
-  (*proxy)->Shutdown(kDrainGrace);
-  (*admin)->Shutdown();
-  (*watcher)->Stop();
-  (*usage)->Stop();  // final usage flush
-  proxy->reset();
-  admin->reset();
+  (*server)->Shutdown(kDrainGrace);
+  server->reset();
   Log({{"msg", "stopped"}});
   return 0;
 }

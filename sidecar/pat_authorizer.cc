@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -57,27 +58,79 @@ AuthzResult Unavailable(absl::string_view detail) {
   return result;
 }
 
-// Resolves resources for one request and remembers whether the directory
-// could not ask the authority (then the denial is a 503, not a 403).
+AuthzResult RateLimited() {
+  AuthzResult result = Result(Reason::kRateLimited,
+                              "too many requests from this client are "
+                              "waiting on the authority");
+  result.retry_after_seconds = 1;
+  return result;
+}
+
+}  // namespace
+
+// One request past step 2's offline part. Views point into the front's
+// request, valid until `done` has run.
+struct PatAuthorizer::Pending {
+  using Key = std::pair<ResourceKind, std::string>;
+
+  absl::string_view method;
+  policy::Target target;
+  absl::string_view client_ip;
+  // The buffered JSON body (RequestView::body), for body-resource rows.
+  absl::string_view body;
+  bool has_body = false;
+  AuthorizeCallback done;
+  MissLimiter::Permit permit;  // held while waiting on the authority
+  bool stale = false;
+  CacheEntry held;
+  // Remote resource answers (stale only), in the order they were asked.
+  std::vector<std::pair<Key, DirectoryCache::RemoteAnswer>> answers;
+  int lookups = 0;
+
+  // Runs `done` once, after giving back the permit.
+  void Answer(AuthzResult result) {
+    permit.Release();
+    std::move(done)(std::move(result));
+  }
+};
+
+namespace {
+
+// Resolves resources for one run of Decide: from the directory's memory
+// copy while fresh; while stale from the authority's answers gathered for
+// this request, recording the first resource still to be asked for.
 class RequestResolver final : public policy::ResourceResolver {
  public:
-  explicit RequestResolver(const DirectoryCache& directory)
-      : directory_(directory) {}
+  RequestResolver(const DirectoryCache& directory,
+                  const PatAuthorizer::Pending& pending)
+      : directory_(directory), pending_(pending) {}
+
   std::optional<policy::ResolvedResource> Resolve(
       ResourceKind kind, absl::string_view id) const override {
-    absl::StatusOr<std::optional<policy::ResolvedResource>> result =
-        directory_.Lookup(kind, id);
-    if (!result.ok()) {
-      failed_ = true;
-      return std::nullopt;
+    if (!pending_.stale) return directory_.Resolve(kind, id);
+    for (const auto& [key, answer] : pending_.answers) {
+      if (key.first != kind || key.second != id) continue;
+      if (!answer.ok()) {
+        failed_ = true;
+        return std::nullopt;
+      }
+      return *answer;
     }
-    return *std::move(result);
+    if (!missing_.has_value()) missing_.emplace(kind, std::string(id));
+    return std::nullopt;
   }
+  // An answer said the authority could not be asked.
   bool failed() const { return failed_; }
+  // A resource to ask the authority about before deciding.
+  const std::optional<PatAuthorizer::Pending::Key>& missing() const {
+    return missing_;
+  }
 
  private:
   const DirectoryCache& directory_;
+  const PatAuthorizer::Pending& pending_;
   mutable bool failed_ = false;
+  mutable std::optional<PatAuthorizer::Pending::Key> missing_;
 };
 
 }  // namespace
@@ -136,6 +189,15 @@ absl::StatusOr<std::unique_ptr<PatAuthorizer>> PatAuthorizer::Create(
   if (options.staleness_bound <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--staleness_bound: must be positive");
   }
+  if (options.miss_limits.max_pending == 0 ||
+      options.miss_limits.max_pending_per_client == 0) {
+    return absl::InvalidArgumentError(
+        "--max_pending_lookups / --max_pending_lookups_per_client: must be "
+        "positive");
+  }
+  if (options.max_resource_lookups <= 0) {
+    return absl::InvalidArgumentError("max_resource_lookups: must be positive");
+  }
   return std::unique_ptr<PatAuthorizer>(
       new PatAuthorizer(options, std::move(routes), grants, directory, client,
                         usage, clock, metrics));
@@ -161,91 +223,148 @@ PatAuthorizer::PatAuthorizer(const PatAuthorizerOptions& options,
           "pat_sidecar_revalidations_total",
           "Requests revalidated with the authority because the watch stream "
           "was stale.")),
-      flights_([this] { validate_shared_.Inc(); }) {}
+      limiter_(options.miss_limits, metrics),
+      flights_(options.miss_limits.max_pending) {}
+
+PatAuthorizer::~PatAuthorizer() = default;
 
 bool PatAuthorizer::Ready() const {
   return !grants_.Stale(clock_.Now(), options_.staleness_bound);
 }
 
-PatAuthorizer::Fetched PatAuthorizer::Validate(const Digest& digest,
-                                               bool overwrite) {
-  return flights_.Do(digest, [&]() -> Fetched {
-    absl::StatusOr<ValidateResult> answer = client_.ValidateToken(digest);
-    if (!answer.ok()) return answer.status();
-    if (!answer->found) return grants_.PutUnknown(digest, overwrite);
-    return grants_.PutValidated(digest, std::move(answer->grant),
-                                answer->secret_expire_time, overwrite);
-  });
+bool PatAuthorizer::WantsBody(absl::string_view method,
+                              absl::string_view target) const {
+  const policy::TargetCheck check = policy::CheckTarget(target);
+  if (!check.ok()) return false;
+  const policy::RouteMatch match = routes_.Match(method, check.target.path);
+  return match.endpoint != nullptr && match.endpoint->resource.reads_body();
 }
 
 void PatAuthorizer::Authorize(const RequestView& request,
                               AuthorizeCallback done) {
-  // Transitional: decided synchronously (a miss blocks the caller).
-  std::move(done)(Decide(request));
-}
-
-bool PatAuthorizer::WantsBody(absl::string_view method,
-                              absl::string_view target) const {
-  return false;
-}
-
-AuthzResult PatAuthorizer::Decide(const RequestView& request) {
   // Step 1: the request-target, before anything else.
   const policy::TargetCheck target = policy::CheckTarget(request.target);
-  if (!target.ok()) return Result(target.reason, target.detail);
-
+  if (!target.ok()) {
+    std::move(done)(Result(target.reason, target.detail));
+    return;
+  }
   // Step 2, offline: exactly one well-formed credential.
   const internal::CredentialCheck credential =
       internal::ExtractCredential(request.credentials);
-  if (credential.reason != Reason::kAllowed) return Result(credential.reason);
-
+  if (credential.reason != Reason::kAllowed) {
+    std::move(done)(Result(credential.reason));
+    return;
+  }
   // Step 2, with the authority's data.
   if (!grants_.synced()) {
-    return Unavailable("the sidecar has not synced with the authority yet");
+    std::move(done)(
+        Unavailable("the sidecar has not synced with the authority yet"));
+    return;
   }
   const Digest digest = Sha256(credential.secret);
   const absl::Time now = clock_.Now();
-  const bool stale = grants_.Stale(now, options_.staleness_bound);
 
-  CacheEntry held;
+  Pending pending;
+  pending.method = request.method;
+  pending.target = target.target;
+  pending.client_ip = request.client_ip;
+  pending.body = request.body;
+  pending.has_body = request.has_body;
+  pending.done = std::move(done);
+  pending.stale = grants_.Stale(now, options_.staleness_bound);
+
   const CacheLookup lookup = grants_.Find(digest);
   bool need_authority = false;
   switch (lookup.kind) {
-    case CacheLookup::Kind::kFound:
-      held = lookup.entry;
-      if (stale) {
-        // Denials that cannot be undone need no trust in the cache.
-        const Grant& g = held.token->grant;
-        const bool final_denial = g.status == TokenStatus::kRevoked ||
-                                  g.status == TokenStatus::kExpired ||
-                                  now >= g.expire_time ||
-                                  now >= held.secret_expire_time;
-        need_authority = !final_denial;
-      }
+    case CacheLookup::Kind::kFound: {
+      pending.held = lookup.entry;
+      // While stale, only denials that cannot be undone skip the authority.
+      const Grant& g = pending.held.token->grant;
+      const bool final_denial = g.status == TokenStatus::kRevoked ||
+                                g.status == TokenStatus::kExpired ||
+                                now >= g.expire_time ||
+                                now >= pending.held.secret_expire_time;
+      need_authority = pending.stale && !final_denial;
       break;
+    }
     case CacheLookup::Kind::kUnknown:
-      need_authority = stale;
+      need_authority = pending.stale;
       break;
     case CacheLookup::Kind::kMiss:
       need_authority = true;
       break;
   }
-  if (need_authority) {
-    if (stale) revalidations_.Inc();
-    Fetched fetched = Validate(digest, /*overwrite=*/stale);
-    if (!fetched.ok()) {
-      return Unavailable(stale ? "the authority cannot be reached and the "
-                                 "cached grants are stale"
-                               : "the authority cannot be reached");
-    }
-    held = *std::move(fetched);
+  if (!need_authority) {
+    Continue(std::move(pending));
+    return;
   }
-  if (held.token == nullptr) return Result(Reason::kTokenUnknown);
+  if (!EnsurePermit(pending)) return;
+  if (pending.stale) revalidations_.Inc();
+  FetchGrant(digest, /*overwrite=*/pending.stale, std::move(pending));
+}
 
-  const Grant& grant = held.token->grant;
+bool PatAuthorizer::EnsurePermit(Pending& pending) {
+  if (pending.permit.held()) return true;
+  MissLimiter::Refusal refusal = MissLimiter::Refusal::kNone;
+  pending.permit = limiter_.Acquire(pending.client_ip, &refusal);
+  if (pending.permit.held()) return true;
+  pending.Answer(refusal == MissLimiter::Refusal::kClient
+                     ? RateLimited()
+                     : Unavailable("too many requests are waiting on the "
+                                   "authority"));
+  return false;
+}
+
+void PatAuthorizer::FetchGrant(const Digest& digest, bool overwrite,
+                               Pending pending) {
+  GrantFlights::Callback waiter =
+      [this, p = std::move(pending)](const Fetched& fetched) mutable {
+        if (!fetched.ok()) {
+          p.Answer(Unavailable(p.stale ? "the authority cannot be reached "
+                                         "and the cached grants are stale"
+                                       : "the authority cannot be reached"));
+          return;
+        }
+        p.held = *fetched;
+        Continue(std::move(p));
+      };
+  const GrantFlights::Joined joined = flights_.Join(digest, waiter, [&] {
+    client_.ValidateToken(
+        digest, [this, digest, overwrite](absl::StatusOr<ValidateResult> a) {
+          flights_.Complete(digest, Store(digest, std::move(a), overwrite));
+        });
+  });
+  switch (joined) {
+    case GrantFlights::Joined::kStarted:
+      break;
+    case GrantFlights::Joined::kShared:
+      validate_shared_.Inc();
+      break;
+    case GrantFlights::Joined::kFull:
+      std::move(waiter)(Fetched(absl::UnavailableError("too many waiters")));
+      break;
+  }
+}
+
+PatAuthorizer::Fetched PatAuthorizer::Store(
+    const Digest& digest, absl::StatusOr<ValidateResult> answer,
+    bool overwrite) {
+  if (!answer.ok()) return answer.status();
+  if (!answer->found) return grants_.PutUnknown(digest, overwrite);
+  return grants_.PutValidated(digest, std::move(answer->grant),
+                              answer->secret_expire_time, overwrite);
+}
+
+void PatAuthorizer::Continue(Pending pending) {
+  if (pending.held.token == nullptr) {
+    pending.Answer(Result(Reason::kTokenUnknown));
+    return;
+  }
+  const Grant& grant = pending.held.token->grant;
+  const absl::Time now = clock_.Now();
   TokenStatus status = grant.status;
   if (status == TokenStatus::kActive &&
-      (now >= grant.expire_time || now >= held.secret_expire_time)) {
+      (now >= grant.expire_time || now >= pending.held.secret_expire_time)) {
     status = TokenStatus::kExpired;
   }
   const Reason state =
@@ -256,12 +375,17 @@ AuthzResult PatAuthorizer::Decide(const RequestView& request) {
       result.token_id = grant.token_id;
       result.plan_id = grant.plan_id;
     }
-    return result;
+    pending.Answer(std::move(result));
+    return;
   }
+  if (usage_ != nullptr) usage_->Record(grant.token_id, pending.client_ip);
+  DecideResources(std::move(pending));
+}
 
-  if (usage_ != nullptr) usage_->Record(grant.token_id, request.client_ip);
-
-  // Steps 3-5.
+void PatAuthorizer::DecideResources(Pending pending) {
+  // Keeps the grant alive while `pending` moves.
+  const std::shared_ptr<const CachedToken> token = pending.held.token;
+  const Grant& grant = token->grant;
   const policy::GrantView view{
       .token_id = grant.token_id,
       .plan_id = grant.plan_id,
@@ -270,22 +394,41 @@ AuthzResult PatAuthorizer::Decide(const RequestView& request) {
       .all_resources = grant.all_resources,
       .resources = grant.resources,
   };
-  RequestResolver resolver(directory_);
+  RequestResolver resolver(directory_, pending);
   const policy::DecisionInput input{
-      .method = request.method,
-      .target = target.target,
+      .method = pending.method,
+      .target = pending.target,
       .routes = &routes_,
       .grant = &view,
       .resolver = &resolver,
       .api_kind = options_.api,
   };
   const policy::Decision decision = policy::Decide(input);
+  if (resolver.missing().has_value()) {
+    // Stale: ask the authority about the resource, then decide again.
+    if (pending.lookups >= options_.max_resource_lookups) {
+      pending.Answer(Unavailable("too many resources to resolve"));
+      return;
+    }
+    if (!EnsurePermit(pending)) return;
+    ++pending.lookups;
+    Pending::Key key = *resolver.missing();
+    const ResourceKind kind = key.first;
+    const std::string id = key.second;
+    directory_.ResolveRemote(
+        kind, id,
+        [this, key = std::move(key), p = std::move(pending)](
+            const DirectoryCache::RemoteAnswer& answer) mutable {
+          p.answers.emplace_back(std::move(key), answer);
+          DecideResources(std::move(p));
+        });
+    return;
+  }
   AuthzResult result;
   if (!decision.allowed && decision.reason == Reason::kResourceNotAllowed &&
       resolver.failed()) {
     result = Unavailable(
-        "the authority cannot be reached to resolve the "
-        "request's resource");
+        "the authority cannot be reached to resolve the request's resource");
   } else {
     result.reason = decision.reason;
     result.http_status = decision.http_status;
@@ -297,7 +440,7 @@ AuthzResult PatAuthorizer::Decide(const RequestView& request) {
   }
   result.token_id = grant.token_id;
   result.plan_id = grant.plan_id;
-  return result;
+  pending.Answer(std::move(result));
 }
 
 }  // namespace pat::sidecar

@@ -19,6 +19,7 @@
 #include "sidecar/directory_cache.h"
 #include "sidecar/grant_cache.h"
 #include "sidecar/metrics.h"
+#include "sidecar/miss_limiter.h"
 #include "sidecar/single_flight.h"
 #include "sidecar/usage_reporter.h"
 
@@ -39,14 +40,31 @@
 //     token's expiry or this secret's end, by the injected clock, or the
 //     authority's status) -> token_expired; kind != the sidecar's API ->
 //     token_kind_mismatch;
-//  3-5. endpoint, scope, resource (pat_policy Decide with the DirectoryCache;
-//     a resource the authority could not be asked about -> 503).
+//  3-5. endpoint, scope, resource (pat_policy Decide, pure, with the
+//     DirectoryCache's memory copy; see "Resources" below).
+//
+// Never blocks. A decision taken from memory completes inline; one that
+// needs the authority (a miss, a revalidation, a remote resource lookup)
+// holds a MissLimiter permit and completes on the authority client's thread
+// when the answer (or the RPC deadline) arrives. Without a permit the
+// request is answered at once: 503 authority_unavailable (Retry-After: 1)
+// over the global bound, 429 rate_limited (Retry-After: 1) over the client
+// address's bound. Callbacks never run under a lock of the authorizer.
 //
 // Staleness: when the watch stream has been silent for longer than
 // `staleness_bound` (by the injected clock), cached grants are not trusted:
 // each request's digest is revalidated with ValidateToken (single flight
 // per digest) unless the cached state already denies for good (revoked, or
 // expired by the clock); if the authority cannot answer -> 503.
+//
+// Resources: while fresh, the directory copy is complete (the watch
+// snapshot carries the whole directory, see directory_cache.h), so every
+// resource is resolved from memory, and an id nobody owns is refused exactly
+// like an id of another plan: same reason, same body, no RPC (no existence
+// oracle). While stale, every resource the decision needs is resolved with
+// ResolveResource instead (known and unknown alike), at most
+// `max_resource_lookups` per request, then Decide runs again with the
+// answers; an authority that cannot answer -> 503.
 //
 // A usable token's use (token id, client IP) goes to the UsageReporter.
 // Results carry the token id and plan id once known; never a secret or
@@ -57,28 +75,40 @@ struct PatAuthorizerOptions {
   // The API this sidecar guards (kRestApi or kNpmRegistry).
   TokenKind api = TokenKind::kUnspecified;
   absl::Duration staleness_bound = absl::Seconds(30);
+  // Requests waiting on the authority, in all and per client address.
+  MissLimits miss_limits;
+  // Remote resource lookups of one request (while stale).
+  int max_resource_lookups = 4;
 };
 
 class PatAuthorizer final : public Authorizer {
  public:
-  // INVALID_ARGUMENT for an unspecified API or a non-positive bound. Every
-  // reference (and `usage`, which may be null) must outlive the authorizer.
+  // INVALID_ARGUMENT for an unspecified API, a non-positive bound or limit.
+  // Every reference (and `usage`, which may be null) must outlive the
+  // authorizer; so must the completion of every Authorize() call (the
+  // AuthorityClient's destructor waits for its callbacks).
   static absl::StatusOr<std::unique_ptr<PatAuthorizer>> Create(
       const PatAuthorizerOptions& options, policy::RouteMatcher routes,
       GrantCache& grants, DirectoryCache& directory, AuthorityClient& client,
       UsageReporter* usage, const Clock& clock, MetricsRegistry& metrics);
+  ~PatAuthorizer() override;
 
   void Authorize(const RequestView& request, AuthorizeCallback done) override;
   bool WantsBody(absl::string_view method,
                  absl::string_view target) const override;
-  // The decision, synchronously (a cache miss blocks on the authority).
-  AuthzResult Decide(const RequestView& request);
   // Synced with the authority and not stale.
   bool Ready() const override;
+
+  const MissLimiter& limiter() const { return limiter_; }
+
+  // One request past step 2's offline part (moved along the pipeline, and
+  // into the authority client's callback when it has to wait).
+  struct Pending;
 
  private:
   // What the cache holds for a digest after a ValidateToken.
   using Fetched = absl::StatusOr<CacheEntry>;
+  using GrantFlights = AsyncSingleFlight<Digest, Fetched, DigestHash, DigestEq>;
 
   PatAuthorizer(const PatAuthorizerOptions& options,
                 policy::RouteMatcher routes, GrantCache& grants,
@@ -87,8 +117,17 @@ class PatAuthorizer final : public Authorizer {
                 MetricsRegistry& metrics);
 
   // ValidateToken for `digest` (shared with concurrent callers), stored in
-  // the cache. `overwrite`: replace what the cache holds (revalidation).
-  Fetched Validate(const Digest& digest, bool overwrite);
+  // the cache, then Continue(). `overwrite`: replace what the cache holds
+  // (revalidation).
+  void FetchGrant(const Digest& digest, bool overwrite, Pending pending);
+  Fetched Store(const Digest& digest, absl::StatusOr<ValidateResult> answer,
+                bool overwrite);
+  // Steps 2 (grant state) to 5 with the grant in `pending`.
+  void Continue(Pending pending);
+  // Steps 3-5; may go asynchronous for a remote resource lookup.
+  void DecideResources(Pending pending);
+  // A permit for `pending` if it has none; false (and answered) if refused.
+  bool EnsurePermit(Pending& pending);
 
   const PatAuthorizerOptions options_;
   const policy::RouteMatcher routes_;
@@ -100,7 +139,8 @@ class PatAuthorizer final : public Authorizer {
   Counter& validate_shared_;
   Counter& revalidations_;
 
-  SingleFlight<Digest, Fetched, DigestHash, DigestEq> flights_;
+  MissLimiter limiter_;
+  GrantFlights flights_;
 };
 
 namespace internal {

@@ -59,7 +59,7 @@ void BM_Decision(benchmark::State& state, Case c) {
     const sidecar::RequestView& view = requests[i].view;
     if (++i == n) i = 0;
     const uint64_t begin = NowNanos();
-    sidecar::AuthzResult result = authorizer.Decide(view);
+    sidecar::AuthzResult result = DecideFromMemory(authorizer, view);
     const uint64_t end = NowNanos();
     benchmark::DoNotOptimize(result);
     samples.push_back(SampleOf(begin, end));
@@ -184,7 +184,8 @@ void BM_RouteMatchEnd(benchmark::State& state) {
 void BM_DirectoryLookup(benchmark::State& state) {
   const sidecar::DirectoryCache& directory = DecisionFixture::Get().directory();
   ForEachAllowed(state, [&](const AllowedSample& s) {
-    benchmark::DoNotOptimize(directory.Lookup(ResourceKind::kFile, s.file_key));
+    benchmark::DoNotOptimize(
+        directory.Resolve(ResourceKind::kFile, s.file_key));
   });
 }
 

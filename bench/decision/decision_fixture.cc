@@ -161,11 +161,11 @@ DecisionFixture::DecisionFixture() : clock_(kNow) {
   // Should a call happen anyway, fail fast (the check below reports it).
   config.rpc_timeout = absl::Milliseconds(100);
   config.report_timeout = absl::Milliseconds(100);
-  client_ = Check(sidecar::AuthorityClient::Create(config, metrics_),
-                  "AuthorityClient::Create");
+  client_ = Check(sidecar::GrpcAuthorityClient::Create(config, metrics_),
+                  "GrpcAuthorityClient::Create");
   grants_ = std::make_unique<sidecar::GrantCache>(clock_, metrics_);
-  directory_ = std::make_unique<sidecar::DirectoryCache>(client_.get(), clock_,
-                                                         metrics_);
+  directory_ =
+      std::make_unique<sidecar::DirectoryCache>(client_.get(), metrics_);
   // The real reporter, without its flush thread: the thread would call
   // ReportUsage on the unreachable authority every flush_interval, and
   // nothing would be gained, since Record() never waits for a flush. With
@@ -636,7 +636,8 @@ void DecisionFixture::VerifyCases() {
     }
     for (size_t i = 0; i < list.size(); ++i) {
       const PreparedRequest& r = list[i];
-      const sidecar::AuthzResult result = authorizer_->Decide(r.view);
+      const sidecar::AuthzResult result =
+          DecideFromMemory(*authorizer_, r.view);
       const bool want_allowed = r.expected == Reason::kAllowed;
       if (result.reason != r.expected ||
           result.http_status != policy::ReasonHttpStatus(r.expected) ||
@@ -645,8 +646,8 @@ void DecisionFixture::VerifyCases() {
         Die(absl::StrCat("case ", CaseName(static_cast<Case>(c)), " request ",
                          i, " (", r.view.method, " ", r.view.target,
                          "): expected ", policy::ReasonCode(r.expected),
-                         ", got ", policy::ReasonCode(result.reason), " (", result.http_status,
-                         "): ", result.message));
+                         ", got ", policy::ReasonCode(result.reason), " (",
+                         result.http_status, "): ", result.message));
       }
     }
   }

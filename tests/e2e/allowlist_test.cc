@@ -19,10 +19,16 @@ class AllowlistTest : public SharedE2eTest {
     SharedE2eTest::SetUpTestSuite();
     if (env_ == nullptr) return;
     // A second project in plan A's team, with a file of its own.
+    const size_t before = env_->sidecar().server().directory().size();
     UpsertResource(env_->h(), kPlanA, v1::RESOURCE_KIND_PROJECT, "projA2",
                    v1::RESOURCE_KIND_TEAM, "teamA");
     UpsertResource(env_->h(), kPlanA, v1::RESOURCE_KIND_FILE, "FILEA3",
                    v1::RESOURCE_KIND_PROJECT, "projA2");
+    // The sidecar answers resources from its copy of the directory: wait
+    // for the two events.
+    EXPECT_TRUE(WaitFor([&] {
+      return env_->sidecar().server().directory().size() >= before + 2;
+    }));
   }
 
   IssuedToken Token(const std::vector<std::string>& links) {

@@ -26,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -40,8 +41,12 @@
 #include "sidecar/authorizer.h"
 #include "sidecar/directory_cache.h"
 #include "sidecar/grant_cache.h"
+#include "sidecar/grpc_authority_client.h"
 #include "sidecar/metrics.h"
+#include "sidecar/miss_limiter.h"
 #include "sidecar/pat_authorizer.h"
+#include "sidecar/sidecar_config.h"
+#include "sidecar/sidecar_server.h"
 #include "sidecar/usage_reporter.h"
 #include "sidecar/watcher.h"
 
@@ -467,7 +472,9 @@ class FakeAuthority final : public v1::IntrospectionService::Service {
   std::vector<std::string> validated_digests_ ABSL_GUARDED_BY(mu_);
 };
 
-// The sidecar's authorization stack against a FakeAuthority.
+// The sidecar (SidecarServer::Create, the production wiring) against a
+// FakeAuthority, with a FakeClock. The watcher starts only when a test asks
+// (StartWatcher / StartSynced), so the fake's truth can be set up first.
 class Harness {
  public:
   struct Options {
@@ -476,6 +483,19 @@ class Harness {
     GrantCacheOptions cache;
     bool usage_thread = false;
     UsageReporterOptions usage;
+    MissLimits miss_limits;
+    absl::Duration rpc_timeout = absl::Seconds(5);
+  };
+
+  // One Authorize() call whose result arrives later; owns what the
+  // RequestView points to.
+  struct AsyncCall {
+    std::string method;
+    std::string target;
+    std::string header;
+    std::string client_ip;
+    absl::Notification done;
+    AuthzResult result;  // valid once done
   };
 
   Harness() : Harness(Options()) {}
@@ -491,36 +511,59 @@ class Harness {
     AuthorityClientConfig config;
     config.target = absl::StrCat("127.0.0.1:", port_);
     config.insecure = true;
-    config.rpc_timeout = absl::Seconds(5);
-    client = *AuthorityClient::Create(config, metrics);
-    grants = std::make_unique<GrantCache>(clock, metrics, options_.cache);
-    directory = std::make_unique<DirectoryCache>(client.get(), clock, metrics);
-    UsageReporterOptions usage_options = options_.usage;
-    usage_options.start_thread = options_.usage_thread;
-    usage = *UsageReporter::Create(*client, clock, metrics, usage_options);
-    absl::StatusOr<policy::RouteMatcher> routes =
-        policy::RouteMatcher::Default(options_.api);
-    EXPECT_TRUE(routes.ok()) << routes.status();
-    PatAuthorizerOptions authz_options;
-    authz_options.api = options_.api;
-    authz_options.staleness_bound = options_.staleness_bound;
-    authorizer = *PatAuthorizer::Create(authz_options, *std::move(routes),
-                                        *grants, *directory, *client,
-                                        usage.get(), clock, metrics);
+    config.rpc_timeout = options_.rpc_timeout;
+    SidecarDeps deps{.clock = clock};
+    deps.authority_client_factory = [config](MetricsRegistry& metrics) {
+      return GrpcAuthorityClient::Create(config, metrics);
+    };
+    deps.cache = options_.cache;
+    deps.usage = options_.usage;
+    deps.usage.start_thread = options_.usage_thread;
+    deps.miss_limits = options_.miss_limits;
+    // A long idle timeout: the fake heartbeats on demand.
+    deps.watcher.idle_timeout = absl::Minutes(10);
+    deps.start_watcher = false;
+    deps.access_log_sink = [](absl::string_view) {};
+    sidecar =
+        *SidecarServer::Create(SidecarTestConfig(options_.api, config.target,
+                                                 options_.staleness_bound),
+                               std::move(deps));
+    metrics = &sidecar->metrics();
+    client = &sidecar->authority_client();
+    grants = &sidecar->grants();
+    directory = &sidecar->directory();
+    usage = &sidecar->usage();
+    authorizer = &sidecar->authorizer();
   }
 
   ~Harness() {
-    if (watcher != nullptr) watcher->Stop();
+    if (sidecar != nullptr) sidecar->Shutdown(absl::ZeroDuration());
     StopServer();
-    if (usage != nullptr) usage->Stop();
+    sidecar.reset();
   }
 
-  // Starts the watcher (a long idle timeout: the fake heartbeats on demand).
+  // A validated configuration for tests: loopback port 0, an upstream
+  // nobody listens on (the authorizer tests never forward).
+  static SidecarConfig SidecarTestConfig(TokenKind api, std::string authority,
+                                         absl::Duration staleness_bound) {
+    SidecarConfig raw;
+    raw.listen = "127.0.0.1:0";
+    raw.admin_listen = "127.0.0.1:0";
+    raw.upstream = "http://127.0.0.1:9";
+    raw.authority = std::move(authority);
+    raw.insecure = true;
+    raw.api = api == TokenKind::kNpmRegistry ? "npm" : "rest";
+    raw.staleness_bound = staleness_bound;
+    raw.workers = 2;
+    absl::StatusOr<SidecarConfig> config = ValidateSidecarConfig(raw);
+    EXPECT_TRUE(config.ok()) << config.status();
+    return *config;
+  }
+
+  // Starts the watcher.
   void StartWatcher() {
-    WatcherOptions options;
-    options.idle_timeout = absl::Minutes(10);
-    watcher =
-        *Watcher::Create(*client, *grants, *directory, clock, metrics, options);
+    ASSERT_TRUE(sidecar->StartWatcher().ok());
+    watcher = sidecar->watcher();
   }
 
   // Starts the watcher and waits for it to sync.
@@ -541,6 +584,8 @@ class Harness {
     server_.reset();
   }
 
+  // Authorize() and wait for its callback (which may run on another
+  // thread).
   AuthzResult Call(
       absl::string_view method, absl::string_view target,
       std::vector<std::pair<absl::string_view, absl::string_view>> credentials,
@@ -551,7 +596,18 @@ class Harness {
     request.credentials = std::move(credentials);
     request.client_ip = client_ip;
     request.request_id = "req-1";
-    return authorizer->Decide(request);
+    absl::Notification done;
+    AuthzResult result;
+    int calls = 0;
+    authorizer->Authorize(request, [&](AuthzResult r) {
+      result = std::move(r);
+      ++calls;
+      done.Notify();
+    });
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)))
+        << "Authorize never completed";
+    EXPECT_EQ(calls, 1);
+    return result;
   }
 
   AuthzResult Bearer(absl::string_view secret,
@@ -561,19 +617,46 @@ class Harness {
     return Call(method, target, {{"authorization", header}});
   }
 
-  uint64_t CounterValue(absl::string_view name) {
-    return metrics.GetCounter(name, "").value();
+  // Authorize() without waiting: `inline_done` tells whether the callback
+  // ran before Authorize() returned.
+  std::shared_ptr<AsyncCall> Start(absl::string_view secret,
+                                   absl::string_view client_ip,
+                                   absl::string_view target = "/v1/files/KEY1",
+                                   bool* inline_done = nullptr) {
+    auto call = std::make_shared<AsyncCall>();
+    call->method = "GET";
+    call->target = std::string(target);
+    call->header = absl::StrCat("Bearer ", secret);
+    call->client_ip = std::string(client_ip);
+    RequestView request;
+    request.method = call->method;
+    request.target = call->target;
+    request.credentials = {{"authorization", call->header}};
+    request.client_ip = call->client_ip;
+    request.request_id = "req-async";
+    authorizer->Authorize(request, [call](AuthzResult r) {
+      call->result = std::move(r);
+      call->done.Notify();
+    });
+    if (inline_done != nullptr) *inline_done = call->done.HasBeenNotified();
+    return call;
+  }
+
+  uint64_t CounterValue(absl::string_view name, const Labels& labels = {}) {
+    return metrics->GetCounter(name, "", labels).value();
   }
 
   FakeAuthority fake;
   FakeClock clock{kStart};
-  MetricsRegistry metrics;
-  std::unique_ptr<AuthorityClient> client;
-  std::unique_ptr<GrantCache> grants;
-  std::unique_ptr<DirectoryCache> directory;
-  std::unique_ptr<UsageReporter> usage;
-  std::unique_ptr<PatAuthorizer> authorizer;
-  std::unique_ptr<Watcher> watcher;
+  std::unique_ptr<SidecarServer> sidecar;
+  // Owned by `sidecar`.
+  MetricsRegistry* metrics = nullptr;
+  AuthorityClient* client = nullptr;
+  GrantCache* grants = nullptr;
+  DirectoryCache* directory = nullptr;
+  UsageReporter* usage = nullptr;
+  PatAuthorizer* authorizer = nullptr;
+  Watcher* watcher = nullptr;
 
  private:
   Options options_;

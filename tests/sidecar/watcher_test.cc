@@ -46,7 +46,7 @@ class WatcherTest : public ::testing::Test {
   }
 
   std::string Reason(const std::string& secret) {
-    return h.Bearer(secret).reason;
+    return std::string(policy::ReasonCode(h.Bearer(secret).reason));
   }
 
   Harness h;
@@ -67,7 +67,7 @@ TEST_F(WatcherTest, SnapshotThenSynced) {
   EXPECT_EQ(Reason(b), "token_revoked");
   EXPECT_EQ(h.fake.validate_calls(), 0);
   EXPECT_THAT(h.fake.watch_requests(), ElementsAre(0));
-  const std::string text = h.metrics.RenderPrometheus();
+  const std::string text = h.metrics->RenderPrometheus();
   EXPECT_THAT(text, HasSubstr("pat_sidecar_watch_connected 1"));
   EXPECT_THAT(text,
               HasSubstr(absl::StrCat("pat_sidecar_watch_revision ", rev)));
@@ -107,7 +107,7 @@ TEST_F(WatcherTest, GapTriggersFreshSnapshot) {
   EXPECT_EQ(Reason(b), "allowed");
   EXPECT_EQ(Reason(c), "allowed");
   EXPECT_EQ(h.fake.validate_calls(), 0);
-  EXPECT_THAT(h.metrics.RenderPrometheus(),
+  EXPECT_THAT(h.metrics->RenderPrometheus(),
               HasSubstr("pat_sidecar_watch_resyncs_total 1"));
 }
 
@@ -149,7 +149,7 @@ TEST_F(WatcherTest, HeartbeatRevealsLostTrailingEvent) {
   const int64_t lost = Put("tok_a", a, v1::TOKEN_STATUS_REVOKED, false);
   h.fake.Heartbeat();  // tolerated once: events may be on their way
   ASSERT_TRUE(WaitFor([&] {
-    return h.metrics.RenderPrometheus().find(
+    return h.metrics->RenderPrometheus().find(
                "pat_sidecar_watch_revision_lag 1") != std::string::npos;
   }));
   h.fake.Heartbeat();  // still behind: lost
@@ -188,25 +188,30 @@ TEST_F(WatcherTest, DirectoryEvents) {
   h.fake.PutGrant(MakeGrant(spec), {{secret, kFarFuture}});
   h.fake.PutResource(MakeResource("plan_1", v1::RESOURCE_KIND_PROJECT, "P1"));
   h.StartSynced();
-  EXPECT_EQ(h.Bearer(secret, "/v1/files/F1").reason, "resource_not_allowed");
+  EXPECT_EQ(policy::ReasonCode(h.Bearer(secret, "/v1/files/F1").reason),
+            "resource_not_allowed");
   const int calls = h.fake.resolve_calls();
   h.fake.PutResource(MakeResource("plan_1", v1::RESOURCE_KIND_FILE, "F1",
                                   v1::RESOURCE_KIND_PROJECT, "P1"));
   const int64_t rev = h.fake.PutResource(MakeResource(
       "plan_1", v1::RESOURCE_KIND_FILE, "F2", v1::RESOURCE_KIND_PROJECT, "P1"));
   ASSERT_TRUE(h.WaitRevision(rev));
-  EXPECT_EQ(h.Bearer(secret, "/v1/files/F1").reason, "allowed");
-  EXPECT_EQ(h.Bearer(secret, "/v1/files/F2").reason, "allowed");
+  EXPECT_EQ(policy::ReasonCode(h.Bearer(secret, "/v1/files/F1").reason),
+            "allowed");
+  EXPECT_EQ(policy::ReasonCode(h.Bearer(secret, "/v1/files/F2").reason),
+            "allowed");
   // Moved to another plan.
   const int64_t moved =
       h.fake.PutResource(MakeResource("plan_2", v1::RESOURCE_KIND_FILE, "F2"));
   ASSERT_TRUE(h.WaitRevision(moved));
-  EXPECT_EQ(h.Bearer(secret, "/v1/files/F2").reason, "resource_not_allowed");
+  EXPECT_EQ(policy::ReasonCode(h.Bearer(secret, "/v1/files/F2").reason),
+            "resource_not_allowed");
   const int64_t deleted = h.fake.DeleteResource(v1::RESOURCE_KIND_FILE, "F1");
   ASSERT_TRUE(h.WaitRevision(deleted));
   EXPECT_EQ(h.directory->size(), 3u);  // KEY1, P1, F2 (F1 deleted)
   EXPECT_EQ(h.fake.resolve_calls(), calls);
-  EXPECT_EQ(h.Bearer(secret, "/v1/files/F1").reason, "resource_not_allowed");
+  EXPECT_EQ(policy::ReasonCode(h.Bearer(secret, "/v1/files/F1").reason),
+            "resource_not_allowed");
 }
 
 TEST_F(WatcherTest, RetriesWithBackoffWhileTheAuthorityIsDown) {

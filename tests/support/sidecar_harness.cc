@@ -28,8 +28,9 @@
 #include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
-#include "common/policy/route_matcher.h"
 #include "gtest/gtest.h"
+#include "sidecar/grpc_authority_client.h"
+#include "sidecar/sidecar_config.h"
 
 extern char** environ;
 
@@ -385,86 +386,49 @@ void SidecarStack::StartInto(const SidecarStackOptions& options,
   ASSERT_TRUE(upstream.ok()) << upstream.status();
   upstream_ = *std::move(upstream);
 
-  AuthorityClientConfig client_config;
-  client_config.target = target;
-  client_config.insecure = true;
-  auto client = AuthorityClient::Create(client_config, metrics_);
-  ASSERT_TRUE(client.ok()) << client.status();
-  client_ = *std::move(client);
+  SidecarConfig raw;
+  raw.listen = "127.0.0.1:0";
+  raw.admin_listen = "127.0.0.1:0";
+  raw.upstream = absl::StrCat("http://127.0.0.1:", upstream_->port());
+  raw.authority = target;
+  raw.insecure = true;
+  raw.api = options.api == TokenKind::kNpmRegistry ? "npm" : "rest";
+  raw.staleness_bound = options.staleness_bound;
+  raw.workers = 4;
+  auto config = ValidateSidecarConfig(std::move(raw));
+  ASSERT_TRUE(config.ok()) << config.status();
 
-  grants_ = std::make_unique<GrantCache>(clock_, metrics_);
-  directory_ =
-      std::make_unique<DirectoryCache>(client_.get(), clock_, metrics_);
-  auto usage = UsageReporter::Create(*client_, clock_, metrics_);
-  ASSERT_TRUE(usage.ok()) << usage.status();
-  usage_ = *std::move(usage);
-
-  auto routes = policy::RouteMatcher::Default(options.api);
-  ASSERT_TRUE(routes.ok()) << routes.status();
-  PatAuthorizerOptions authz_options;
-  authz_options.api = options.api;
-  authz_options.staleness_bound = options.staleness_bound;
-  auto authorizer = PatAuthorizer::Create(authz_options, *std::move(routes),
-                                          *grants_, *directory_, *client_,
-                                          usage_.get(), clock_, metrics_);
-  ASSERT_TRUE(authorizer.ok()) << authorizer.status();
-  authorizer_ = *std::move(authorizer);
-
-  auto watcher =
-      Watcher::Create(*client_, *grants_, *directory_, clock_, metrics_);
-  ASSERT_TRUE(watcher.ok()) << watcher.status();
-  watcher_ = *std::move(watcher);
-
-  auto pool = UpstreamPool::Create(
-      absl::StrCat("http://127.0.0.1:", upstream_->port()));
-  ASSERT_TRUE(pool.ok()) << pool.status();
-  pool_ = *std::move(pool);
-
-  ProxyServerConfig proxy_config;
-  proxy_config.listen = "127.0.0.1:0";
-  proxy_config.workers = 4;
-  proxy_config.access_log_sink = [this](absl::string_view line) {
+  SidecarDeps deps{.clock = clock_};
+  deps.access_log_sink = [this](absl::string_view line) {
     absl::MutexLock lock(&log_mu_);
     log_.emplace_back(line);
   };
-  auto proxy =
-      ProxyServer::Create(proxy_config, *authorizer_, *pool_, metrics_);
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  proxy_ = *std::move(proxy);
-
-  AdminServerConfig admin_config;
-  admin_config.listen = "127.0.0.1:0";
-  auto admin = AdminServer::Create(admin_config, *authorizer_, metrics_);
-  ASSERT_TRUE(admin.ok()) << admin.status();
-  admin_ = *std::move(admin);
+  deps.miss_limits = options.miss_limits;
+  AuthorityClientConfig client_config;
+  client_config.target = target;
+  client_config.insecure = true;
+  client_config.rpc_timeout = options.rpc_timeout;
+  deps.authority_client_factory = [client_config](MetricsRegistry& metrics) {
+    return GrpcAuthorityClient::Create(client_config, metrics);
+  };
+  auto server = SidecarServer::Create(*config, std::move(deps));
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
 }
 
 SidecarStack::~SidecarStack() {
-  // Reverse order of main.cc's wiring: stop taking requests, then the
-  // background work, then what they use.
-  if (proxy_ != nullptr) proxy_->Shutdown(absl::ZeroDuration());
-  if (admin_ != nullptr) admin_->Shutdown();
-  if (watcher_ != nullptr) watcher_->Stop();
-  if (usage_ != nullptr) usage_->Stop();
-  proxy_.reset();
-  admin_.reset();
-  watcher_.reset();
-  authorizer_.reset();
-  usage_.reset();
-  pool_.reset();
-  directory_.reset();
-  grants_.reset();
-  client_.reset();
+  // Stop the sidecar (SidecarServer::Shutdown's order), then its upstream.
+  server_.reset();
   if (upstream_ != nullptr) upstream_->Shutdown();
   upstream_.reset();
 }
 
-int SidecarStack::port() const { return proxy_->port(); }
-int SidecarStack::admin_port() const { return admin_->port(); }
+int SidecarStack::port() const { return server_->port(); }
+int SidecarStack::admin_port() const { return server_->admin_port(); }
 int SidecarStack::upstream_port() const { return upstream_->port(); }
 
 bool SidecarStack::WaitForSync(absl::Duration timeout) const {
-  return WaitFor([this] { return watcher_->synced(); }, timeout);
+  return WaitFor([this] { return server_->grants().synced(); }, timeout);
 }
 
 bool SidecarStack::Ready() const {
@@ -949,6 +913,15 @@ void BinaryStack::SeedWorld() {
            v1::RESOURCE_KIND_TEAM, "teamB");
   resource("2222222222", v1::RESOURCE_KIND_FILE, "FILEB1",
            v1::RESOURCE_KIND_PROJECT, "projB");
+  // The sidecar decides resources from its copy of the directory, fed by
+  // the watch: wait until the nine resources have arrived.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(SidecarMetrics(),
+                                 "\npat_sidecar_directory_size 9\n");
+      },
+      absl::Seconds(15)))
+      << "the sidecar's directory copy did not catch up";
 }
 
 bool BinaryStack::SidecarReady() const {

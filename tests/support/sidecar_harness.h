@@ -32,15 +32,10 @@
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "pat/v1/pat.grpc.pb.h"
-#include "sidecar/admin_server.h"
-#include "sidecar/authority_client.h"
-#include "sidecar/directory_cache.h"
 #include "sidecar/grant_cache.h"
 #include "sidecar/metrics.h"
-#include "sidecar/pat_authorizer.h"
-#include "sidecar/proxy_server.h"
-#include "sidecar/upstream_pool.h"
-#include "sidecar/usage_reporter.h"
+#include "sidecar/miss_limiter.h"
+#include "sidecar/sidecar_server.h"
 #include "sidecar/watcher.h"
 #include "tests/support/authority_harness.h"
 #include "tests/support/test_database.h"
@@ -172,13 +167,16 @@ struct SidecarStackOptions {
   std::string authority_target;
   // Start() waits (bounded) until the first sync with the authority.
   bool wait_for_sync = true;
+  // Bounds of requests waiting on the authority.
+  sidecar::MissLimits miss_limits;
+  // Deadline of ValidateToken and ResolveResource.
+  absl::Duration rpc_timeout = absl::Seconds(2);
 };
 
-// The production wiring of sidecar/main.cc, in process: AuthorityClient ->
-// GrantCache + DirectoryCache -> UsageReporter -> PatAuthorizer -> Watcher ->
-// UpstreamPool -> ProxyServer -> AdminServer, on 127.0.0.1 port 0, with the
-// AuthorityHarness's FakeClock, in front of an in-process SampleUpstream.
-// Access log lines are captured (access_log()).
+// The production wiring of sidecar/main.cc (SidecarServer::Create), in
+// process, on 127.0.0.1 port 0, with the AuthorityHarness's FakeClock, in
+// front of an in-process SampleUpstream. Access log lines are captured
+// (access_log()).
 class SidecarStack {
  public:
   // Fails the calling test (ASSERT) and returns null on error.
@@ -200,9 +198,10 @@ class SidecarStack {
   // GET /readyz == 200.
   bool Ready() const;
 
-  sidecar::Watcher& watcher() { return *watcher_; }
-  sidecar::GrantCache& grants() { return *grants_; }
-  sidecar::MetricsRegistry& metrics() { return metrics_; }
+  sidecar::Watcher& watcher() { return *server_->watcher(); }
+  sidecar::GrantCache& grants() { return server_->grants(); }
+  sidecar::MetricsRegistry& metrics() { return server_->metrics(); }
+  sidecar::SidecarServer& server() { return *server_; }
   std::vector<std::string> access_log() const;
 
  private:
@@ -210,19 +209,10 @@ class SidecarStack {
   void StartInto(const SidecarStackOptions& options, const std::string& target);
 
   const Clock& clock_;
-  sidecar::MetricsRegistry metrics_;
   mutable absl::Mutex log_mu_;
   std::vector<std::string> log_ ABSL_GUARDED_BY(log_mu_);
   std::unique_ptr<tools::SampleUpstream> upstream_;
-  std::unique_ptr<sidecar::AuthorityClient> client_;
-  std::unique_ptr<sidecar::GrantCache> grants_;
-  std::unique_ptr<sidecar::DirectoryCache> directory_;
-  std::unique_ptr<sidecar::UsageReporter> usage_;
-  std::unique_ptr<sidecar::PatAuthorizer> authorizer_;
-  std::unique_ptr<sidecar::Watcher> watcher_;
-  std::unique_ptr<sidecar::UpstreamPool> pool_;
-  std::unique_ptr<sidecar::ProxyServer> proxy_;
-  std::unique_ptr<sidecar::AdminServer> admin_;
+  std::unique_ptr<sidecar::SidecarServer> server_;
 };
 
 // A TCP relay on 127.0.0.1 port 0 to `target_port`: point a sidecar at it and
