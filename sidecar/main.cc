@@ -30,6 +30,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -99,18 +100,19 @@ ABSL_FLAG(std::string, allow_routing_headers, "",
           "X-HTTP-Method-Override, X-Forwarded-Host, X-Forwarded-Prefix, "
           "Forwarded, ...) forwarded instead of stripped.");
 
+ABSL_FLAG(int64_t, max_pending_lookups, 1024,
+          "Requests that may wait on the authority at once (cache misses, "
+          "revalidations); beyond: 503 authority_unavailable.");
+ABSL_FLAG(int64_t, max_pending_lookups_per_client, 32,
+          "Requests of one client address that may wait on the authority at "
+          "once; beyond: 429 rate_limited.");
+
 namespace {
 
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
 constexpr absl::Duration kDrainGrace = absl::Seconds(10);
 
-constexpr const char* kFlagNames[] = {
-    "listen",  "upstream",     "authority",       "insecure",
-    "tls_ca",  "tls_cert",     "tls_key",         "api",
-    "catalog", "admin_listen", "staleness_bound", "credential_headers",
-    "workers", "access_log",
-};
 
 void Log(const nlohmann::ordered_json& line) {
   std::cerr << line.dump(-1, ' ', false,
@@ -120,15 +122,16 @@ void Log(const nlohmann::ordered_json& line) {
 
 // Sets each flag from PAT_<FLAG> when that variable is set. Runs before the
 // command line is parsed, so the command line wins.
+// Every flag defined in this file has the fallback (no list to keep in sync).
 bool ApplyEnvironmentDefaults() {
-  for (const char* name : kFlagNames) {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!absl::EndsWith(flag->Filename(), "sidecar/main.cc")) continue;
     const std::string variable =
         absl::StrCat("PAT_", absl::AsciiStrToUpper(name));
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr) continue;
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     std::string error;
-    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+    if (!flag->ParseFrom(value, &error)) {
       Log({{"msg", "invalid environment variable"},
            {"variable", variable},
            {"error", error}});
@@ -169,6 +172,9 @@ int Serve() {
   raw.body_timeout = absl::GetFlag(FLAGS_body_timeout);
   raw.upstream_timeout = absl::GetFlag(FLAGS_upstream_timeout);
   raw.allow_routing_headers = absl::GetFlag(FLAGS_allow_routing_headers);
+  raw.max_pending_lookups = absl::GetFlag(FLAGS_max_pending_lookups);
+  raw.max_pending_lookups_per_client =
+      absl::GetFlag(FLAGS_max_pending_lookups_per_client);
   absl::StatusOr<SidecarConfig> config = ValidateSidecarConfig(std::move(raw));
   if (!config.ok()) {
     Log({{"msg", "invalid configuration"},

@@ -100,6 +100,11 @@ absl::Status ValidateFrontLimits(SidecarConfig& config) {
                                  config.body_resource_limit, 1,
                                  std::min<int64_t>(16 << 20,
                                                    config.body_limit)));
+  PAT_RETURN_IF_ERROR(CheckRange("max_pending_lookups",
+                                 config.max_pending_lookups, 1, 1 << 20));
+  PAT_RETURN_IF_ERROR(CheckRange("max_pending_lookups_per_client",
+                                 config.max_pending_lookups_per_client, 1,
+                                 config.max_pending_lookups));
   const std::pair<absl::string_view, absl::Duration> timeouts[] = {
       {"idle_timeout", config.idle_timeout},
       {"header_timeout", config.header_timeout},

@@ -39,6 +39,10 @@ struct SidecarConfig {
   absl::Duration body_timeout = absl::Seconds(60);
   absl::Duration upstream_timeout = absl::Seconds(300);
   std::string allow_routing_headers;  // comma-separated, may be empty
+  // Requests that may wait on the authority at once (503 beyond), and per
+  // client address (429 beyond).
+  int64_t max_pending_lookups = 1024;
+  int64_t max_pending_lookups_per_client = 32;
 
   // --- Filled in by ValidateSidecarConfig ---
   TokenKind api_kind = TokenKind::kUnspecified;

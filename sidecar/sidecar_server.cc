@@ -7,17 +7,9 @@
 #include "common/policy/route_matcher.h"
 #include "common/status_macros.h"
 #include "sidecar/grpc_authority_client.h"
+#include "sidecar/proxy_config.h"
 
 namespace pat::sidecar {
-
-ProxyServerConfig MakeLocalProxyServerConfig(const SidecarConfig& config) {
-  ProxyServerConfig proxy;
-  proxy.listen = config.listen;
-  proxy.workers = config.workers;
-  proxy.credential_headers = config.credential_header_names;
-  proxy.access_log = config.access_log;
-  return proxy;
-}
 
 absl::StatusOr<std::unique_ptr<SidecarServer>> SidecarServer::Create(
     const SidecarConfig& config, SidecarDeps deps) {
@@ -59,7 +51,9 @@ absl::Status SidecarServer::Build(const SidecarConfig& config) {
   PatAuthorizerOptions authz_options;
   authz_options.api = config.api_kind;
   authz_options.staleness_bound = config.staleness_bound;
-  authz_options.miss_limits = deps_.miss_limits.value_or(MissLimits());
+  authz_options.miss_limits = deps_.miss_limits.value_or(MissLimits{
+      static_cast<size_t>(config.max_pending_lookups),
+      static_cast<size_t>(config.max_pending_lookups_per_client)});
   PAT_ASSIGN_OR_RETURN(authorizer_,
                        PatAuthorizer::Create(authz_options, std::move(routes),
                                              *grants_, *directory_, *client_,
@@ -69,7 +63,7 @@ absl::Status SidecarServer::Build(const SidecarConfig& config) {
   }
 
   PAT_ASSIGN_OR_RETURN(upstream_, UpstreamPool::Create(config.upstream));
-  ProxyServerConfig proxy_config = MakeLocalProxyServerConfig(config);
+  ProxyServerConfig proxy_config = MakeProxyServerConfig(config);
   proxy_config.access_log_sink = deps_.access_log_sink;
   PAT_ASSIGN_OR_RETURN(proxy_, ProxyServer::Create(proxy_config, *authorizer_,
                                                    *upstream_, metrics_));
