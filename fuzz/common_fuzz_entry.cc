@@ -58,7 +58,7 @@ const std::vector<std::string>& SecretRefusals() {
     const std::string zeros(kSecretBodyLength + kSecretChecksumLength, '0');
     std::vector<std::string> inputs = {""};
     for (absl::string_view p : {kRestSecretPrefix, kNpmSecretPrefix}) {
-      inputs.push_back(std::string(p));           // length
+      inputs.push_back(std::string(p));          // length
       inputs.push_back(absl::StrCat(p, body));   // characters
       inputs.push_back(absl::StrCat(p, zeros));  // checksum
     }
@@ -81,9 +81,9 @@ void CheckAcceptedSecret(absl::string_view data, TokenKind kind) {
   const absl::string_view prefix = SecretPrefix(kind);
   Check(!prefix.empty() && absl::StartsWith(data, prefix),
         "accepted secret does not start with its kind's prefix");
-  Check(data.size() ==
-            prefix.size() + kSecretBodyLength + kSecretChecksumLength,
-        "accepted secret of the wrong length");
+  Check(
+      data.size() == prefix.size() + kSecretBodyLength + kSecretChecksumLength,
+      "accepted secret of the wrong length");
   for (char c : data.substr(prefix.size())) {
     Check(IsBase62(c), "accepted a non-base62 character");
   }
@@ -124,7 +124,8 @@ void CheckQuoteForError(absl::string_view data) {
 
 void CheckParsedLink(const ParsedLink& link, TokenKind token_kind) {
   if (token_kind == TokenKind::kNpmRegistry) {
-    Check(link.kind == ResourceKind::kNpmScope, "npm token accepted a non-scope");
+    Check(link.kind == ResourceKind::kNpmScope,
+          "npm token accepted a non-scope");
     Check(absl::StartsWith(link.id, "@") && link.id.size() >= 2 &&
               link.id.size() <= 215,
           "npm scope of the wrong shape");
@@ -137,8 +138,8 @@ void CheckParsedLink(const ParsedLink& link, TokenKind token_kind) {
           "rest token accepted an unexpected kind");
     Check(!link.id.empty() && link.id.size() <= 64, "id length out of range");
     for (char c : link.id) {
-      Check(IsBase62(c) || (link.kind != ResourceKind::kFile &&
-                            (c == '_' || c == '-')),
+      Check(IsBase62(c) ||
+                (link.kind != ResourceKind::kFile && (c == '_' || c == '-')),
             "id with an unexpected character");
     }
     Check((link.kind == ResourceKind::kFile) == link.org_id.empty(),
@@ -169,8 +170,7 @@ void FuzzSecretParser(absl::string_view data) {
     bool fixed = false;
     for (const std::string& m : SecretRefusals()) fixed = fixed || m == message;
     Check(fixed, "refusal message is not one of the fixed texts");
-    Check(!HasSecretPrefix(message),
-          "refusal message quotes a secret prefix");
+    Check(!HasSecretPrefix(message), "refusal message quotes a secret prefix");
   }
   CheckQuoteForError(data);
 }

@@ -1,5 +1,6 @@
 // libFuzzer target; the logic lives in fuzz/common_fuzz_entry.cc so that the
-// corpus in fuzz/corpus/secret_parser/ also runs in tests/unit/fuzz_corpus_test.cc.
+// corpus in fuzz/corpus/secret_parser/ also runs in
+// tests/unit/fuzz_corpus_test.cc.
 #include <cstddef>
 #include <cstdint>
 

@@ -12,7 +12,7 @@
 //
 // The model: Lock/Unlock (and reader, try and LockWhen variants) are TSAN
 // mutex operations; a wait that releases and re-acquires the mutex inside the
-// library (Await*, CondVar::Wait*) is a release before and an acquire after;
+// library (Await*, CondVar::Wait*) is an unlock before and a lock after;
 // a Condition evaluated inside the library first acquires the mutex's clock;
 // Notify/DecrementCount/Block release and the matching waits acquire.
 #include <dlfcn.h>
@@ -76,8 +76,7 @@ void* RealMutexDestructor() {
   return RealByName(name.c_str());
 }
 
-#define PAT_REAL(type, member) \
-  static const auto real = Real<type>(member)
+#define PAT_REAL(type, member) static const auto real = Real<type>(member)
 
 // A Condition evaluated by absl (in whichever thread) reads state guarded by
 // `mu`: acquire the mutex's clock first.
@@ -89,6 +88,18 @@ bool EvalAcquiring(void* arg) {
   auto* c = static_cast<ConditionInMutex*>(arg);
   __tsan_acquire(c->mu);
   return c->cond->Eval();
+}
+
+// A wait that releases `mu` inside absl and holds it again on return: to
+// TSAN an unlock before and a lock after, so that other threads may lock it
+// meanwhile (and their unlocks happen before our return).
+void BeforeWait(void* mu) {
+  __tsan_mutex_pre_unlock(mu, 0);
+  __tsan_mutex_post_unlock(mu, 0);
+}
+void AfterWait(void* mu) {
+  __tsan_mutex_pre_lock(mu, 0);
+  __tsan_mutex_post_lock(mu, 0, 0);
 }
 
 constexpr unsigned kRead = __tsan_mutex_read_lock;
@@ -103,6 +114,22 @@ static_assert(sizeof(absl::Mutex) == sizeof(void*) &&
 void* NotifiedFlag(const absl::Notification* n) {
   return const_cast<char*>(reinterpret_cast<const char*>(n)) +
          sizeof(absl::Mutex);
+}
+
+// Fails loudly when the dynamic linker binds absl::Mutex::Lock elsewhere
+// (the library was linked after libabsl_synchronization.so): TSAN would
+// then see no edges and report false races.
+__attribute__((constructor)) void CheckInterposed() {
+  const char* name = MangledName(&absl::Mutex::Lock);
+  Dl_info bound;
+  Dl_info self;
+  if (dladdr(dlsym(RTLD_DEFAULT, name), &bound) == 0 ||
+      dladdr(reinterpret_cast<void*>(&CheckInterposed), &self) == 0 ||
+      std::strcmp(bound.dli_fname, self.dli_fname) != 0) {
+    Die("absl::Mutex::Lock is not bound to pat_tsan_absl; link it before "
+        "libabsl_synchronization.so:",
+        name);
+  }
 }
 
 }  // namespace
@@ -174,8 +201,8 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout)
   return ok;
 }
 
-bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+bool Mutex::LockWhenWithDeadline(const Condition& cond,
+                                 Time deadline) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   PAT_REAL(bool (*)(Mutex*, const Condition&, Time),
            &Mutex::LockWhenWithDeadline);
   ConditionInMutex c{&cond, this};
@@ -197,28 +224,27 @@ void Mutex::ReaderLockWhen(const Condition& cond)
 void Mutex::Await(const Condition& cond) {
   PAT_REAL(void (*)(Mutex*, const Condition&), &Mutex::Await);
   ConditionInMutex c{&cond, this};
-  __tsan_release(this);
+  BeforeWait(this);
   real(this, Condition(&EvalAcquiring, &c));
-  __tsan_acquire(this);
+  AfterWait(this);
 }
 
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   PAT_REAL(bool (*)(Mutex*, const Condition&, Duration),
            &Mutex::AwaitWithTimeout);
   ConditionInMutex c{&cond, this};
-  __tsan_release(this);
+  BeforeWait(this);
   const bool ok = real(this, Condition(&EvalAcquiring, &c), timeout);
-  __tsan_acquire(this);
+  AfterWait(this);
   return ok;
 }
 
 bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
-  PAT_REAL(bool (*)(Mutex*, const Condition&, Time),
-           &Mutex::AwaitWithDeadline);
+  PAT_REAL(bool (*)(Mutex*, const Condition&, Time), &Mutex::AwaitWithDeadline);
   ConditionInMutex c{&cond, this};
-  __tsan_release(this);
+  BeforeWait(this);
   const bool ok = real(this, Condition(&EvalAcquiring, &c), deadline);
-  __tsan_acquire(this);
+  AfterWait(this);
   return ok;
 }
 
@@ -231,24 +257,24 @@ Mutex::~Mutex() {
 
 void CondVar::Wait(Mutex* mu) {
   PAT_REAL(void (*)(CondVar*, Mutex*), &CondVar::Wait);
-  __tsan_release(mu);
+  BeforeWait(mu);
   real(this, mu);
-  __tsan_acquire(mu);
+  AfterWait(mu);
 }
 
 bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
   PAT_REAL(bool (*)(CondVar*, Mutex*, Duration), &CondVar::WaitWithTimeout);
-  __tsan_release(mu);
+  BeforeWait(mu);
   const bool timed_out = real(this, mu, timeout);
-  __tsan_acquire(mu);
+  AfterWait(mu);
   return timed_out;
 }
 
 bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
   PAT_REAL(bool (*)(CondVar*, Mutex*, Time), &CondVar::WaitWithDeadline);
-  __tsan_release(mu);
+  BeforeWait(mu);
   const bool timed_out = real(this, mu, deadline);
-  __tsan_acquire(mu);
+  AfterWait(mu);
   return timed_out;
 }
 
