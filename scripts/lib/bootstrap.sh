@@ -130,7 +130,7 @@ pat_build() {
     pat_log "$dir was configured with another generator; removing its CMake cache"
     rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
   fi
-  if pat_cached_compiler_differs "$dir" "$@" ${PAT_CMAKE_ARGS:-}; then
+  if pat_cached_compiler_differs "$dir" "$@" "${extra[@]}"; then
     pat_log "$dir was configured with another compiler; removing its CMake cache"
     rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
   fi
