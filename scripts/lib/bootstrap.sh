@@ -6,14 +6,18 @@
 #                       are missing (checked with dpkg-query; `apt-get update`
 #                       runs once, only when something is missing).
 #   pat_build DIR [CMAKE_ARG...]     configure (Ninja) and build the tree DIR.
-#   pat_asan_cmake_args              prints the extra cmake args of the ASan tree.
+#   pat_asan_cmake_args              prints the extra cmake args of the clang
+#                       ASan/UBSan tree (which also builds the fuzz targets).
+#   pat_tsan_cmake_args              the same for the clang ThreadSanitizer tree.
 #
 # Environment:
 #   PAT_SKIP_INSTALL=1     never call apt-get (fail later if something is missing)
 #   PAT_EXTRA_PACKAGES     more Debian packages to ensure (space separated)
 #   CMAKE_BUILD_TYPE       default RelWithDebInfo
 #   PAT_CMAKE_ARGS         extra cmake configure args (space separated)
-#   PAT_BUILD_TARGETS      build only these targets (space separated)
+#   PAT_BUILD_TARGETS      build only these targets (space separated; pat_build
+#                          callers may set it per tree, e.g. pat_tests_unit)
+#   PAT_NO_CCACHE=1        do not use ccache even when it is installed
 #   PAT_BUILD_JOBS         parallel jobs (default: nproc)
 
 if [[ -n "${PAT_BOOTSTRAP_SH_LOADED:-}" ]]; then
@@ -24,12 +28,16 @@ PAT_BOOTSTRAP_SH_LOADED=1
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+# clang (Debian 12: clang 14) builds the sanitizer trees; libclang-rt-14-dev
+# holds the ASan/UBSan/LSan/TSan/libFuzzer runtimes, llvm the symbolizer that
+# sanitizer reports use.
 PAT_DEB_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libpqxx-dev postgresql
   libgtest-dev libgmock-dev libbenchmark-dev libboost1.81-dev nlohmann-json3-dev
   zlib1g-dev ccache
+  clang libclang-rt-14-dev llvm
 )
 
 # pat_missing_packages PKG...: prints the ones dpkg does not have installed.
@@ -76,11 +84,31 @@ pat_install_deps() {
   return 0
 }
 
-# -Wno-maybe-uninitialized: with -fsanitize GCC 12 reports false positives
-# inside libstdc++ (std::regex, std::function), which -Werror turns into
-# build failures. Harmless if CMakeLists.txt also sets it for PAT_SANITIZE.
+# The sanitizer trees are built with clang: -Wthread-safety checks every
+# ABSL_GUARDED_BY (GCC ignores them), and clang's runtimes give LSan, TSan and
+# libFuzzer. bench/ is not run there, so it is not built.
 pat_asan_cmake_args() {
-  printf '%s\n' -DPAT_SANITIZE=ON -DCMAKE_CXX_FLAGS=-Wno-maybe-uninitialized
+  printf '%s\n' -DCMAKE_CXX_COMPILER=clang++ -DPAT_FUZZ=ON -DPAT_BUILD_BENCH=OFF
+}
+pat_tsan_cmake_args() {
+  printf '%s\n' -DCMAKE_CXX_COMPILER=clang++ -DPAT_TSAN=ON -DPAT_BUILD_BENCH=OFF
+}
+
+# pat_cached_compiler_differs DIR CMAKE_ARG...: true when DIR's CMake cache
+# was made with another C++ compiler than a -DCMAKE_CXX_COMPILER= argument
+# asks for (CMake cannot switch compilers in place).
+pat_cached_compiler_differs() {
+  local dir="$1" arg want have
+  shift
+  [[ -f "$dir/CMakeCache.txt" ]] || return 1
+  for arg in "$@"; do
+    [[ "$arg" == -DCMAKE_CXX_COMPILER=* ]] && want="${arg#*=}"
+  done
+  [[ -n "${want:-}" ]] || return 1
+  want="$(command -v "$want" 2>/dev/null || printf '%s' "$want")"
+  have="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$dir/CMakeCache.txt")"
+  [[ -n "$have" ]] || return 1
+  [[ "$(readlink -f "$want")" != "$(readlink -f "$have")" ]]
 }
 
 # pat_build DIR [CMAKE_ARG...]: configure and build. Relative DIRs are taken
@@ -100,6 +128,10 @@ pat_build() {
   if [[ -f "$dir/CMakeCache.txt" ]] &&
     ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$dir/CMakeCache.txt"; then
     pat_log "$dir was configured with another generator; removing its CMake cache"
+    rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+  fi
+  if pat_cached_compiler_differs "$dir" "$@" "${extra[@]}"; then
+    pat_log "$dir was configured with another compiler; removing its CMake cache"
     rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
   fi
 

@@ -12,7 +12,24 @@
 
 #include "absl/strings/string_view.h"
 #include "common/policy/fuzz_entry.h"
+#include "fuzz/common_fuzz_entry.h"
 #include "gtest/gtest.h"
+#ifdef PAT_HAVE_FRONT_FUZZ_ENTRY
+#include <cstdint>
+
+#include "sidecar/front_fuzz_entry.h"
+
+// FuzzHttpFront is found whether it is declared at namespace scope or in
+// pat:: / pat::sidecar:: (as in fuzz/http_front_fuzzer.cc).
+namespace pat::sidecar {}
+namespace pat_fuzz_corpus_test {
+using namespace pat;           // NOLINT(build/namespaces)
+using namespace pat::sidecar;  // NOLINT(build/namespaces)
+inline void HttpFront(absl::string_view data) {
+  FuzzHttpFront(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+}
+}  // namespace pat_fuzz_corpus_test
+#endif
 
 namespace pat::policy {
 namespace {
@@ -60,6 +77,27 @@ TEST(FuzzCorpus, CatalogParser) {
   RunCorpus("catalog_parser", FuzzCatalogParser);
 }
 TEST(FuzzCorpus, RouteMatcher) { RunCorpus("route_matcher", FuzzRouteMatcher); }
+TEST(FuzzCorpus, SecretParser) {
+  RunCorpus("secret_parser", pat::fuzz::FuzzSecretParser);
+}
+TEST(FuzzCorpus, ResourceLinkParser) {
+  RunCorpus("resource_link_parser", pat::fuzz::FuzzResourceLinkParser);
+}
+#ifdef PAT_HAVE_FRONT_FUZZ_ENTRY
+TEST(FuzzCorpus, HttpFront) {
+  RunCorpus("http_front", pat_fuzz_corpus_test::HttpFront);
+}
+#endif
+
+// The corpus of a target whose entry function is built must not be missing
+// or empty (a corpus that silently vanished would test nothing).
+TEST(FuzzCorpus, EveryCorpusDirectoryHasSeeds) {
+  for (absl::string_view target :
+       {"path_canon", "catalog_parser", "route_matcher", "secret_parser",
+        "resource_link_parser", "http_front"}) {
+    EXPECT_GE(CorpusFiles(target).size(), 3u) << target;
+  }
+}
 
 // The entry functions also hold on trivial inputs.
 TEST(FuzzCorpus, EmptyAndTinyInputs) {
@@ -68,6 +106,11 @@ TEST(FuzzCorpus, EmptyAndTinyInputs) {
     FuzzPathCanonicalizer(in);
     FuzzCatalogParser(in);
     FuzzRouteMatcher(in);
+    pat::fuzz::FuzzSecretParser(in);
+    pat::fuzz::FuzzResourceLinkParser(in);
+#ifdef PAT_HAVE_FRONT_FUZZ_ENTRY
+    pat_fuzz_corpus_test::HttpFront(in);
+#endif
   }
 }
 

@@ -1,0 +1,14 @@
+// libFuzzer target; the logic lives in fuzz/common_fuzz_entry.cc so that the
+// corpus in fuzz/corpus/secret_parser/ also runs in
+// tests/unit/fuzz_corpus_test.cc.
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+#include "fuzz/common_fuzz_entry.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  pat::fuzz::FuzzSecretParser(
+      absl::string_view(reinterpret_cast<const char*>(data), size));
+  return 0;
+}
