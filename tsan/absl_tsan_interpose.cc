@@ -93,13 +93,31 @@ bool EvalAcquiring(void* arg) {
 // A wait that releases `mu` inside absl and holds it again on return: to
 // TSAN an unlock before and a lock after, so that other threads may lock it
 // meanwhile (and their unlocks happen before our return).
+//
+// absl implements the *WithTimeout waits by calling the *WithDeadline ones
+// through the PLT, i.e. through our definitions again: only the outermost
+// interposed wait of a thread tells TSAN (a nested one would "unlock" the
+// mutex twice).
+thread_local int t_wait_depth = 0;
 void BeforeWait(void* mu) {
+  if (t_wait_depth++ > 0) return;
   __tsan_mutex_pre_unlock(mu, 0);
   __tsan_mutex_post_unlock(mu, 0);
 }
 void AfterWait(void* mu) {
+  if (--t_wait_depth > 0) return;
   __tsan_mutex_pre_lock(mu, 0);
   __tsan_mutex_post_lock(mu, 0, 0);
+}
+// The same for LockWhen*: only the outermost call models the acquisition.
+thread_local int t_lock_when_depth = 0;
+void BeforeLockWhen(void* mu, unsigned flags) {
+  if (t_lock_when_depth++ > 0) return;
+  __tsan_mutex_pre_lock(mu, flags);
+}
+void AfterLockWhen(void* mu, unsigned flags) {
+  if (--t_lock_when_depth > 0) return;
+  __tsan_mutex_post_lock(mu, flags, 0);
 }
 
 constexpr unsigned kRead = __tsan_mutex_read_lock;
@@ -185,9 +203,9 @@ bool Mutex::ReaderTryLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 void Mutex::LockWhen(const Condition& cond) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   PAT_REAL(void (*)(Mutex*, const Condition&), &Mutex::LockWhen);
   ConditionInMutex c{&cond, this};
-  __tsan_mutex_pre_lock(this, 0);
+  BeforeLockWhen(this, 0);
   real(this, Condition(&EvalAcquiring, &c));
-  __tsan_mutex_post_lock(this, 0, 0);
+  AfterLockWhen(this, 0);
 }
 
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout)
@@ -195,9 +213,9 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout)
   PAT_REAL(bool (*)(Mutex*, const Condition&, Duration),
            &Mutex::LockWhenWithTimeout);
   ConditionInMutex c{&cond, this};
-  __tsan_mutex_pre_lock(this, 0);
+  BeforeLockWhen(this, 0);
   const bool ok = real(this, Condition(&EvalAcquiring, &c), timeout);
-  __tsan_mutex_post_lock(this, 0, 0);
+  AfterLockWhen(this, 0);
   return ok;
 }
 
@@ -206,9 +224,9 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond,
   PAT_REAL(bool (*)(Mutex*, const Condition&, Time),
            &Mutex::LockWhenWithDeadline);
   ConditionInMutex c{&cond, this};
-  __tsan_mutex_pre_lock(this, 0);
+  BeforeLockWhen(this, 0);
   const bool ok = real(this, Condition(&EvalAcquiring, &c), deadline);
-  __tsan_mutex_post_lock(this, 0, 0);
+  AfterLockWhen(this, 0);
   return ok;
 }
 
@@ -216,9 +234,9 @@ void Mutex::ReaderLockWhen(const Condition& cond)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   PAT_REAL(void (*)(Mutex*, const Condition&), &Mutex::ReaderLockWhen);
   ConditionInMutex c{&cond, this};
-  __tsan_mutex_pre_lock(this, kRead);
+  BeforeLockWhen(this, kRead);
   real(this, Condition(&EvalAcquiring, &c));
-  __tsan_mutex_post_lock(this, kRead, 0);
+  AfterLockWhen(this, kRead);
 }
 
 void Mutex::Await(const Condition& cond) {
