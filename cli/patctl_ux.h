@@ -160,20 +160,23 @@ inline ConfigFile ParseConfigFile(absl::string_view text) {
 inline std::string ConnectionHint(absl::string_view message, bool insecure,
                                   absl::string_view authority) {
   const std::string m = absl::AsciiStrToLower(message);
+  // A TLS client meeting a plaintext server (or the reverse) often sees only
+  // the peer closing the connection.
+  const bool closed = absl::StrContains(m, "socket closed") ||
+                      absl::StrContains(m, "connection reset") ||
+                      absl::StrContains(m, "end of file");
   const bool tls = absl::StrContains(m, "handshake") ||
                    absl::StrContains(m, "ssl") ||
                    absl::StrContains(m, "certificate") ||
                    absl::StrContains(m, "tls");
-  if (!insecure && tls) {
+  if (!insecure && (tls || closed)) {
     return absl::StrCat(
         "hint: the TLS handshake with ", authority,
         " failed. A development authority serves plaintext: add --insecure "
         "(or PAT_INSECURE=true); otherwise check --tls_ca, --tls_cert, "
         "--tls_key and --tls_server_name.");
   }
-  if (insecure && (absl::StrContains(m, "socket closed") ||
-                   absl::StrContains(m, "connection reset") ||
-                   absl::StrContains(m, "end of file") || tls)) {
+  if (insecure && (closed || tls)) {
     return absl::StrCat("hint: ", authority,
                         " closed the plaintext connection: if it serves TLS, "
                         "drop --insecure and give --tls_ca (and "
