@@ -116,6 +116,15 @@ class RpcObserver final : public gx::Interceptor {
     const auto& request = *static_cast<const google::protobuf::Message*>(raw);
     plan_id_ = StringField(request, "plan_id");
     token_id_ = StringField(request, "token_id");
+    // DirectoryService requests carry the plan inside their object.
+    if (plan_id_.empty()) {
+      if (const google::protobuf::Message* plan = MessageField(request, "plan")) {
+        plan_id_ = StringField(*plan, "id");
+      } else if (const google::protobuf::Message* resource =
+                     MessageField(request, "resource")) {
+        plan_id_ = StringField(*resource, "plan_id");
+      }
+    }
   }
 
   void OnResponse(const void* raw) {

@@ -18,8 +18,9 @@
 //    "actor":"alice","plan_id":"1234567890","token_id":"tok_..."}
 //
 // Only these fields are ever read from requests and responses: plan_id and
-// token_id (request fields of those names, or the response's token.id /
-// token.plan_id) and `replayed`. Secrets, digests (secret_sha256), page
+// token_id (request fields of those names, plan.id / resource.plan_id of
+// DirectoryService requests, or the response's token.id / token.plan_id) and
+// `replayed`. Secrets, digests (secret_sha256), page
 // tokens and request bodies are never read, so they cannot reach the log.
 // The caller is the configured certificate SAN that matched, or
 // "unconfigured:<first SAN>", or "insecure". Fields absent from an RPC are
