@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -85,6 +86,10 @@ class RpcObserver final : public gx::Interceptor {
         sink_(sink),
         full_method_(info->method() != nullptr ? info->method() : ""),
         name_(ClassifyRpc(full_method_)),
+        // Only pat.v1 messages are generated protobuf classes whose fields
+        // are read here; others (the default health service uses raw
+        // ByteBuffers) are never inspected.
+        inspect_(absl::StartsWith(name_.service, "pat.v1.")),
         start_(Clock::now()) {}
 
   ~RpcObserver() override {
@@ -111,7 +116,7 @@ class RpcObserver final : public gx::Interceptor {
 
  private:
   void OnRequest(const void* raw) {
-    if (raw == nullptr || have_request_) return;
+    if (!inspect_ || raw == nullptr || have_request_) return;
     have_request_ = true;  // the first message of a client stream only
     const auto& request = *static_cast<const google::protobuf::Message*>(raw);
     plan_id_ = StringField(request, "plan_id");
@@ -128,7 +133,7 @@ class RpcObserver final : public gx::Interceptor {
   }
 
   void OnResponse(const void* raw) {
-    if (raw == nullptr || have_response_) return;
+    if (!inspect_ || raw == nullptr || have_response_) return;
     have_response_ = true;  // the first message of a server stream only
     const auto& response = *static_cast<const google::protobuf::Message*>(raw);
     replayed_ = BoolField(response, "replayed");
@@ -178,6 +183,7 @@ class RpcObserver final : public gx::Interceptor {
   const AccessLogSink& sink_;
   const std::string full_method_;
   const RpcName name_;
+  const bool inspect_;
   const Clock::time_point start_;
   bool finished_ = false;
   bool have_request_ = false;

@@ -21,6 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -210,6 +212,30 @@ TEST_F(AuthorityObservabilityTest, MetricsAccessLogAndNoSecrets) {
   EXPECT_EQ(tokens->GetToken(ActorContext(kAlice).get(), get, &token)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
+  // The standard health service (raw ByteBuffer messages, not protobuf
+  // classes) and server reflection are observed too.
+  {
+    grpc::GenericStub generic(channel);
+    // An empty HealthCheckRequest (service "") is zero bytes.
+    grpc::Slice empty_slice;
+    grpc::ByteBuffer health_request(&empty_slice, 1);
+    for (int i = 0; i < 2; ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::seconds(15));
+      grpc::ByteBuffer response;
+      grpc::Status status;
+      absl::Notification done;
+      generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
+                        grpc::StubOptions(), &health_request, &response,
+                        [&](grpc::Status s) {
+                          status = s;
+                          done.Notify();
+                        });
+      done.WaitForNotification();
+      EXPECT_TRUE(status.ok()) << status.error_message();
+    }
+  }
   // No actor: UNAUTHENTICATED, counted under its code.
   v1::ListPlansResponse plans;
   EXPECT_EQ(tokens->ListPlans(ActorContext("").get(), v1::ListPlansRequest(),
@@ -272,6 +298,10 @@ TEST_F(AuthorityObservabilityTest, MetricsAccessLogAndNoSecrets) {
                    "\"ValidateToken\",service=\"pat.v1."
                    "IntrospectionService\"}"),
             2);
+  EXPECT_EQ(Sample(metrics,
+                   "pat_authority_rpcs_total{code=\"OK\",method=\"Check\","
+                   "service=\"grpc.health.v1.Health\"}"),
+            2);
   EXPECT_EQ(Sample(metrics, absl::StrCat("pat_authority_rpc_duration_seconds_"
                                          "count{method=\"CreateToken\",",
                                          svc, "}")),
@@ -320,7 +350,7 @@ TEST_F(AuthorityObservabilityTest, MetricsAccessLogAndNoSecrets) {
   // One access-log line per RPC with method, code, latency, caller, actor,
   // plan and token ids.
   ASSERT_TRUE(WaitFor(
-      [&] { return RpcLines(authority->Logs()).size() >= 8; },
+      [&] { return RpcLines(authority->Logs()).size() >= 10; },
       absl::Seconds(10)));
   const std::string logs = authority->Logs();
   std::vector<nlohmann::json> lines = RpcLines(logs);
