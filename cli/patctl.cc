@@ -2,9 +2,15 @@
 //
 //   patctl [global flags] <command> [flags]
 //
-// Exit status: 0 success, 1 an error from the authority (or local I/O),
-// 2 a usage error. A secret is printed only by `create` and `refresh`, on
-// their `secret:` line (or in their JSON output).
+// Exit status (cli/patctl_ux.h): 0 success; 1 a "no" answer (`check`
+// denied, `validate` not found); 2 a usage error; 3 an error from the
+// authority; 4 the authority could not be reached; 5 a local failure. A
+// secret is printed only by `create` and `refresh`, on their `secret:` line
+// (or in their JSON output).
+//
+// Connection settings come from, in order: the command line, PAT_<FLAG>
+// environment variables, the config file (--config, PAT_CONFIG, or
+// $XDG_CONFIG_HOME/patctl/config, ~/.config/patctl/config).
 
 #include <openssl/crypto.h>
 #include <termios.h>
@@ -39,7 +45,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/patctl_args.h"
+#include "cli/patctl_ux.h"
+#include "common/grpc_log.h"
 #include "common/secret.h"
+#include "common/version.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -66,7 +75,13 @@ ABSL_FLAG(std::string, tls_key, "",
 ABSL_FLAG(std::string, tls_server_name, "",
           "Name to verify in the authority's certificate when it differs "
           "from the --authority host.");
-ABSL_FLAG(std::string, output, "text", "Output format: text or json.");
+ABSL_FLAG(std::string, output, "text",
+          "Output format: text (a table on a terminal, tab-separated when "
+          "piped), json, table or tsv.");
+ABSL_FLAG(std::string, config, "",
+          "Config file of connection settings (default: PAT_CONFIG, else "
+          "$XDG_CONFIG_HOME/patctl/config or ~/.config/patctl/config if it "
+          "exists).");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each RPC.");
 
 // Command flags (which command takes which: see Commands()).
@@ -108,10 +123,8 @@ namespace pat::patctl {
 namespace {
 
 using ::google::protobuf::util::TimeUtil;
+using ::pat::VersionLine;
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
 
 // Bounded read of a secret from stdin; real secrets are ~58 bytes.
 constexpr size_t kMaxSecretBytes = 4096;
@@ -122,20 +135,24 @@ constexpr size_t kMaxSecretBytes = 4096;
 class Session {
  public:
   Session(std::shared_ptr<grpc::Channel> channel, std::string actor,
-          absl::Duration timeout, bool json,
+          absl::Duration timeout, std::string output,
           absl::flat_hash_set<std::string> given)
       : tokens_(v1::TokenService::NewStub(channel)),
         directory_(v1::DirectoryService::NewStub(channel)),
         introspection_(v1::IntrospectionService::NewStub(channel)),
         actor_(std::move(actor)),
         timeout_(timeout),
-        json_(json),
+        json_(output == "json"),
+        aligned_(output == "table" ||
+                 (output == "text" && isatty(STDOUT_FILENO) == 1)),
         given_(std::move(given)) {}
 
   v1::TokenService::Stub& tokens() { return *tokens_; }
   v1::DirectoryService::Stub& directory() { return *directory_; }
   v1::IntrospectionService::Stub& introspection() { return *introspection_; }
   bool json() const { return json_; }
+  // Tables: aligned with a header (terminal) or tab-separated (piped).
+  bool aligned() const { return aligned_; }
   bool Given(absl::string_view flag) const { return given_.contains(flag); }
   const absl::flat_hash_set<std::string>& given() const { return given_; }
 
@@ -153,6 +170,7 @@ class Session {
   std::string actor_;
   absl::Duration timeout_;
   bool json_;
+  bool aligned_;
   absl::flat_hash_set<std::string> given_;
 };
 
@@ -160,6 +178,8 @@ using Handler = int (*)(Session&);
 
 struct Command {
   absl::string_view name;
+  absl::string_view summary;
+  absl::string_view examples;  // lines of "patctl ..." (may be empty)
   absl::string_view synopsis;
   std::vector<absl::string_view> required;
   std::vector<absl::string_view> optional;
@@ -170,8 +190,18 @@ const std::vector<Command>& Commands();
 
 constexpr absl::string_view kGlobalFlags[] = {
     "authority", "actor",           "insecure", "tls_ca",  "tls_cert",
-    "tls_key",   "tls_server_name", "output",   "timeout",
+    "tls_key",   "tls_server_name", "output",   "timeout", "config",
 };
+
+// Where the channel goes, for the hint after a connection failure.
+struct ConnectionTarget {
+  std::string authority;
+  bool insecure = false;
+};
+ConnectionTarget& Target() {
+  static ConnectionTarget target;
+  return target;
+}
 
 // Required flags that may be given an empty value ("--admins=" on purpose).
 constexpr absl::string_view kMayBeEmpty[] = {"admins"};
@@ -180,31 +210,45 @@ constexpr absl::string_view kMayBeEmpty[] = {"admins"};
 // Usage and errors.
 
 void PrintUsage(std::ostream& out) {
-  out << "usage: patctl [global flags] <command> [flags]\n\ncommands:\n";
+  out << "patctl: manage plan access tokens on pat-authority.\n\n"
+         "usage: patctl [global flags] <command> [flags]\n"
+         "       patctl <command> --help      help and examples of a "
+         "command\n\ncommands:\n";
   for (const Command& c : Commands()) {
-    out << "  patctl " << c.name;
-    if (!c.synopsis.empty()) out << " " << c.synopsis;
-    out << "\n";
+    std::string name(c.name);
+    name.resize(17, ' ');
+    out << "  " << name << c.summary << "\n";
   }
-  out << "  patctl help\n"
-         "\nglobal flags:\n"
-         "  --authority=HOST:PORT  authority address (default 127.0.0.1:7443;"
-         " env PAT_AUTHORITY)\n"
-         "  --actor=USER_ID        acting admin, sent as x-pat-actor"
-         " (env PAT_ACTOR)\n"
+  out << "  help [command]   this help, or a command's\n"
+         "  completion bash|zsh  print a shell completion script\n"
+         "  version          print the version and commit\n"
+         "\nglobal flags (each also from PAT_<FLAG> and the config file):\n"
+         "  --authority=HOST:PORT  authority address (default 127.0.0.1:7443)\n"
+         "  --actor=USER_ID        acting admin, sent as x-pat-actor\n"
          "  --insecure             plaintext channel (local development)\n"
          "  --tls_ca=FILE --tls_cert=FILE --tls_key=FILE"
          " [--tls_server_name=NAME]\n"
          "                         TLS; client certificate and key for mTLS\n"
-         "  --output=text|json     output format (default text)\n"
+         "  --output=text|json|table|tsv  text: a table on a terminal, "
+         "tab-separated when piped\n"
          "  --timeout=DURATION     deadline of each RPC (default 10s)\n"
-         "\nexit status: 0 ok, 1 error from the authority or I/O,"
-         " 2 usage error\n";
+         "  --config=FILE          \"key = value\" lines: authority, actor, "
+         "insecure, tls_ca,\n"
+         "                         tls_cert, tls_key, tls_server_name, "
+         "timeout, output\n"
+         "                         (default PAT_CONFIG, else "
+         "~/.config/patctl/config)\n"
+         "\nexit status: 0 ok; 1 no (check: denied, validate: not found); "
+         "2 usage error;\n"
+         "             3 error from the authority; 4 authority unreachable "
+         "(TLS, refused,\n"
+         "             deadline); 5 local error (file, stdout)\n";
 }
 
 int UsageError(absl::string_view message) {
-  std::cerr << "patctl: " << message << "\n\n";
-  PrintUsage(std::cerr);
+  std::cerr << "patctl: " << message
+            << "\nRun 'patctl help' (or 'patctl <command> --help') for "
+               "usage.\n";
   return kExitUsage;
 }
 
@@ -213,13 +257,39 @@ int RpcError(const grpc::Status& status) {
             << absl::StatusCodeToString(
                    static_cast<absl::StatusCode>(status.error_code()))
             << ": " << TerminalSafe(status.error_message()) << "\n";
-  return kExitError;
+  const bool unreachable =
+      status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  if (!unreachable) return kExitRpcError;
+  const std::string hint = ConnectionHint(
+      status.error_message(), Target().insecure, Target().authority);
+  if (!hint.empty()) std::cerr << "patctl: " << TerminalSafe(hint) << "\n";
+  return kExitUnreachable;
 }
 
 int LocalError(absl::string_view message) {
   std::cerr << "patctl: " << message << "\n";
-  return kExitError;
+  return kExitLocal;
 }
+
+// Rows printed as a table (terminal) or tab-separated (piped); cells are
+// made terminal-safe.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  void Add(std::initializer_list<std::string> cells) {
+    std::vector<std::string> row;
+    for (const std::string& c : cells) row.push_back(TerminalSafe(c));
+    rows_.push_back(std::move(row));
+  }
+  void Print(const Session& s) const {
+    std::cout << RenderTable(header_, rows_, s.aligned());
+  }
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
 
 // ---------------------------------------------------------------------------
 // Output.
@@ -289,24 +359,13 @@ void PrintToken(const v1::Token& t) {
   }
 }
 
-// One record per line: fields made terminal-safe (so a field can hold no tab
-// or newline), joined by tabs.
-void Row(std::initializer_list<std::string> fields) {
-  std::string line;
-  for (const std::string& f : fields) {
-    if (!line.empty()) line += '\t';
-    line += TerminalSafe(f);
-  }
-  std::cout << line << "\n";
-}
-
-// One token per line, tab-separated; the name (which may hold spaces) last.
-void PrintTokenRow(const v1::Token& t) {
-  Row({t.id(), EnumToName(kTokenKindNames, t.kind()),
-       EnumToName(kTokenStatusNames, t.status()),
-       t.has_expire_time() ? TimeText(t.expire_time()) : "-",
-       ListText(t.scopes()), ResourcesText(t.all_resources(), t.resources()),
-       t.name()});
+// One token per row; the name (which may hold spaces) last.
+void AddTokenRow(Table& table, const v1::Token& t) {
+  table.Add({t.id(), EnumToName(kTokenKindNames, t.kind()),
+             EnumToName(kTokenStatusNames, t.status()),
+             t.has_expire_time() ? TimeText(t.expire_time()) : "-",
+             ListText(t.scopes()),
+             ResourcesText(t.all_resources(), t.resources()), t.name()});
 }
 
 void PrintPlan(const v1::Plan& p) {
@@ -359,6 +418,14 @@ std::optional<Enum> EnumFlag(const EnumName<Enum> (&table)[N],
                           ", not \"", TerminalSafe(value), "\"");
   }
   return e;
+}
+
+// Deprecated scopes still work; say so on stderr (never an error).
+void WarnDeprecatedScopes() {
+  for (const std::string& warning :
+       DeprecatedScopeWarnings(SplitList(absl::GetFlag(FLAGS_scopes)))) {
+    std::cerr << "patctl: " << warning << "\n";
+  }
 }
 
 // --all_resources and --links together is a contradiction.
@@ -484,10 +551,12 @@ int ListPlans(Session& s) {
       s.tokens().ListPlans(&ctx, v1::ListPlansRequest(), &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
+    Table table({"id", "tier", "admins", "name"});
     for (const v1::Plan& p : resp.plans()) {
-      Row({p.id(), EnumToName(kPlanTierNames, p.tier()),
-           ListText(p.admin_user_ids()), p.name()});
+      table.Add({p.id(), EnumToName(kPlanTierNames, p.tier()),
+                 ListText(p.admin_user_ids()), p.name()});
     }
+    table.Print(s);
   });
 }
 
@@ -522,6 +591,7 @@ int Create(Session& s) {
   req.set_name(absl::GetFlag(FLAGS_name));
   req.set_description(absl::GetFlag(FLAGS_description));
   req.set_expires_in_days(absl::GetFlag(FLAGS_days));
+  WarnDeprecatedScopes();
   AddAll(SplitList(absl::GetFlag(FLAGS_scopes)), req.mutable_scopes());
   req.set_all_resources(absl::GetFlag(FLAGS_all_resources));
   AddAll(SplitList(absl::GetFlag(FLAGS_links)), req.mutable_resource_links());
@@ -584,7 +654,10 @@ int List(Session& s) {
       &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
-    for (const v1::Token& t : resp.tokens()) PrintTokenRow(t);
+    Table table(
+        {"id", "kind", "status", "expires", "scopes", "resources", "name"});
+    for (const v1::Token& t : resp.tokens()) AddTokenRow(table, t);
+    table.Print(s);
     NoteMorePages(resp.next_page_token());
   });
 }
@@ -606,6 +679,7 @@ int Update(Session& s) {
   }
   req.set_name(absl::GetFlag(FLAGS_name));
   req.set_description(absl::GetFlag(FLAGS_description));
+  WarnDeprecatedScopes();
   AddAll(SplitList(absl::GetFlag(FLAGS_scopes)), req.mutable_scopes());
   req.set_all_resources(absl::GetFlag(FLAGS_all_resources));
   AddAll(SplitList(absl::GetFlag(FLAGS_links)), req.mutable_resource_links());
@@ -672,10 +746,12 @@ int Audit(Session& s) {
       &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
+    Table table({"time", "action", "actor", "token", "details"});
     for (const v1::AuditEvent& e : resp.events()) {
-      Row({e.has_time() ? TimeText(e.time()) : "-", e.action(), e.actor(),
-           e.token_id(), e.details_json()});
+      table.Add({e.has_time() ? TimeText(e.time()) : "-", e.action(),
+                 e.actor(), e.token_id(), e.details_json()});
     }
+    table.Print(s);
     NoteMorePages(resp.next_page_token());
   });
 }
@@ -691,11 +767,13 @@ int Check(Session& s) {
   s.Prepare(ctx, /*as_actor=*/true);
   grpc::Status status = s.tokens().CheckAccess(&ctx, req, &resp);
   if (!status.ok()) return RpcError(status);
-  return Emit(s, resp, [&] {
+  const int printed = Emit(s, resp, [&] {
     Line("allowed", resp.allowed() ? "true" : "false");
     Line("reason", resp.reason());
     if (!resp.detail().empty()) Line("detail", resp.detail());
   });
+  if (printed != kExitOk) return printed;
+  return resp.allowed() ? kExitOk : kExitNo;
 }
 
 // ---------------------------------------------------------------------------
@@ -778,7 +856,7 @@ int Validate(Session& s) {
   s.Prepare(ctx, /*as_actor=*/false);
   grpc::Status status = s.introspection().ValidateToken(&ctx, req, &resp);
   if (!status.ok()) return RpcError(status);
-  return Emit(s, resp, [&] {
+  const int printed = Emit(s, resp, [&] {
     Line("found", resp.found() ? "true" : "false");
     if (!resp.found()) return;
     const v1::Grant& g = resp.grant();
@@ -794,6 +872,8 @@ int Validate(Session& s) {
       Line("secret_expire_time", TimeText(resp.secret_expire_time()));
     }
   });
+  if (printed != kExitOk) return printed;
+  return resp.found() ? kExitOk : kExitNo;
 }
 
 // ---------------------------------------------------------------------------
@@ -802,60 +882,90 @@ int Validate(Session& s) {
 const std::vector<Command>& Commands() {
   static const auto* const kCommands = new std::vector<Command>{
       {"upsert-plan",
+       "create or update a plan (platform callers)",
+       "patctl --insecure upsert-plan --id=1234567890 --name=\"Acme\" --tier=organization --admins=alice,bob",
        "--id=ORG --name=NAME "
        "--tier=organization|enterprise|starter|professional --admins=u1,u2",
        {"id", "name", "tier", "admins"},
        {},
        UpsertPlan},
       {"upsert-resource",
+       "create or update a directory resource (platform callers)",
+       "patctl --insecure upsert-resource --plan=1234567890 --kind=project --id=proj1\npatctl --insecure upsert-resource --plan=1234567890 --kind=file --id=FILEKEY1 --parent_kind=project --parent_id=proj1",
        "--plan=ORG --kind=file|project|team|workspace|npm_scope --id=ID "
        "[--parent_kind=K --parent_id=ID] [--name=N]",
        {"plan", "kind", "id"},
        {"parent_kind", "parent_id", "name"},
        UpsertResource},
       {"delete-resource",
+       "delete a directory resource (platform callers)",
+       "patctl --insecure delete-resource --kind=file --id=FILEKEY1",
        "--kind=K --id=ID",
        {"kind", "id"},
        {},
        DeleteResource},
-      {"list-plans", "", {}, {}, ListPlans},
+      {"list-plans",
+       "list the plans the actor administers",
+       "patctl --actor=alice list-plans\npatctl --actor=alice list-plans --output=json",
+       "", {}, {}, ListPlans},
       {"create",
+       "create a token; prints its secret once",
+       "patctl --actor=alice create --plan=1234567890 --kind=rest --name=ci --days=90 \\\n    --scopes=file_content:read,file_metadata:read --links=https://www.figma.com/design/FILEKEY1\npatctl --actor=alice create --plan=1234567890 --kind=npm --name=publish --days=30 \\\n    --scopes=packages:read,packages:write --all_resources --request_id=ci-2024-06-01",
        "--plan=ORG --kind=rest|npm --name=N [--description=D] --days=N "
        "--scopes=a,b [--all_resources | --links=l1,l2] [--request_id=R]",
        {"plan", "kind", "name", "days", "scopes"},
        {"description", "all_resources", "links", "request_id"},
        Create},
-      {"get", "--plan=ORG --token=ID", {"plan", "token"}, {}, Get},
+      {"get",
+       "show one token",
+       "patctl --actor=alice get --plan=1234567890 --token=tok_...",
+       "--plan=ORG --token=ID", {"plan", "token"}, {}, Get},
       {"list",
+       "list a plan's tokens (a table; tab-separated when piped)",
+       "patctl --actor=alice list --plan=1234567890 --status=active\npatctl --actor=alice list --plan=1234567890 --all_pages | cut -f1,7",
        "--plan=ORG [--kind=rest|npm] [--status=active,expired,revoked] "
        "[--page_size=N] [--page_token=T | --all_pages]",
        {"plan"},
        {"kind", "status", "page_size", "page_token", "all_pages"},
        List},
       {"update",
+       "edit a token's name, description, scopes or resources",
+       "patctl --actor=alice update --plan=1234567890 --token=tok_... --scopes=file_content:read\npatctl --actor=alice update --plan=1234567890 --token=tok_... --description=",
        "--plan=ORG --token=ID [--name=N] [--description=D] [--scopes=a,b] "
        "[--all_resources | --links=l1,l2]",
        {"plan", "token"},
        {"name", "description", "scopes", "all_resources", "links"},
        Update},
       {"refresh",
+       "issue a new secret; the old one works 24 more hours",
+       "patctl --actor=alice refresh --plan=1234567890 --token=tok_... --request_id=r1",
        "--plan=ORG --token=ID [--request_id=R]",
        {"plan", "token"},
        {"request_id"},
        Refresh},
-      {"revoke", "--plan=ORG --token=ID", {"plan", "token"}, {}, Revoke},
+      {"revoke",
+       "revoke a token now, irreversibly",
+       "patctl --actor=alice revoke --plan=1234567890 --token=tok_...",
+       "--plan=ORG --token=ID", {"plan", "token"}, {}, Revoke},
       {"audit",
+       "list a plan's audit events",
+       "patctl --actor=alice audit --plan=1234567890 --token=tok_... --all_pages",
        "--plan=ORG [--token=ID] [--page_size=N] [--page_token=T | "
        "--all_pages]",
        {"plan"},
        {"token", "page_size", "page_token", "all_pages"},
        Audit},
       {"check",
+       "would this token be allowed? exit 0 allowed, 1 denied",
+       "patctl --actor=alice check --plan=1234567890 --token=tok_... --method=GET --path=/v1/files/FILEKEY1 && echo allowed",
        "--plan=ORG --token=ID --method=GET --path=/v1/files/KEY",
        {"plan", "token", "method", "path"},
        {},
        Check},
-      {"validate", "--secret_stdin", {"secret_stdin"}, {}, Validate},
+      {"validate",
+       "look up a secret (read from stdin); exit 0 found, 1 not found",
+       "patctl validate --secret_stdin < secret.txt\nprintf %s \"$SECRET\" | patctl validate --secret_stdin --output=json",
+       "--secret_stdin", {"secret_stdin"}, {}, Validate},
   };
   return *kCommands;
 }
@@ -935,8 +1045,9 @@ std::string ReadFile(absl::string_view flag, const std::string& path,
 std::variant<int, std::unique_ptr<Session>> OpenSession(
     absl::flat_hash_set<std::string> given) {
   std::string output = absl::GetFlag(FLAGS_output);
-  if (output != "text" && output != "json") {
-    return UsageError("--output must be text or json");
+  if (output != "text" && output != "json" && output != "table" &&
+      output != "tsv") {
+    return UsageError("--output must be text, json, table or tsv");
   }
   absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   if (timeout <= absl::ZeroDuration()) {
@@ -944,22 +1055,16 @@ std::variant<int, std::unique_ptr<Session>> OpenSession(
   }
   std::string authority = absl::GetFlag(FLAGS_authority);
   std::string actor = absl::GetFlag(FLAGS_actor);
-  if (const char* env = std::getenv("PAT_AUTHORITY");
-      !given.contains("authority") && env != nullptr && *env != '\0') {
-    authority = env;
-  }
-  if (const char* env = std::getenv("PAT_ACTOR");
-      !given.contains("actor") && env != nullptr && *env != '\0') {
-    actor = env;
-  }
   if (authority.empty()) return UsageError("--authority must not be empty");
   if (!IsValidActor(actor)) {
     return UsageError("--actor must be printable ASCII");
   }
 
   bool insecure = absl::GetFlag(FLAGS_insecure);
-  bool any_tls = given.contains("tls_ca") || given.contains("tls_cert") ||
-                 given.contains("tls_key") || given.contains("tls_server_name");
+  bool any_tls = !absl::GetFlag(FLAGS_tls_ca).empty() ||
+                 !absl::GetFlag(FLAGS_tls_cert).empty() ||
+                 !absl::GetFlag(FLAGS_tls_key).empty() ||
+                 !absl::GetFlag(FLAGS_tls_server_name).empty();
   if (insecure && any_tls) {
     return UsageError("--insecure cannot be combined with --tls_* flags");
   }
@@ -992,18 +1097,190 @@ std::variant<int, std::unique_ptr<Session>> OpenSession(
       args.SetSslTargetNameOverride(name);
     }
   }
+  Target() = {authority, insecure};
   return std::make_unique<Session>(
       grpc::CreateCustomChannel(authority, creds, args), std::move(actor),
-      timeout, output == "json", std::move(given));
+      timeout, std::move(output), std::move(given));
+}
+
+std::vector<std::string> CommandNames() {
+  std::vector<std::string> names;
+  for (const Command& c : Commands()) names.emplace_back(c.name);
+  for (const char* extra : {"help", "completion", "version"}) {
+    names.emplace_back(extra);
+  }
+  return names;
+}
+
+std::vector<std::string> AllFlagNames() {
+  std::vector<std::string> names;
+  absl::flat_hash_set<std::string> seen;
+  auto add = [&](absl::string_view n) {
+    if (seen.insert(std::string(n)).second) names.emplace_back(n);
+  };
+  for (absl::string_view n : kGlobalFlags) add(n);
+  for (const Command& c : Commands()) {
+    for (absl::string_view n : c.required) add(n);
+    for (absl::string_view n : c.optional) add(n);
+  }
+  return names;
+}
+
+void PrintFlagLine(std::ostream& out, absl::string_view name, bool required) {
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  std::string left = absl::StrCat("  --", name);
+  if (flag != nullptr && !flag->IsOfType<bool>()) absl::StrAppend(&left, "=V");
+  left.resize(std::max<size_t>(left.size() + 2, 22), ' ');
+  out << left << (flag != nullptr ? flag->Help() : "")
+      << (required ? " (required)" : "") << "\n";
+}
+
+void PrintCommandHelp(std::ostream& out, const Command& c) {
+  out << "patctl " << c.name << ": " << c.summary << "\n\nusage: patctl "
+      << c.name;
+  if (!c.synopsis.empty()) out << " " << c.synopsis;
+  out << "\n\nflags:\n";
+  for (absl::string_view name : c.required) PrintFlagLine(out, name, true);
+  for (absl::string_view name : c.optional) PrintFlagLine(out, name, false);
+  if (!c.examples.empty()) {
+    out << "\nexamples:\n";
+    for (absl::string_view line : absl::StrSplit(c.examples, '\n')) {
+      out << "  " << line << "\n";
+    }
+  }
+  out << "\nglobal flags and exit status: patctl help\n";
+}
+
+int UnknownCommand(absl::string_view name) {
+  std::string message =
+      absl::StrCat("unknown command \"", TerminalSafe(name), "\"");
+  if (std::optional<std::string> near = DidYouMean(name, CommandNames())) {
+    absl::StrAppend(&message, "; did you mean \"", *near, "\"?");
+  }
+  return UsageError(message);
+}
+
+// The first positional argument (the command), walking argv as ScanFlags
+// does; "" when there is none.
+std::string FirstPositional(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (arg.size() < 2 || arg[0] != '-') return std::string(arg);
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    if (absl::StrContains(arg, '=')) continue;
+    if (TypeOfFlag(arg) == FlagType::kValue) ++i;  // "--flag value"
+  }
+  return "";
+}
+
+// The config file to read: --config, PAT_CONFIG, or the default location
+// when it exists ("" for none). `explicit_path` is set when the user named
+// one (then a missing file is an error).
+std::string ConfigPath(const FlagScan& scan, bool* explicit_path) {
+  *explicit_path = true;
+  for (const auto& [name, value] : scan.values) {
+    if (name == "config") return value;
+  }
+  if (const char* env = std::getenv("PAT_CONFIG"); env != nullptr && *env) {
+    return env;
+  }
+  *explicit_path = false;
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg) {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
+    base = absl::StrCat(home, "/.config");
+  } else {
+    return "";
+  }
+  std::string path = absl::StrCat(base, "/patctl/config");
+  return access(path.c_str(), F_OK) == 0 ? path : "";
+}
+
+// Applies the config file, then PAT_<FLAG> environment variables, as
+// defaults of the connection flags (the command line, parsed later, wins).
+// A TLS setting from a lower source is dropped when the command line says
+// --insecure, and vice versa, so a config file for one mode does not
+// contradict an explicit choice of the other. Returns a usage error or "".
+std::string ApplyConnectionDefaults(const FlagScan& scan) {
+  absl::flat_hash_map<std::string, std::string> defaults;
+  bool explicit_path = false;
+  const std::string path = ConfigPath(scan, &explicit_path);
+  if (!path.empty()) {
+    std::string error;
+    const std::string text = ReadFile("config", path, &error);
+    if (!error.empty()) return error;
+    ConfigFile config = ParseConfigFile(text);
+    if (!config.error.empty()) {
+      return absl::StrCat("config file \"", TerminalSafe(path),
+                          "\": ", config.error);
+    }
+    defaults = std::move(config.values);
+  }
+  for (absl::string_view key : kConfigKeys) {
+    const std::string variable =
+        absl::StrCat("PAT_", absl::AsciiStrToUpper(key));
+    if (const char* env = std::getenv(variable.c_str());
+        env != nullptr && *env != '\0') {
+      defaults[key] = env;
+    }
+  }
+  const bool cli_insecure = scan.given.contains("insecure");
+  const bool cli_tls = scan.given.contains("tls_ca") ||
+                       scan.given.contains("tls_cert") ||
+                       scan.given.contains("tls_key") ||
+                       scan.given.contains("tls_server_name");
+  for (const auto& [key, value] : defaults) {
+    if (scan.given.contains(key)) continue;
+    if (cli_insecure && absl::StartsWith(key, "tls_")) continue;
+    if (cli_tls && key == "insecure") continue;
+    std::string error;
+    if (!absl::FindCommandLineFlag(key)->ParseFrom(value, &error)) {
+      return absl::StrCat("setting ", key, " (from PAT_",
+                          absl::AsciiStrToUpper(key), " or the config file): ",
+                          TerminalSafe(error));
+    }
+  }
+  return "";
 }
 
 int Run(int argc, char** argv) {
+  SilenceGrpcLogs();
+  const std::string first = FirstPositional(argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--version" || arg == "-version") {
+      std::cout << VersionLine("patctl") << std::endl;
+      return kExitOk;
+    }
+  }
+  if (first == "version") {
+    std::cout << VersionLine("patctl") << std::endl;
+    return kExitOk;
+  }
   FlagScan scan = ScanFlags(argc, argv, TypeOfFlag);
   if (scan.help) {
+    if (const Command* cmd = FindCommand(first); cmd != nullptr) {
+      PrintCommandHelp(std::cout, *cmd);
+      return kExitOk;
+    }
+    if (!first.empty() && first != "help") return UnknownCommand(first);
     PrintUsage(std::cout);
     return kExitOk;
   }
-  if (!scan.error.empty()) return UsageError(scan.error);
+  if (!scan.error.empty()) {
+    if (!scan.unknown_flag.empty()) {
+      std::string message = scan.error;
+      if (std::optional<std::string> near =
+              DidYouMean(scan.unknown_flag, AllFlagNames())) {
+        absl::StrAppend(&message, "; did you mean --", *near, "?");
+      }
+      return UsageError(message);
+    }
+    return UsageError(scan.error);
+  }
   // Validate every value first, so that a bad one is a usage error (exit 2)
   // rather than absl's exit(1) inside ParseCommandLine.
   for (const auto& [name, value] : scan.values) {
@@ -1012,18 +1289,35 @@ int Run(int argc, char** argv) {
       return UsageError(absl::StrCat("--", name, ": ", TerminalSafe(error)));
     }
   }
+  if (std::string error = ApplyConnectionDefaults(scan); !error.empty()) {
+    return UsageError(error);
+  }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() < 2) return UsageError("missing command");
   absl::string_view name = positional[1];
   if (name == "help") {
+    if (positional.size() > 2) {
+      const Command* cmd = FindCommand(positional[2]);
+      if (cmd == nullptr) return UnknownCommand(positional[2]);
+      PrintCommandHelp(std::cout, *cmd);
+      return kExitOk;
+    }
     PrintUsage(std::cout);
     return kExitOk;
   }
-  const Command* cmd = FindCommand(name);
-  if (cmd == nullptr) {
-    return UsageError(
-        absl::StrCat("unknown command \"", TerminalSafe(name), "\""));
+  if (name == "completion") {
+    const std::string shell = positional.size() > 2 ? positional[2] : "";
+    if (shell == "bash") {
+      std::cout << BashCompletion(CommandNames(), AllFlagNames());
+    } else if (shell == "zsh") {
+      std::cout << ZshCompletion(CommandNames(), AllFlagNames());
+    } else {
+      return UsageError("usage: patctl completion bash|zsh");
+    }
+    return kExitOk;
   }
+  const Command* cmd = FindCommand(name);
+  if (cmd == nullptr) return UnknownCommand(name);
   if (positional.size() > 2) {
     return UsageError(absl::StrCat("unexpected argument \"",
                                    TerminalSafe(positional[2]), "\""));

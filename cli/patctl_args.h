@@ -132,6 +132,8 @@ struct FlagScan {
   bool help = false;
   // Empty when the scan succeeded; otherwise a usage error.
   std::string error;
+  // The name when the error is an unknown flag (for "did you mean").
+  std::string unknown_flag;
 };
 
 // Walks argv the way absl::ParseCommandLine does (so that both agree on which
@@ -163,6 +165,7 @@ inline FlagScan ScanFlags(int argc, const char* const* argv,
     switch (t) {
       case FlagType::kUnknown:
         scan.error = absl::StrCat("unknown flag --", name);
+        scan.unknown_flag = std::string(name);
         return scan;
       case FlagType::kHelp:
         scan.help = true;

@@ -171,6 +171,14 @@ absl::StatusOr<std::map<std::string, std::set<CallerRole>>> ParseCallersConfig(
 absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
     AuthorityConfig raw, bool allow_insecure_non_loopback) {
   PAT_ASSIGN_OR_RETURN(ListenAddress listen, ParseListen(raw.listen));
+  if (!raw.admin_listen.empty()) {
+    absl::StatusOr<ListenAddress> admin = ParseListen(raw.admin_listen);
+    if (!admin.ok() || admin->unix_socket) {
+      return FlagError("admin_listen",
+                       absl::StrCat("must be host:port, got \"",
+                                    Echo(raw.admin_listen), "\""));
+    }
+  }
   if (raw.database_url.empty()) return FlagError("database_url", "required");
   if (raw.db_pool_size < 1 || raw.db_pool_size > kMaxPoolSize) {
     return FlagError("db_pool_size", absl::StrCat("must be 1..", kMaxPoolSize,

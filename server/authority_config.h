@@ -16,6 +16,12 @@ enum class CallerRole { kAdmin, kPlatform, kSidecar };
 // Validated, immutable configuration of pat-authority.
 struct AuthorityConfig {
   std::string listen = "127.0.0.1:7443";
+  // /metrics, /healthz, /readyz (plain HTTP); "" disables it.
+  std::string admin_listen = "127.0.0.1:9902";
+  // False when admin_listen is the built-in default (not given): then an
+  // address already in use only disables the endpoint, with a warning, so
+  // that several authorities on one host (tests, benchmarks) can start.
+  bool admin_listen_explicit = true;
   std::string database_url;
   bool insecure = false;
   std::string tls_cert_path;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -30,6 +31,7 @@
 #include "server/introspection_service.h"
 #include "server/migrations.h"
 #include "server/pg_token_store.h"
+#include "server/rpc_observer.h"
 #include "server/token_manager.h"
 #include "server/token_service.h"
 
@@ -108,9 +110,20 @@ class AuthorityServerImpl final : public AuthorityServer {
     }
   }
 
-  absl::Status Start(const AuthorityConfig& config, const Clock& clock);
+  absl::Status Start(const AuthorityConfig& config, const Clock& clock,
+                     AuthorityMetrics* metrics);
 
   int port() const override { return port_; }
+
+  bool feed_live() const override { return feed_->live(); }
+
+  void UpdateGauges(AuthorityMetrics& metrics) const override {
+    metrics.pool_size.Set(pool_->size());
+    metrics.pool_open.Set(pool_->open_connections());
+    metrics.pool_in_use.Set(pool_->leased_connections());
+    metrics.feed_head.Set(feed_->head());
+    metrics.feed_live.Set(feed_->live() ? 1 : 0);
+  }
 
   void Shutdown(absl::Duration grace) override {
     absl::MutexLock lock(&shutdown_mu_);
@@ -148,7 +161,8 @@ class AuthorityServerImpl final : public AuthorityServer {
 };
 
 absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
-                                        const Clock& clock) {
+                                        const Clock& clock,
+                                        AuthorityMetrics* metrics) {
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (config.insecure) {
     credentials = grpc::InsecureServerCredentials();
@@ -174,9 +188,14 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     auth_ = CallerAuth::Mtls(config.callers);
   }
 
+  DbPoolMetrics pool_metrics;
+  if (metrics != nullptr) {
+    pool_metrics.acquire_wait = &metrics->pool_wait;
+    pool_metrics.acquire_timeouts = &metrics->pool_timeouts;
+  }
   PAT_ASSIGN_OR_RETURN(pool_,
                        DbPool::Create(config.database_url, config.db_pool_size,
-                                      config.db_acquire_timeout));
+                                      config.db_acquire_timeout, pool_metrics));
   if (config.auto_migrate) {
     PAT_RETURN_IF_ERROR(ApplyMigrations(config.database_url));
   }
@@ -184,18 +203,32 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   manager_ = std::make_unique<TokenManager>(*store_, clock);
   FeedHubOptions feed_options;
   feed_options.database_url = config.database_url;
+  if (metrics != nullptr) {
+    feed_options.notify_wakeups = &metrics->feed_notify_wakeups;
+    feed_options.poll_wakeups = &metrics->feed_poll_wakeups;
+  }
   PAT_ASSIGN_OR_RETURN(feed_, FeedHub::Start(std::move(feed_options), clock));
   token_service_ = std::make_unique<TokenServiceImpl>(*manager_, *auth_);
   directory_service_ =
       std::make_unique<DirectoryServiceImpl>(*manager_, *auth_);
-  introspection_service_ =
-      std::make_unique<IntrospectionServiceImpl>(*manager_, *auth_, *feed_);
+  IntrospectionOptions introspection_options;
+  introspection_options.metrics = metrics;
+  introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
+      *manager_, *auth_, *feed_, introspection_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, credentials, &port_);
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  if (metrics != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<RpcObserverFactory>(*metrics, *auth_));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   // gRPC's default (at most 2 idle polling threads) makes the sync server
   // create and destroy a thread for most calls under load (about 180 thread
   // exits per second in bench/authority); keep enough for the database pool.
@@ -214,7 +247,8 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
       server_->Wait();
       server_.reset();
     }
-    return absl::UnavailableError(
+    // Not UNAVAILABLE: that means "the database is down, retry".
+    return absl::FailedPreconditionError(
         absl::StrCat("--listen: cannot listen on ", config.listen));
   }
   // The overall status ("") is SERVING by default; name each service too so
@@ -234,9 +268,10 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AuthorityServer>> AuthorityServer::Create(
-    const AuthorityConfig& config, const Clock& clock) {
+    const AuthorityConfig& config, const Clock& clock,
+    AuthorityMetrics* metrics) {
   auto server = std::make_unique<AuthorityServerImpl>();
-  PAT_RETURN_IF_ERROR(server->Start(config, clock));
+  PAT_RETURN_IF_ERROR(server->Start(config, clock, metrics));
   return std::unique_ptr<AuthorityServer>(std::move(server));
 }
 

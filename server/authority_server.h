@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "server/authority_config.h"
+#include "server/authority_metrics.h"
 
 namespace pat {
 
@@ -16,8 +17,13 @@ namespace pat {
 // Thread-safe. The clock must outlive the server.
 class AuthorityServer {
  public:
+  // `metrics` (optional) receives RPC, pool and feed metrics and enables the
+  // per-RPC JSON access log on stderr; it must outlive the server.
+  // UNAVAILABLE when the database cannot be reached (retry later),
+  // INVALID_ARGUMENT for configuration errors.
   static absl::StatusOr<std::unique_ptr<AuthorityServer>> Create(
-      const AuthorityConfig& config, const Clock& clock);
+      const AuthorityConfig& config, const Clock& clock,
+      AuthorityMetrics* metrics = nullptr);
   virtual ~AuthorityServer() = default;
 
   // The bound port (useful when config.listen asked for port 0).
@@ -27,6 +33,10 @@ class AuthorityServer {
   virtual void Shutdown(absl::Duration grace) = 0;
   // Blocks until Shutdown has completed.
   virtual void Wait() = 0;
+  // Whether the feed listener is connected (LISTEN) and reading.
+  virtual bool feed_live() const = 0;
+  // Copies pool and feed state into the gauges of `metrics`.
+  virtual void UpdateGauges(AuthorityMetrics& metrics) const = 0;
 };
 
 }  // namespace pat

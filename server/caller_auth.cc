@@ -1,5 +1,6 @@
 #include "server/caller_auth.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -113,6 +114,39 @@ absl::StatusOr<Caller> CallerAuth::AuthorizePeer(
     caller.actor = *std::move(actor);
   }
   return caller;
+}
+
+std::string CallerAuth::IdentityForLog(
+    const grpc::ServerContextBase& context) const {
+  if (insecure_) return std::string(kInsecureIdentity);
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return "unauthenticated";
+  }
+  std::string first;
+  for (const grpc::string_ref& ref :
+       auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
+    std::string san(ref.data(), ref.size());
+    if (callers_.contains(san)) return san;
+    if (first.empty()) first = std::move(san);
+  }
+  if (first.empty()) return "unauthenticated";
+  if (first.size() > 256) first.resize(256);
+  return absl::StrCat("unconfigured:", first);
+}
+
+std::string CallerAuth::AssertedActorForLog(
+    const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(
+      grpc::string_ref(kActorMetadataKey.data(), kActorMetadataKey.size()));
+  if (it == metadata.end()) return "";
+  std::string actor(it->second.data(),
+                    std::min<size_t>(it->second.size(), kMaxActorLength));
+  for (char& c : actor) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return actor;
 }
 
 }  // namespace pat

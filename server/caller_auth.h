@@ -72,6 +72,15 @@ class CallerAuth {
                                        absl::Span<const std::string> actors,
                                        CallerRole needed) const;
 
+  // For the access log (never for decisions): the configured identity among
+  // the peer's SANs, else "unconfigured:<first SAN>" ("unauthenticated"
+  // without one), or "insecure".
+  std::string IdentityForLog(const grpc::ServerContextBase& context) const;
+  // For the access log: the first x-pat-actor value, at most
+  // kMaxActorLength bytes, non-printable bytes replaced by '?'; "" if none.
+  static std::string AssertedActorForLog(
+      const grpc::ServerContextBase& context);
+
   bool insecure() const { return insecure_; }
 
  private:

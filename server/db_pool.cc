@@ -1,5 +1,6 @@
 #include "server/db_pool.h"
 
+#include <chrono>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -16,13 +17,14 @@ DbPool::Lease::~Lease() {
 }
 
 absl::StatusOr<std::unique_ptr<DbPool>> DbPool::Create(
-    std::string url, int size, absl::Duration acquire_timeout) {
+    std::string url, int size, absl::Duration acquire_timeout,
+    DbPoolMetrics metrics) {
   if (url.empty()) return absl::InvalidArgumentError("database_url: required");
   if (size < 1 || size > 1000) {
     return absl::InvalidArgumentError("db_pool_size: must be 1..1000");
   }
   auto pool = std::unique_ptr<DbPool>(
-      new DbPool(std::move(url), size, acquire_timeout));
+      new DbPool(std::move(url), size, acquire_timeout, metrics));
   // Open one connection now so that a wrong URL fails at start.
   absl::StatusOr<Lease> lease = pool->Acquire();
   if (!lease.ok()) return lease.status();
@@ -31,11 +33,23 @@ absl::StatusOr<std::unique_ptr<DbPool>> DbPool::Create(
 
 absl::StatusOr<DbPool::Lease> DbPool::Acquire() {
   {
+    const auto start = std::chrono::steady_clock::now();
     absl::MutexLock lock(&mu_);
     auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return !idle_.empty() || open_ < size_;
     };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&available), acquire_timeout_)) {
+    const bool got =
+        mu_.AwaitWithTimeout(absl::Condition(&available), acquire_timeout_);
+    if (metrics_.acquire_wait != nullptr) {
+      metrics_.acquire_wait->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        start)
+              .count());
+    }
+    if (!got) {
+      if (metrics_.acquire_timeouts != nullptr) {
+        metrics_.acquire_timeouts->Inc();
+      }
       return absl::UnavailableError(
           "database connection pool exhausted; try again");
     }

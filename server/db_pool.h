@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics.h"
 #include "pqxx/connection"
 
 namespace pat {
@@ -18,6 +19,12 @@ namespace pat {
 // to `size`; Acquire waits at most `acquire_timeout` for a free one and then
 // fails UNAVAILABLE (never hangs). A connection returned broken is discarded.
 // Thread-safe.
+// Optional observers of acquisitions (they must outlive the pool).
+struct DbPoolMetrics {
+  Histogram* acquire_wait = nullptr;  // seconds, timeouts included
+  Counter* acquire_timeouts = nullptr;
+};
+
 class DbPool {
  public:
   class Lease {
@@ -41,7 +48,8 @@ class DbPool {
   };
 
   static absl::StatusOr<std::unique_ptr<DbPool>> Create(
-      std::string url, int size, absl::Duration acquire_timeout);
+      std::string url, int size, absl::Duration acquire_timeout,
+      DbPoolMetrics metrics = {});
 
   absl::StatusOr<Lease> Acquire();
 
@@ -52,13 +60,18 @@ class DbPool {
   const std::string& url() const { return url_; }
 
  private:
-  DbPool(std::string url, int size, absl::Duration acquire_timeout)
-      : url_(std::move(url)), size_(size), acquire_timeout_(acquire_timeout) {}
+  DbPool(std::string url, int size, absl::Duration acquire_timeout,
+         DbPoolMetrics metrics)
+      : url_(std::move(url)),
+        size_(size),
+        acquire_timeout_(acquire_timeout),
+        metrics_(metrics) {}
   void Release(std::unique_ptr<pqxx::connection> conn);
 
   const std::string url_;
   const int size_;
   const absl::Duration acquire_timeout_;
+  const DbPoolMetrics metrics_;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;

@@ -336,7 +336,11 @@ void FeedHub::Run() {
     was_connected = true;
     MaybePrune();
     try {
-      listener_->conn->await_notification(poll_us / 1000000, poll_us % 1000000);
+      const int notifications = listener_->conn->await_notification(
+          poll_us / 1000000, poll_us % 1000000);
+      Counter* wakeups = notifications > 0 ? options_.notify_wakeups
+                                           : options_.poll_wakeups;
+      if (wakeups != nullptr) wakeups->Inc();
     } catch (const std::exception&) {
       // Reconnect (and LISTEN again) before the next read.
       Log("warning", "feed listener disconnected");

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "pat/v1/pat.pb.h"
 #include "server/token_store.h"
 
@@ -77,6 +78,10 @@ struct FeedHubOptions {
   // Events older than this are deleted from grant_events.
   absl::Duration retention = absl::Hours(24 * 7);
   absl::Duration prune_interval = absl::Hours(1);
+  // Optional: counts of listener wake-ups by a NOTIFY and by the backup
+  // poll timing out (they must outlive the hub).
+  Counter* notify_wakeups = nullptr;
+  Counter* poll_wakeups = nullptr;
 };
 
 using FeedEventPtr = std::shared_ptr<const v1::GrantEvent>;

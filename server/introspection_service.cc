@@ -1,6 +1,7 @@
 #include "server/introspection_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,11 +35,30 @@ absl::Status Send(Writer& writer, const v1::WatchGrantsResponse& response) {
   return absl::OkStatus();
 }
 
-absl::Status SendEvent(Writer& writer, const v1::GrantEvent& event) {
+absl::Status SendEvent(Writer& writer, const v1::GrantEvent& event,
+                       AuthorityMetrics* metrics) {
   v1::WatchGrantsResponse response;
   *response.mutable_event() = event;
-  return Send(writer, response);
+  PAT_RETURN_IF_ERROR(Send(writer, response));
+  if (metrics != nullptr) metrics->watch_events_sent.Inc();
+  return absl::OkStatus();
 }
+
+// Counts one open watch stream for as long as it lives.
+class WatcherGauge {
+ public:
+  explicit WatcherGauge(AuthorityMetrics* metrics) : metrics_(metrics) {
+    if (metrics_ != nullptr) metrics_->watchers.Add(1);
+  }
+  ~WatcherGauge() {
+    if (metrics_ != nullptr) metrics_->watchers.Add(-1);
+  }
+  WatcherGauge(const WatcherGauge&) = delete;
+  WatcherGauge& operator=(const WatcherGauge&) = delete;
+
+ private:
+  AuthorityMetrics* const metrics_;
+};
 
 }  // namespace
 
@@ -79,6 +99,19 @@ grpc::Status IntrospectionServiceImpl::WatchGrants(
 }
 
 absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshot(Writer& writer) {
+  const auto start = std::chrono::steady_clock::now();
+  PAT_ASSIGN_OR_RETURN(int64_t revision, SendSnapshotEvents(writer));
+  if (AuthorityMetrics* m = options_.metrics; m != nullptr) {
+    m->snapshots.Inc();
+    m->snapshot_duration.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+  }
+  return revision;
+}
+
+absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshotEvents(
+    Writer& writer) {
   PAT_ASSIGN_OR_RETURN(FeedSnapshot snapshot, manager_.ReadFeedSnapshot());
   const absl::Time now = manager_.Now();
   v1::WatchGrantsResponse response;
@@ -102,6 +135,11 @@ absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshot(Writer& writer) {
     GrantRecordToProto(grant, now, event);
     PAT_RETURN_IF_ERROR(Send(writer, response));
   }
+  if (options_.metrics != nullptr) {
+    options_.metrics->watch_events_sent.Inc(
+        snapshot.plans.size() + snapshot.resources.size() +
+        snapshot.grants.size());
+  }
   return snapshot.revision;
 }
 
@@ -113,7 +151,7 @@ absl::Status IntrospectionServiceImpl::SendFromDatabase(Writer& writer,
   const absl::Time now = manager_.Now();
   for (const FeedEventRow& row : rows) {
     if (row.revision != *cursor + 1) break;  // a gap: reported below
-    PAT_RETURN_IF_ERROR(SendEvent(writer, GrantEventFromRow(row, now)));
+    PAT_RETURN_IF_ERROR(SendEvent(writer, GrantEventFromRow(row, now), options_.metrics));
     *cursor = row.revision;
   }
   // The hub has newer events in memory, so an empty read, or one that does
@@ -132,6 +170,7 @@ absl::Status IntrospectionServiceImpl::DoWatchGrants(
     grpc::ServerContext* context, const v1::WatchGrantsRequest& request,
     Writer& writer) {
   PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kSidecar).status());
+  const WatcherGauge open_watch(options_.metrics);
   const int64_t since = request.since_revision();
   if (since < 0) {
     return absl::InvalidArgumentError("since_revision: must not be negative");
@@ -165,7 +204,7 @@ absl::Status IntrospectionServiceImpl::DoWatchGrants(
             "the authority is shutting down; reconnect with since_revision");
       case FeedHub::WaitStatus::kEvents:
         for (const FeedEventPtr& event : batch.events) {
-          PAT_RETURN_IF_ERROR(SendEvent(writer, *event));
+          PAT_RETURN_IF_ERROR(SendEvent(writer, *event, options_.metrics));
           cursor = event->revision();
         }
         last_sent = absl::Now();

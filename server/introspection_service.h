@@ -6,6 +6,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
+#include "server/authority_metrics.h"
 #include "server/caller_auth.h"
 #include "server/grant_feed.h"
 #include "server/token_manager.h"
@@ -18,6 +19,9 @@ struct IntrospectionOptions {
   absl::Duration heartbeat_interval = absl::Seconds(1);
   // How often a waiting watcher notices that its client went away.
   absl::Duration cancel_check_interval = absl::Milliseconds(200);
+  // Optional (must outlive the service): watcher count, events sent,
+  // snapshots.
+  AuthorityMetrics* metrics = nullptr;
 };
 
 // pat.v1.IntrospectionService: what sidecars ask. Every RPC requires a
@@ -88,6 +92,8 @@ class IntrospectionServiceImpl final
       grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
   // Sends the snapshot and returns its revision.
   absl::StatusOr<int64_t> SendSnapshot(
+      grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
+  absl::StatusOr<int64_t> SendSnapshotEvents(
       grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
   // Sends events after `*cursor` read from the database (for a watcher that
   // is behind the hub's memory) and advances `*cursor`.

@@ -5,8 +5,11 @@
 //
 // Every flag falls back to the environment variable PAT_<FLAG> (upper case,
 // e.g. PAT_DATABASE_URL) when it is not given on the command line. Logs are
-// JSON lines on stderr; once serving, the first line is
-// {"msg":"listening","port":N}. SIGTERM or SIGINT stops accepting RPCs,
+// JSON lines on stderr (gRPC core's own lines included, as
+// {"msg":"grpc",...}); one {"msg":"rpc",...} line per RPC; once serving,
+// {"msg":"listening","port":N}. The admin endpoint (--admin_listen) comes up
+// first and stays up while the database is unreachable; the gRPC port opens
+// as soon as the database can be reached. SIGTERM or SIGINT stops accepting RPCs,
 // drains in-flight ones for up to 10 s and exits 0.
 //
 // Exit codes: 0 success, 1 runtime failure (database, bind), 2 usage or
@@ -15,9 +18,11 @@
 #include <signal.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,13 +35,18 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/flags_help.h"
+#include "common/grpc_log.h"
 #include "nlohmann/json.hpp"
 #include "server/authority_config.h"
-#include "server/authority_server.h"
+#include "server/authority_process.h"
 #include "server/migrations.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7443",
           "Address to serve gRPC on, host:port (port 0 picks a free port).");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9902",
+          "Address of /metrics, /healthz and /readyz (plain HTTP), host:port; "
+          "empty disables it. Served while the database is unreachable.");
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL connection URL (prefer PAT_DATABASE_URL: command lines "
           "are visible to other users).");
@@ -64,17 +74,30 @@ constexpr int kExitUsage = 2;
 constexpr absl::Duration kDrainGrace = absl::Seconds(10);
 
 constexpr const char* kFlagNames[] = {
-    "listen",         "database_url",
+    "listen",         "admin_listen",   "database_url",
     "insecure",       "tls_cert",
     "tls_key",        "tls_client_ca",
     "callers_config", "auto_migrate",
     "db_pool_size",   "allow_insecure_non_loopback",
 };
 
+const pat::ProgramHelp kHelp = {
+    .program = "pat-authority",
+    .synopsis = "pat-authority [flags]\n"
+                "       pat-authority migrate --database_url=URL",
+    .description =
+        "The plan access token authority: a gRPC service (TokenService, "
+        "DirectoryService,\nIntrospectionService) on PostgreSQL. \"migrate\" "
+        "applies schema migrations and exits.",
+    .epilogue = "Exit codes: 0 success, 1 runtime failure (database, bind), "
+                "2 usage or configuration error.",
+};
+
 void Log(const nlohmann::ordered_json& line) {
-  std::cerr << line.dump(-1, ' ', false,
-                         nlohmann::ordered_json::error_handler_t::replace)
-            << std::endl;
+  // One write per line: the supervisor thread and the access log write too.
+  const std::string text = line.dump(
+      -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  std::fprintf(stderr, "%s\n", text.c_str());
 }
 
 // Sets each flag from PAT_<FLAG> when that variable is set. Runs before the
@@ -113,9 +136,43 @@ int Migrate() {
   return 0;
 }
 
-int Serve() {
+// Waits for SIGTERM/SIGINT (blocked in every thread, see main) or for a
+// start error the process cannot recover from.
+int WaitForSignal(const pat::AuthorityProcess& process) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  const timespec tick = {0, 200 * 1000 * 1000};
+  while (true) {
+    const int signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number == SIGTERM || signal_number == SIGINT) {
+      return signal_number;
+    }
+    if (!process.fatal_error().ok()) return 0;
+  }
+}
+
+// Whether --admin_listen was given on the command line or in the
+// environment (absl has no "was this flag set" query).
+bool AdminListenGiven(int argc, char** argv) {
+  if (std::getenv("PAT_ADMIN_LISTEN") != nullptr) return true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.rfind("--admin_listen", 0) == 0 ||
+        arg.rfind("-admin_listen", 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int Serve(bool admin_listen_given) {
   pat::AuthorityConfig raw;
+  raw.admin_listen_explicit = admin_listen_given;
   raw.listen = absl::GetFlag(FLAGS_listen);
+  raw.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   raw.database_url = absl::GetFlag(FLAGS_database_url);
   raw.insecure = absl::GetFlag(FLAGS_insecure);
   raw.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
@@ -133,34 +190,26 @@ int Serve() {
   }
 
   pat::RealClock clock;
-  absl::StatusOr<std::unique_ptr<pat::AuthorityServer>> server =
-      pat::AuthorityServer::Create(*config, clock);
-  if (!server.ok()) {
-    Log({{"msg", "start failed"}, {"error", server.status().ToString()}});
-    return absl::IsInvalidArgument(server.status()) ? kExitUsage : kExitRuntime;
+  absl::StatusOr<std::unique_ptr<pat::AuthorityProcess>> process =
+      pat::AuthorityProcess::Start(*config, clock, Log);
+  if (!process.ok()) {
+    Log({{"msg", "start failed"}, {"error", process.status().ToString()}});
+    return kExitRuntime;
   }
-  Log({{"msg", "listening"}, {"port", (*server)->port()}});
-  if (config->insecure) {
-    Log({{"msg", "insecure mode: plaintext, every caller allowed"}});
+  if ((*process)->admin_port() != 0) {
+    Log({{"msg", "admin listening"}, {"admin_port", (*process)->admin_port()}});
   }
-
-  // SIGTERM and SIGINT are blocked in every thread (see main); this thread
-  // takes them synchronously.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  int signal_number = 0;
-  if (sigwait(&signals, &signal_number) != 0) {
-    Log({{"msg", "sigwait failed"}});
-    signal_number = SIGTERM;
+  const int signal_number = WaitForSignal(**process);
+  if (signal_number == 0) {
+    const absl::Status fatal = (*process)->fatal_error();
+    (*process)->Shutdown(absl::ZeroDuration());
+    return absl::IsInvalidArgument(fatal) ? kExitUsage : kExitRuntime;
   }
   Log({{"msg", "shutting down"},
        {"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"},
        {"grace_seconds", absl::ToInt64Seconds(kDrainGrace)}});
-  (*server)->Shutdown(kDrainGrace);
-  (*server)->Wait();
-  server->reset();
+  (*process)->Shutdown(kDrainGrace);
+  process->reset();
   Log({{"msg", "stopped"}});
   return 0;
 }
@@ -184,9 +233,14 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "pat-authority [flags] | pat-authority migrate --database_url=URL\n"
       "Every flag falls back to the environment variable PAT_<FLAG>.");
+  if (std::optional<int> rc = pat::HandleHelpOrVersion(argc, argv, kHelp);
+      rc.has_value()) {
+    return *rc;
+  }
+  pat::RouteGrpcLogsToJson();
   if (!ApplyEnvironmentDefaults()) return kExitUsage;
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() == 1) return Serve();
+  if (positional.size() == 1) return Serve(AdminListenGiven(argc, argv));
   if (positional.size() == 2 && std::string(positional[1]) == "migrate") {
     return Migrate();
   }

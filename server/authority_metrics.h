@@ -1,0 +1,75 @@
+#ifndef PAT_SERVER_AUTHORITY_METRICS_H_
+#define PAT_SERVER_AUTHORITY_METRICS_H_
+
+#include "absl/strings/string_view.h"
+#include "common/metrics.h"
+
+// The authority's metrics (served on --admin_listen /metrics). Every series
+// is created here, at start, with bounded labels: service and method names
+// come from the registered services only, codes from the 17 gRPC codes,
+// actions from a fixed list. No label or value ever holds a secret, a digest,
+// a token id, a plan id or an actor.
+//
+//   pat_authority_rpcs_total{service,method,code}            counter
+//   pat_authority_rpc_duration_seconds{service,method}       histogram
+//   pat_authority_db_pool_size / _open / _in_use             gauges
+//   pat_authority_db_pool_wait_seconds                       histogram
+//   pat_authority_db_pool_timeouts_total                     counter
+//   pat_authority_feed_head_revision                         gauge
+//   pat_authority_feed_listener_live                         gauge (0/1)
+//   pat_authority_feed_wakeups_total{cause="notify"|"poll"}  counter
+//   pat_authority_watchers                                   gauge
+//   pat_authority_watch_events_sent_total                    counter
+//   pat_authority_snapshots_total                            counter
+//   pat_authority_snapshot_duration_seconds                  histogram
+//   pat_authority_lifecycle_actions_total{action}            counter
+//       action: create, update, refresh, revoke
+//   pat_authority_ready                                      gauge (0/1)
+//   pat_authority_database_up                                gauge (0/1)
+//   pat_authority_build_info{version,commit}                 gauge (1)
+namespace pat {
+
+class AuthorityMetrics {
+ public:
+  explicit AuthorityMetrics(MetricsRegistry& registry);
+
+  MetricsRegistry& registry() { return registry_; }
+
+  // "other" for names outside the registered services (bounded labels).
+  void RecordRpc(absl::string_view full_method, absl::string_view code,
+                 double seconds);
+  // action: "create", "update", "refresh" or "revoke".
+  void RecordLifecycle(absl::string_view action);
+
+  Gauge& pool_size;
+  Gauge& pool_open;
+  Gauge& pool_in_use;
+  Histogram& pool_wait;
+  Counter& pool_timeouts;
+  Gauge& feed_head;
+  Gauge& feed_live;
+  Counter& feed_notify_wakeups;
+  Counter& feed_poll_wakeups;
+  Gauge& watchers;
+  Counter& watch_events_sent;
+  Counter& snapshots;
+  Histogram& snapshot_duration;
+  Gauge& ready;
+  Gauge& database_up;
+
+ private:
+  MetricsRegistry& registry_;
+};
+
+// Splits "/pat.v1.TokenService/CreateToken" into service and method when
+// the method belongs to a service the authority serves; {"other", "other"}
+// otherwise.
+struct RpcName {
+  absl::string_view service;
+  absl::string_view method;
+};
+RpcName ClassifyRpc(absl::string_view full_method);
+
+}  // namespace pat
+
+#endif  // PAT_SERVER_AUTHORITY_METRICS_H_
