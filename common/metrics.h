@@ -13,8 +13,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
-// A small Prometheus-text metrics registry (the authority's; the sidecar has
-// its own copy in sidecar/metrics.h, which can become an alias of this one). Metric objects are created once
+// A small Prometheus-text metrics registry, used by the authority and the
+// sidecar (sidecar/metrics.h aliases it). Metric objects are created once
 // (under a lock) and then updated lock-free on the hot path: callers keep the
 // returned references, which stay valid for the registry's lifetime.
 // Label values must never contain secrets.
