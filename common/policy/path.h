@@ -90,7 +90,7 @@ struct Target {
   // The decision form of `path` when it has percent-escapes (every escape
   // decoded); empty when it has none. Allocates only in that case (and
   // within the small-string buffer for short paths).
-  std::string decoded_path;
+  std::string decoded_path = {};
 
   // What route matching and resource extraction use: decoded_path when the
   // path has escapes, else path itself. Valid while this Target lives.

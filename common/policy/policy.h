@@ -69,7 +69,7 @@ struct DecisionInput {
   // The buffered request body, for endpoints whose resource is in it
   // (Endpoint::resource.reads_body(), see NeedsBody). has_body=false for such
   // an endpoint is a denial (fail closed), for every token.
-  absl::string_view body;
+  absl::string_view body = {};
   bool has_body = false;
 };
 

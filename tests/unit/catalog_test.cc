@@ -296,6 +296,41 @@ TEST(DefaultRestCatalog, ResourceSelectors) {
   EXPECT_EQ(team->error_style, ErrorStyle::kAB);
 }
 
+// The README's list of rows whose resource the sidecar cannot determine (the
+// upstream must check X-Pat-Plan-Id for them), and of the rows that read the
+// query or the body. Changing the catalog means changing that list.
+TEST(DefaultRestCatalog, UndeterminableAndRequestResourceRowsAreTheDocumented) {
+  const Catalog c = MustParse(DefaultRestCatalogText());
+  std::vector<std::string> undeterminable, query, body;
+  for (const Endpoint& e : c.endpoints) {
+    if (!e.plan_tokens) continue;
+    switch (e.resource.source) {
+      case ResourceSource::kNone:
+      case ResourceSource::kLookup:
+      case ResourceSource::kBody:
+        undeterminable.push_back(e.name);
+        break;
+      case ResourceSource::kQuery:
+        query.push_back(e.name);
+        break;
+      case ResourceSource::kBodyJson:
+        body.push_back(e.name);
+        break;
+      case ResourceSource::kPath:
+      case ResourceSource::kUnscoped:
+        break;
+    }
+  }
+  EXPECT_THAT(
+      undeterminable,
+      ElementsAre("getComponent", "getComponentSet", "getStyle", "getWebhook",
+                  "putWebhook", "deleteWebhook", "getWebhookRequests",
+                  "getActivityLogs", "putDevResources", "getDeveloperLogs",
+                  "getAiUsageDaily"));
+  EXPECT_THAT(query, ElementsAre("getWebhooks"));
+  EXPECT_THAT(body, ElementsAre("postWebhook", "postDevResources"));
+}
+
 TEST(DefaultNpmCatalog, Shapes) {
   const Catalog c = MustParse(DefaultNpmCatalogText());
   struct Expect {
