@@ -227,6 +227,37 @@ Decision Decide(const DecisionInput& input) {
   return CheckResource(input, match);
 }
 
+std::vector<NamedResource> ResourcesToResolve(const DecisionInput& input) {
+  std::vector<NamedResource> out;
+  const RouteMatch match =
+      input.routes->Match(input.method, input.target.decision_path());
+  if (match.endpoint == nullptr) return out;
+  const ResourceSelector& selector = match.endpoint->resource;
+  RequestResources named;
+  switch (selector.source) {
+    case ResourceSource::kPath:
+      if (selector.capture_index >= 0 &&
+          selector.capture_index < match.param_count) {
+        out.push_back(NamedResource{
+            selector.kind, std::string(match.params[selector.capture_index])});
+      }
+      return out;
+    case ResourceSource::kQuery:
+      named = FromQuery(selector, input.target.query);
+      break;
+    case ResourceSource::kBodyJson:
+      if (!input.has_body) return out;
+      named = FromJsonBody(selector, input.body);
+      break;
+    default:
+      return out;
+  }
+  if (named.status == RequestResources::Status::kNamed) {
+    out = std::move(named.resources);
+  }
+  return out;
+}
+
 bool NeedsBody(const RouteMatcher& routes, absl::string_view method,
                absl::string_view target, PathMode mode) {
   const TargetCheck check = CheckTarget(target, mode);

@@ -12,6 +12,7 @@
 #include "common/policy/catalog.h"
 #include "common/policy/path.h"
 #include "common/policy/reason.h"
+#include "common/policy/request_resources.h"
 #include "common/policy/route_matcher.h"
 
 // The sidecar's decision engine (SPEC §7 steps 3-5, R12, R13), pure and
@@ -118,6 +119,12 @@ Decision CheckAndDecide(absl::string_view raw_target, DecisionInput input);
 // cheap (no allocation unless the path has escapes).
 bool NeedsBody(const RouteMatcher& routes, absl::string_view method,
                absl::string_view target, PathMode mode);
+
+// The resources Decide(input) may pass to input.resolver, in order (path
+// capture, query or body resources; empty when the request names none or
+// its query/body is invalid). Steps 3-4 are not evaluated. For callers that
+// prefetch resolutions before an allocation-free, non-blocking Decide.
+std::vector<NamedResource> ResourcesToResolve(const DecisionInput& input);
 
 // A denial (or kAllowed) with the reason's HTTP status.
 Decision MakeDecision(Reason reason, std::string detail = {},

@@ -668,6 +668,39 @@ TEST_F(PolicyTest, PostDevResourcesChecksEveryFileOfTheBody) {
               IsDecision(Reason::kAllowed));
 }
 
+TEST_F(PolicyTest, ResourcesToResolveListsWhatDecideResolves) {
+  grant_ = GrantViewOf(token_);
+  auto list = [this](absl::string_view method, absl::string_view target,
+                     absl::string_view body) {
+    const TargetCheck check = CheckTarget(target);
+    EXPECT_TRUE(check.ok());
+    DecisionInput in;
+    in.method = method;
+    in.target = check.target;
+    in.routes = &rest_;
+    in.grant = &grant_;
+    in.body = body;
+    in.has_body = !body.empty();
+    std::vector<std::string> out;
+    for (const NamedResource& r : ResourcesToResolve(in)) {
+      out.push_back(absl::StrCat(ResourceKindName(r.kind), ":", r.id));
+    }
+    return out;
+  };
+  using ::testing::ElementsAre;
+  using ::testing::IsEmpty;
+  EXPECT_THAT(list("GET", "/v1/files/f%20q", ""), ElementsAre("file:f q"));
+  EXPECT_THAT(list("GET", "/v2/webhooks?context=team&context_id=tq", ""),
+              ElementsAre("team:tq"));
+  EXPECT_THAT(
+      list("POST", "/v1/dev_resources",
+           R"({"dev_resources":[{"file_key":"f1"},{"file_key":"fq"}]})"),
+      ElementsAre("file:f1", "file:fq"));
+  EXPECT_THAT(list("POST", "/v1/dev_resources", "{"), IsEmpty());
+  EXPECT_THAT(list("GET", "/v1/activity_logs", ""), IsEmpty());
+  EXPECT_THAT(list("GET", "/nope", ""), IsEmpty());
+}
+
 TEST_F(PolicyTest, NeedsBodyForJsonSelectorsOnly) {
   EXPECT_TRUE(NeedsBody(rest_, "POST", "/v1/dev_resources", PathMode::kStrict));
   EXPECT_TRUE(NeedsBody(rest_, "POST", "/v2/webhooks?x=1", PathMode::kStrict));
