@@ -813,7 +813,8 @@ absl::StatusOr<CheckAccessResult> TokenManager::CheckAccess(
     return result;
   };
   // Rule 1: the path, exactly as the sidecar checks it.
-  const policy::TargetCheck target = policy::CheckTarget(p.path);
+  const policy::TargetCheck target =
+      policy::CheckTarget(p.path, policy::PathModeFor(token.kind));
   if (!target.ok()) return deny(target.reason, target.detail);
   // Rule 2: the token's state (the credential itself is not part of this
   // question: the token is named by id).

@@ -12,6 +12,7 @@
 #include "common/policy/catalog.h"
 #include "common/policy/path.h"
 #include "common/policy/reason.h"
+#include "common/policy/request_resources.h"
 #include "common/policy/route_matcher.h"
 #include "nlohmann/json.hpp"
 
@@ -47,81 +48,118 @@ Decision Allow(const Endpoint& endpoint) {
   return MakeDecision(Reason::kAllowed, {}, &endpoint);
 }
 
-// Step 5 (R13) for a matched endpoint.
-Decision CheckResource(const DecisionInput& input, const RouteMatch& match) {
-  const Endpoint& endpoint = *match.endpoint;
-  const ResourceSelector& selector = endpoint.resource;
+Decision Deny(const Endpoint& endpoint, std::string detail) {
+  return MakeDecision(Reason::kResourceNotAllowed, std::move(detail),
+                      &endpoint);
+}
+
+Decision Undeterminable(const GrantView& grant, const Endpoint& endpoint) {
+  if (grant.all_resources) return Allow(endpoint);
+  return Deny(endpoint,
+              absl::StrCat("the resource of ", endpoint.name,
+                           " cannot be determined from the request; only "
+                           "all-resources tokens may call it"));
+}
+
+// R13 for one resource (kind, id). `what` names it in details: the quoted id
+// for path and query values, a description for body values (never echoed).
+Decision CheckOne(const DecisionInput& input, const Endpoint& endpoint,
+                  ResourceKind kind, absl::string_view id,
+                  absl::string_view what) {
   const GrantView& grant = *input.grant;
-
-  absl::string_view id;
-  std::string query_value;
-  bool determinable = false;
-  switch (selector.source) {
-    case ResourceSource::kPath:
-      if (selector.capture_index >= 0 &&
-          selector.capture_index < match.param_count) {
-        id = match.params[selector.capture_index];
-        determinable = true;
-      }
-      break;
-    case ResourceSource::kQuery:
-      switch (
-          FindQueryParam(input.target.query, selector.param, &query_value)) {
-        case QueryParamLookup::kFound:
-          id = query_value;
-          determinable = true;
-          break;
-        case QueryParamLookup::kMissing:
-          break;
-        case QueryParamLookup::kDuplicate:
-          return MakeDecision(Reason::kResourceNotAllowed,
-                              absl::StrCat("query parameter ", selector.param,
-                                           " appears more than once"),
-                              &endpoint);
-      }
-      break;
-    case ResourceSource::kNone:
-    case ResourceSource::kLookup:
-    case ResourceSource::kBody:
-    case ResourceSource::kBodyJson:
-    case ResourceSource::kUnscoped:
-      break;
-  }
-
-  if (!determinable) {
-    if (grant.all_resources) return Allow(endpoint);
-    return MakeDecision(
-        Reason::kResourceNotAllowed,
-        absl::StrCat("the resource of ", endpoint.name,
-                     " cannot be determined from the request; only "
-                     "all-resources tokens may call it"),
-        &endpoint);
-  }
-
   const std::optional<ResolvedResource> resolved =
       input.resolver == nullptr ? std::nullopt
-                                : input.resolver->Resolve(selector.kind, id);
+                                : input.resolver->Resolve(kind, id);
   if (!resolved.has_value() || resolved->plan_id.empty() ||
       resolved->plan_id != grant.plan_id) {
     // Same answer for unknown and other-plan resources: never reveal that
     // another plan's resource exists.
-    return MakeDecision(
-        Reason::kResourceNotAllowed,
-        absl::StrCat(ResourceKindName(selector.kind), " ", QuoteId(id),
-                     " is not a resource of the token's plan"),
-        &endpoint);
+    return Deny(endpoint, absl::StrCat(ResourceKindName(kind), " ", what,
+                                       " is not a resource of the token's "
+                                       "plan"));
   }
   if (grant.all_resources) return Allow(endpoint);
-  if (OnList(grant, selector.kind, id)) return Allow(endpoint);
-  for (const auto& [kind, ancestor_id] : resolved->ancestors) {
-    if (OnList(grant, kind, ancestor_id)) return Allow(endpoint);
+  if (OnList(grant, kind, id)) return Allow(endpoint);
+  for (const auto& [ancestor_kind, ancestor_id] : resolved->ancestors) {
+    if (OnList(grant, ancestor_kind, ancestor_id)) return Allow(endpoint);
   }
-  return MakeDecision(
-      Reason::kResourceNotAllowed,
-      absl::StrCat(ResourceKindName(selector.kind), " ", QuoteId(id),
-                   " is not on the token's resource list, nor is any of "
-                   "its ancestors"),
-      &endpoint);
+  return Deny(endpoint, absl::StrCat(ResourceKindName(kind), " ", what,
+                                     " is not on the token's resource list, "
+                                     "nor is any of its ancestors"));
+}
+
+// R13 for what a query:/json: selector found.
+Decision CheckNamed(const DecisionInput& input, const Endpoint& endpoint,
+                    const RequestResources& named, bool from_body) {
+  const GrantView& grant = *input.grant;
+  switch (named.status) {
+    case RequestResources::Status::kInvalid:
+      return Deny(endpoint, std::string(named.problem));
+    case RequestResources::Status::kAbsent:
+      return Undeterminable(grant, endpoint);
+    case RequestResources::Status::kNamed:
+      break;
+  }
+  if (named.names_plan) {
+    // The whole plan: it must be the token's own, and only all-resources
+    // tokens cover a whole plan.
+    if (named.plan_id != grant.plan_id) {
+      return Deny(endpoint,
+                  "the plan named by the request is not the "
+                  "token's plan");
+    }
+    if (!grant.all_resources) {
+      return Deny(endpoint,
+                  "the request names the whole plan; only "
+                  "all-resources tokens may");
+    }
+    return Allow(endpoint);
+  }
+  const std::string field =
+      named.ref != nullptr ? FormatResourceRef(*named.ref) : std::string();
+  for (const NamedResource& r : named.resources) {
+    const std::string what =
+        from_body ? absl::StrCat("named by the request body (", field, ")")
+                  : QuoteId(r.id);
+    Decision d = CheckOne(input, endpoint, r.kind, r.id, what);
+    if (!d.allowed) return d;
+  }
+  return Allow(endpoint);
+}
+
+// Step 5 (R13) for a matched endpoint.
+Decision CheckResource(const DecisionInput& input, const RouteMatch& match) {
+  const Endpoint& endpoint = *match.endpoint;
+  const ResourceSelector& selector = endpoint.resource;
+  switch (selector.source) {
+    case ResourceSource::kPath: {
+      if (selector.capture_index < 0 ||
+          selector.capture_index >= match.param_count) {
+        return Undeterminable(*input.grant, endpoint);
+      }
+      const absl::string_view id = match.params[selector.capture_index];
+      return CheckOne(input, endpoint, selector.kind, id, QuoteId(id));
+    }
+    case ResourceSource::kQuery:
+      return CheckNamed(input, endpoint,
+                        FromQuery(selector, input.target.query),
+                        /*from_body=*/false);
+    case ResourceSource::kBodyJson:
+      if (!input.has_body) {
+        return Deny(endpoint, absl::StrCat("the resource of ", endpoint.name,
+                                           " is in the request body, which "
+                                           "was not provided"));
+      }
+      return CheckNamed(input, endpoint, FromJsonBody(selector, input.body),
+                        /*from_body=*/true);
+    case ResourceSource::kUnscoped:
+      return Allow(endpoint);
+    case ResourceSource::kNone:
+    case ResourceSource::kLookup:
+    case ResourceSource::kBody:
+      break;
+  }
+  return Undeterminable(*input.grant, endpoint);
 }
 
 }  // namespace
@@ -159,7 +197,9 @@ Decision Decide(const DecisionInput& input) {
   }
 
   // Step 3: endpoint.
-  const RouteMatch match = input.routes->Match(input.method, input.target.path);
+  // On the decision form: "/%40b/x" is decided as "/@b/x" (path.h).
+  const RouteMatch match =
+      input.routes->Match(input.method, input.target.decision_path());
   if (match.endpoint == nullptr) {
     return MakeDecision(
         Reason::kEndpointUnknown,
@@ -187,12 +227,54 @@ Decision Decide(const DecisionInput& input) {
   return CheckResource(input, match);
 }
 
+std::vector<NamedResource> ResourcesToResolve(const DecisionInput& input) {
+  std::vector<NamedResource> out;
+  const RouteMatch match =
+      input.routes->Match(input.method, input.target.decision_path());
+  if (match.endpoint == nullptr) return out;
+  const ResourceSelector& selector = match.endpoint->resource;
+  RequestResources named;
+  switch (selector.source) {
+    case ResourceSource::kPath:
+      if (selector.capture_index >= 0 &&
+          selector.capture_index < match.param_count) {
+        out.push_back(NamedResource{
+            selector.kind, std::string(match.params[selector.capture_index])});
+      }
+      return out;
+    case ResourceSource::kQuery:
+      named = FromQuery(selector, input.target.query);
+      break;
+    case ResourceSource::kBodyJson:
+      if (!input.has_body) return out;
+      named = FromJsonBody(selector, input.body);
+      break;
+    default:
+      return out;
+  }
+  if (named.status == RequestResources::Status::kNamed) {
+    out = std::move(named.resources);
+  }
+  return out;
+}
+
+bool NeedsBody(const RouteMatcher& routes, absl::string_view method,
+               absl::string_view target, PathMode mode) {
+  const TargetCheck check = CheckTarget(target, mode);
+  if (!check.ok()) return false;
+  const RouteMatch match = routes.Match(method, check.target.decision_path());
+  return match.endpoint != nullptr && match.endpoint->resource.reads_body();
+}
+
 Decision CheckAndDecide(absl::string_view raw_target, DecisionInput input) {
-  const TargetCheck check = CheckTarget(raw_target);
+  TargetCheck check = CheckTarget(
+      raw_target, PathModeFor(input.api_kind != TokenKind::kUnspecified
+                                  ? input.api_kind
+                                  : input.grant->kind));
   if (!check.ok()) {
     return MakeDecision(check.reason, std::string(check.detail));
   }
-  input.target = check.target;
+  input.target = std::move(check.target);
   return Decide(input);
 }
 
@@ -227,17 +309,25 @@ std::string ErrorBody(Reason reason, absl::string_view detail,
   body["status"] = ReasonHttpStatus(reason);
   body["err"] = message;
   body["reason"] = std::string(ReasonCode(reason));
-  if (style == ErrorStyle::kB || style == ErrorStyle::kAB) {
-    body["error"] = true;
-    body["message"] = message;
+  switch (style) {
+    case ErrorStyle::kA:
+      break;
+    case ErrorStyle::kB:
+    case ErrorStyle::kAB:
+      body["error"] = true;
+      body["message"] = message;
+      break;
+    case ErrorStyle::kNpm:
+      body["error"] = message;  // what the npm CLI prints
+      break;
   }
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string ErrorBody(const Decision& decision) {
+std::string ErrorBody(const Decision& decision, ErrorStyle default_style) {
   return ErrorBody(decision.reason, decision.detail,
                    decision.endpoint != nullptr ? decision.endpoint->error_style
-                                                : ErrorStyle::kA);
+                                                : default_style);
 }
 
 }  // namespace pat::policy
