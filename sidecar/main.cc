@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/flags_help.h"
+#include "common/grpc_log.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/sidecar_config.h"
 #include "sidecar/sidecar_server.h"
@@ -223,6 +226,20 @@ int Serve() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (std::optional<int> rc = pat::HandleHelpOrVersion(
+          argc, argv,
+          {.program = "pat-sidecar",
+           .synopsis = "pat-sidecar --upstream=http://HOST:PORT "
+                       "--authority=HOST:PORT (--insecure | --tls_ca=F "
+                       "--tls_cert=F --tls_key=F) [flags]",
+           .description = "HTTP reverse proxy that enforces plan access "
+                          "tokens in front of an API (REST or npm registry).",
+           .epilogue = "Exit codes: 0 success, 1 runtime failure (bind), 2 "
+                       "usage or configuration error."});
+      rc.has_value()) {
+    return *rc;
+  }
+  pat::RouteGrpcLogsToJson();
   // Block the termination signals before any thread exists, so that every
   // thread (gRPC's and the proxy's included) inherits the mask and the
   // signals are only ever taken by sigwait in Serve.

@@ -234,16 +234,15 @@ bool PatAuthorizer::Ready() const {
 
 bool PatAuthorizer::WantsBody(absl::string_view method,
                               absl::string_view target) const {
-  const policy::TargetCheck check = policy::CheckTarget(target);
-  if (!check.ok()) return false;
-  const policy::RouteMatch match = routes_.Match(method, check.target.path);
-  return match.endpoint != nullptr && match.endpoint->resource.reads_body();
+  return policy::NeedsBody(routes_, method, target,
+                           policy::PathModeFor(options_.api));
 }
 
 void PatAuthorizer::Authorize(const RequestView& request,
                               AuthorizeCallback done) {
   // Step 1: the request-target, before anything else.
-  const policy::TargetCheck target = policy::CheckTarget(request.target);
+  const policy::TargetCheck target =
+      policy::CheckTarget(request.target, policy::PathModeFor(options_.api));
   if (!target.ok()) {
     std::move(done)(Result(target.reason, target.detail));
     return;
@@ -402,6 +401,8 @@ void PatAuthorizer::DecideResources(Pending pending) {
       .grant = &view,
       .resolver = &resolver,
       .api_kind = options_.api,
+      .body = pending.body,
+      .has_body = pending.has_body,
   };
   const policy::Decision decision = policy::Decide(input);
   if (resolver.missing().has_value()) {

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/policy/catalog.h"
+
 namespace pat::sidecar {
 
 ProxyServerConfig MakeProxyServerConfig(const SidecarConfig& config) {
@@ -21,6 +23,9 @@ ProxyServerConfig MakeProxyServerConfig(const SidecarConfig& config) {
   out.header_timeout = config.header_timeout;
   out.body_timeout = config.body_timeout;
   out.upstream_timeout = config.upstream_timeout;
+  // Refusals without an endpoint (framing, limits, path) in the API's own
+  // error shape: npm mode adds the "error" field the npm CLI prints.
+  out.default_error_style = policy::DefaultErrorStyle(config.api_kind);
   return out;
 }
 

@@ -30,10 +30,17 @@ class EndpointsTest : public SharedE2eTest {
   }
 
   // One request with the all-powerful token; a body for writes.
+  // Endpoints whose resource is in the JSON body get a body naming plan A's
+  // own resources (the sidecar decides on it).
   HttpResponse Call(const std::string& method, const std::string& target) {
     const bool write = method == "POST" || method == "PUT";
-    return HttpCall(env().port(), method, target, Bearer(token_.secret),
-                    write ? R"({"message":"hi"})" : "");
+    std::string body = write ? R"({"message":"hi"})" : "";
+    if (method == "POST" && target == "/v2/webhooks") {
+      body = R"({"event_type":"FILE_UPDATE","context":"team","context_id":"teamA"})";
+    } else if (method == "POST" && target == "/v1/dev_resources") {
+      body = R"({"dev_resources":[{"file_key":"FILEA1","name":"n","url":"https://e.x"}]})";
+    }
+    return HttpCall(env().port(), method, target, Bearer(token_.secret), body);
   }
 
   void ExpectNotSupported(const std::string& method,

@@ -52,12 +52,12 @@ class SmugglingTest : public SharedE2eTest {
 
 TEST_F(SmugglingTest, ContentLengthAndTransferEncoding) {
   ExpectRejectedAndClosed(absl::StrCat(
-      RawRequest("POST", "/v1/dev_resources",
+      RawRequest("PUT", "/v1/dev_resources",
                  {Auth(), "Content-Length: 5", "Transfer-Encoding: chunked"},
                  "0\r\n\r\n"),
       kSmuggled));
   ExpectRejectedAndClosed(absl::StrCat(
-      RawRequest("POST", "/v1/dev_resources",
+      RawRequest("PUT", "/v1/dev_resources",
                  {Auth(), "Transfer-Encoding: chunked", "Content-Length: 60"},
                  "0\r\n\r\n"),
       kSmuggled));
@@ -65,15 +65,15 @@ TEST_F(SmugglingTest, ContentLengthAndTransferEncoding) {
 
 TEST_F(SmugglingTest, TwoContentLengths) {
   ExpectRejectedAndClosed(absl::StrCat(
-      RawRequest("POST", "/v1/dev_resources",
+      RawRequest("PUT", "/v1/dev_resources",
                  {Auth(), "Content-Length: 2", "Content-Length: 2"}, "{}"),
       kSmuggled));
   ExpectRejectedAndClosed(absl::StrCat(
-      RawRequest("POST", "/v1/dev_resources",
+      RawRequest("PUT", "/v1/dev_resources",
                  {Auth(), "Content-Length: 2", "Content-Length: 50"}, "{}"),
       kSmuggled));
   ExpectRejectedAndClosed(
-      absl::StrCat(RawRequest("POST", "/v1/dev_resources",
+      absl::StrCat(RawRequest("PUT", "/v1/dev_resources",
                               {Auth(), "Content-Length: 2, 2"}, "{}"),
                    kSmuggled));
 }
@@ -95,7 +95,7 @@ TEST_F(SmugglingTest, ObfuscatedFraming) {
     std::vector<std::string> lines = {Auth()};
     lines.insert(lines.end(), h.begin(), h.end());
     ExpectRejectedAndClosed(absl::StrCat(
-        RawRequest("POST", "/v1/dev_resources", lines, "0\r\n\r\n"),
+        RawRequest("PUT", "/v1/dev_resources", lines, "0\r\n\r\n"),
         kSmuggled));
   }
 }
@@ -108,7 +108,7 @@ TEST_F(SmugglingTest, MalformedChunkedBody) {
         std::string("fffffffffffffffffff\r\nx\r\n0\r\n\r\n")}) {
     SCOPED_TRACE(body.substr(0, 8));
     ExpectRejectedAndClosed(
-        absl::StrCat(RawRequest("POST", "/v1/dev_resources",
+        absl::StrCat(RawRequest("PUT", "/v1/dev_resources",
                                 {Auth(), "Transfer-Encoding: chunked"}, body),
                      kSmuggled));
   }
@@ -131,7 +131,7 @@ TEST_F(SmugglingTest, RequestInsideABodyStaysABody) {
   {
     RawConnection c(env().port());
     ASSERT_TRUE(c.Send(
-        RawRequest("POST", "/v1/dev_resources",
+        RawRequest("PUT", "/v1/dev_resources",
                    {Auth(), absl::StrCat("Content-Length: ", kSmuggled.size())},
                    kSmuggled)));
     const nlohmann::json echo = ExpectForwarded(c.ReadResponse());
@@ -144,7 +144,7 @@ TEST_F(SmugglingTest, RequestInsideABodyStaysABody) {
   {
     RawConnection c(env().port());
     ASSERT_TRUE(
-        c.Send(absl::StrCat(RawRequest("POST", "/v1/dev_resources",
+        c.Send(absl::StrCat(RawRequest("PUT", "/v1/dev_resources",
                                        {Auth(), "Transfer-Encoding: chunked"},
                                        "2\r\n{}\r\n0\r\n\r\n"),
                             kSmuggled)));
@@ -157,7 +157,7 @@ TEST_F(SmugglingTest, RequestInsideABodyStaysABody) {
   {
     RawConnection c(env().port());
     ASSERT_TRUE(
-        c.Send(absl::StrCat(RawRequest("POST", "/v1/dev_resources",
+        c.Send(absl::StrCat(RawRequest("PUT", "/v1/dev_resources",
                                        {Auth(), "Content-Length: 2"}, "{}"),
                             kSmuggled)));
     ExpectForwarded(c.ReadResponse());
