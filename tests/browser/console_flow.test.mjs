@@ -246,6 +246,15 @@ test("admin flow: org and tab, generate, use, edit, refresh, revoke, audit", asy
   await closeSecret();
   await eventually(async () => (await stack.use(secret2, "/v1/files/FILEKEY1")).status === 200, { what: "new secret" });
   assert.equal((await stack.use(secret1, "/v1/files/FILEKEY1")).status, 200, "old secret works during the overlap");
+  // Last used (time and IP) arrives through the sidecar's usage reports.
+  await eventually(
+    async () => {
+      await page.reload({ waitUntil: "networkidle0" });
+      await page.waitForSelector($(`row-${id}`));
+      return /\d{4}-\d\d-\d\d \d\d:\d\d UTC from 127\.0\.0\.1/.test(await page.$eval($(`row-${id}`), (r) => r.textContent));
+    },
+    { timeoutMs: 40000, intervalMs: 1000, what: "last used time and IP in the row" },
+  );
 
   // Revoke: the confirmation says it cannot be undone; both secrets stop.
   await openRowAction(id, "revoke");
