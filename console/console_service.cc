@@ -30,15 +30,20 @@ void SetSecurityHeaders(HttpResponse& res) {
   res.set("permissions-policy", "clipboard-write=(self)");
 }
 
-HttpResponse JsonResponse(const HttpRequest& req, const ApiResponse& api) {
-  HttpResponse res{static_cast<http::status>(api.status), req.version()};
+HttpResponse JsonResponse(unsigned version, bool keep_alive,
+                          const ApiResponse& api) {
+  HttpResponse res{static_cast<http::status>(api.status), version};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::cache_control, "no-store");
   res.set(http::field::pragma, "no-cache");
   res.body() = api.json;
-  res.keep_alive(req.keep_alive());
+  res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
+}
+
+HttpResponse JsonResponse(const HttpRequest& req, const ApiResponse& api) {
+  return JsonResponse(req.version(), req.keep_alive(), api);
 }
 
 // Only the path: query strings are never logged.
@@ -158,10 +163,10 @@ void ConsoleService::HandleApi(const HttpRequest& request,
   if (path == "/api/links:validate") {
     return answer(ValidateLink(request.body()));
   }
-  auto req = std::make_shared<HttpRequest>(request);
-  api_.Call(path.substr(kRpcPrefix.size()), *user, req->body(),
-            [req, respond = std::move(respond)](ApiResponse api) {
-              respond(JsonResponse(*req, api));
+  api_.Call(path.substr(kRpcPrefix.size()), *user, request.body(),
+            [version = request.version(), keep_alive = request.keep_alive(),
+             respond = std::move(respond)](ApiResponse api) {
+              respond(JsonResponse(version, keep_alive, api));
             });
 }
 
