@@ -115,16 +115,180 @@ int CaptureIndex(const Endpoint& e, absl::string_view param) {
   return -1;
 }
 
+std::string FormatFieldPath(const std::vector<FieldStep>& steps) {
+  std::string out;
+  for (const FieldStep& s : steps) {
+    if (!out.empty()) out.push_back('.');
+    absl::StrAppend(&out, s.name, s.each ? "[]" : "");
+  }
+  return out;
+}
+
+std::string FormatRef(const ResourceRef& ref) {
+  switch (ref.form) {
+    case RefForm::kFixed:
+      return absl::StrCat(ResourceKindName(ref.kind), ":",
+                          FormatFieldPath(ref.field));
+    case RefForm::kContext:
+      return absl::StrCat("context:", FormatFieldPath(ref.field), "+",
+                          ref.id_field);
+    case RefForm::kPlan:
+      return absl::StrCat("plan:", FormatFieldPath(ref.field));
+  }
+  return {};
+}
+
+std::string FormatRefs(const std::vector<ResourceRef>& refs) {
+  std::string out;
+  for (const ResourceRef& r : refs) {
+    if (!out.empty()) out.push_back('|');
+    out.append(FormatRef(r));
+  }
+  return out;
+}
+
+// A JSON member name in a field path: printable ASCII except the bytes the
+// path syntax uses ('.', '[', ']', '|', '+', ':').
+bool IsFieldName(absl::string_view s) {
+  if (s.empty() || s.size() > kMaxIdentifierLength) return false;
+  for (char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F) return false;
+    if (c == '.' || c == '[' || c == ']' || c == '|' || c == '+' || c == ':' ||
+        c == '#') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "a.b[].c" (json) or "name" (query) -> steps.
+absl::StatusOr<std::vector<FieldStep>> ParseFieldPath(absl::string_view text,
+                                                      bool json) {
+  std::vector<FieldStep> steps;
+  if (!json) {
+    if (!IsIdentifier(text)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad query parameter name ", Quote(text)));
+    }
+    steps.push_back(FieldStep{std::string(text), false});
+    return steps;
+  }
+  for (absl::string_view part : absl::StrSplit(text, '.')) {
+    FieldStep step;
+    if (absl::ConsumeSuffix(&part, "[]")) step.each = true;
+    if (!IsFieldName(part)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad JSON field path ", Quote(text),
+                       " (NAME[.NAME...], NAME[] for every array element)"));
+    }
+    step.name = std::string(part);
+    steps.push_back(std::move(step));
+  }
+  if (steps.size() > static_cast<size_t>(kMaxFieldPathSteps)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("JSON field path ", Quote(text), " has more than ",
+                     kMaxFieldPathSteps, " steps"));
+  }
+  if (steps.back().each) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "JSON field path ", Quote(text), " must end in a member name"));
+  }
+  return steps;
+}
+
+// One REF of query:REFS / json:REFS.
+absl::StatusOr<ResourceRef> ParseRef(absl::string_view text, bool json) {
+  ResourceRef ref;
+  const size_t colon = text.find(':');
+  absl::string_view field = text;
+  if (colon != absl::string_view::npos) {
+    const absl::string_view head = text.substr(0, colon);
+    field = text.substr(colon + 1);
+    if (head == "plan") {
+      ref.form = RefForm::kPlan;
+    } else if (head == "context") {
+      ref.form = RefForm::kContext;
+      const size_t plus = field.find('+');
+      if (plus == absl::string_view::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "resource ref ", Quote(text), ": expected context:KIND+ID"));
+      }
+      ref.id_field = std::string(field.substr(plus + 1));
+      field = field.substr(0, plus);
+      const bool ok =
+          json ? IsFieldName(ref.id_field) : IsIdentifier(ref.id_field);
+      if (!ok) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("resource ref ", Quote(text), ": bad id field ",
+                         Quote(ref.id_field)));
+      }
+    } else {
+      ref.kind = ResourceKindFromName(head);
+      if (ref.kind == ResourceKind::kUnspecified) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "resource ref ", Quote(text), ": unknown resource kind ",
+            Quote(head),
+            " (file, project, team, workspace, npm_scope, context or plan)"));
+      }
+    }
+  }
+  absl::StatusOr<std::vector<FieldStep>> steps = ParseFieldPath(field, json);
+  if (!steps.ok()) return steps.status();
+  ref.field = *std::move(steps);
+  if (colon == absl::string_view::npos) {
+    ref.kind = ImpliedKindOf(ref.field.back().name);
+    if (ref.kind == ResourceKind::kUnspecified) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("resource ref ", Quote(text),
+                       ": cannot infer the resource kind; "
+                       "write KIND:",
+                       field));
+    }
+  }
+  return ref;
+}
+
+// query:REFS or json:REFS.
+absl::Status ParseRefs(absl::string_view rest, bool json,
+                       ResourceSelector* sel) {
+  if (rest.empty()) {
+    return absl::InvalidArgumentError(
+        "resource selector needs at least one REF");
+  }
+  for (absl::string_view alt : absl::StrSplit(rest, '|')) {
+    absl::StatusOr<ResourceRef> ref = ParseRef(alt, json);
+    if (!ref.ok()) return ref.status();
+    sel->refs.push_back(*std::move(ref));
+  }
+  if (sel->refs.size() > static_cast<size_t>(kMaxResourceRefs)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("more than ", kMaxResourceRefs, " alternatives"));
+  }
+  const ResourceRef& first = sel->refs.front();
+  if (!json && sel->refs.size() == 1 && first.form == RefForm::kFixed) {
+    sel->kind = first.kind;  // the classic query:[KIND:]NAME
+    sel->param = first.field.front().name;
+  } else {
+    sel->param = FormatRefs(sel->refs);
+  }
+  return absl::OkStatus();
+}
+
 // Parses `value` of resource=... for endpoint `e` (segments already parsed).
 absl::StatusOr<ResourceSelector> ParseSelector(absl::string_view value,
                                                const Endpoint& e) {
   ResourceSelector sel;
   if (value == "none") return sel;
+  if (value == "unscoped") {
+    sel.source = ResourceSource::kUnscoped;
+    return sel;
+  }
   const size_t colon = value.find(':');
   if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("resource ", Quote(value),
-                     ": expected none, path:, query:, lookup: or body:"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resource ", Quote(value),
+        ": expected none, unscoped, path:, query:, json:, lookup: or body:"));
   }
   const absl::string_view type = value.substr(0, colon);
   const absl::string_view rest = value.substr(colon + 1);
@@ -134,6 +298,16 @@ absl::StatusOr<ResourceSelector> ParseSelector(absl::string_view value,
     }
     sel.source = ResourceSource::kBody;
     sel.param = std::string(rest);
+    return sel;
+  }
+  if (type == "query" || type == "json") {
+    sel.source =
+        type == "query" ? ResourceSource::kQuery : ResourceSource::kBodyJson;
+    absl::Status status = ParseRefs(rest, type == "json", &sel);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("resource ", Quote(value), ": ", status.message()));
+    }
     return sel;
   }
   std::vector<absl::string_view> parts = absl::StrSplit(rest, ':');
@@ -156,11 +330,11 @@ absl::StatusOr<ResourceSelector> ParseSelector(absl::string_view value,
     }
     return sel;
   }
-  if (type != "path" && type != "query") {
+  if (type != "path") {
     return absl::InvalidArgumentError(absl::StrCat(
         "resource ", Quote(value), ": unknown selector type ", Quote(type)));
   }
-  sel.source = type == "path" ? ResourceSource::kPath : ResourceSource::kQuery;
+  sel.source = ResourceSource::kPath;
   absl::string_view param;
   if (parts.size() == 1) {
     param = parts[0];
@@ -187,15 +361,12 @@ absl::StatusOr<ResourceSelector> ParseSelector(absl::string_view value,
         "resource ", Quote(value), ": bad parameter name ", Quote(param)));
   }
   sel.param = std::string(param);
-  if (sel.source == ResourceSource::kPath) {
-    sel.capture_index = CaptureIndex(e, param);
-    if (sel.capture_index < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("resource ", Quote(value),
-                       ": the path template has no "
-                       "parameter ",
-                       Quote(param)));
-    }
+  sel.capture_index = CaptureIndex(e, param);
+  if (sel.capture_index < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("resource ", Quote(value),
+                                                   ": the path template has no "
+                                                   "parameter ",
+                                                   Quote(param)));
   }
   return sel;
 }
@@ -270,10 +441,10 @@ absl::Status ParseLine(absl::string_view line, int line_number,
     }
     const absl::string_view key = tokens[i].substr(0, eq);
     if (key != "scopes" && key != "plan_tokens" && key != "resource" &&
-        key != "error_style" && key != "name") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown key ", Quote(key),
-                       " (scopes, plan_tokens, resource, error_style, name)"));
+        key != "error_style" && key != "answer" && key != "name") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown key ", Quote(key),
+          " (scopes, plan_tokens, resource, error_style, answer, name)"));
     }
     if (!fields.emplace(key, tokens[i].substr(eq + 1)).second) {
       return absl::InvalidArgumentError(
@@ -332,9 +503,20 @@ absl::Status ParseLine(absl::string_view line, int line_number,
       e.error_style = ErrorStyle::kB;
     } else if (it->second == "AB") {
       e.error_style = ErrorStyle::kAB;
+    } else if (it->second == "npm") {
+      e.error_style = ErrorStyle::kNpm;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          "error_style must be A, B or AB, got ", Quote(it->second)));
+          "error_style must be A, B, AB or npm, got ", Quote(it->second)));
+    }
+  }
+
+  if (auto it = fields.find("answer"); it != fields.end()) {
+    if (it->second == "whoami") {
+      e.answer = LocalAnswer::kWhoami;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("answer must be whoami, got ", Quote(it->second)));
     }
   }
 
@@ -461,8 +643,24 @@ absl::string_view ErrorStyleName(ErrorStyle style) {
       return "B";
     case ErrorStyle::kAB:
       return "AB";
+    case ErrorStyle::kNpm:
+      return "npm";
   }
   return "A";
+}
+
+ErrorStyle DefaultErrorStyle(TokenKind api) {
+  return api == TokenKind::kNpmRegistry ? ErrorStyle::kNpm : ErrorStyle::kA;
+}
+
+absl::string_view LocalAnswerName(LocalAnswer answer) {
+  switch (answer) {
+    case LocalAnswer::kNone:
+      return "none";
+    case LocalAnswer::kWhoami:
+      return "whoami";
+  }
+  return "none";
 }
 
 std::string FormatEndpoint(const Endpoint& e) {
@@ -476,8 +674,13 @@ std::string FormatEndpoint(const Endpoint& e) {
                               e.resource.param);
       break;
     case ResourceSource::kQuery:
-      resource = absl::StrCat("query:", ResourceKindName(e.resource.kind), ":",
-                              e.resource.param);
+      resource = absl::StrCat("query:", FormatRefs(e.resource.refs));
+      break;
+    case ResourceSource::kBodyJson:
+      resource = absl::StrCat("json:", FormatRefs(e.resource.refs));
+      break;
+    case ResourceSource::kUnscoped:
+      resource = "unscoped";
       break;
     case ResourceSource::kLookup:
       resource = absl::StrCat("lookup:", e.resource.lookup_kind, ":",
@@ -486,16 +689,16 @@ std::string FormatEndpoint(const Endpoint& e) {
     case ResourceSource::kBody:
       resource = absl::StrCat("body:", e.resource.param);
       break;
-    case ResourceSource::kBodyJson:
-    case ResourceSource::kUnscoped:
-      resource = "none";  // not parsed yet (see catalog.h)
-      break;
   }
   return absl::StrCat(
       e.method, " ", e.path_template,
       " scopes=", e.scopes.empty() ? "-" : absl::StrJoin(e.scopes, "|"),
       " plan_tokens=", e.plan_tokens ? "yes" : "no", " resource=", resource,
-      " error_style=", ErrorStyleName(e.error_style), " name=", e.name);
+      " error_style=", ErrorStyleName(e.error_style),
+      e.answer == LocalAnswer::kNone
+          ? std::string()
+          : absl::StrCat(" answer=", LocalAnswerName(e.answer)),
+      " name=", e.name);
 }
 
 absl::string_view DefaultCatalogText(TokenKind kind) {

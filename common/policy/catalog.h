@@ -14,10 +14,13 @@
 // Text format: docs/catalog-format.md. One endpoint per line:
 //
 //   METHOD /path/{param}/@{scope} scopes=a|b plan_tokens=yes|no
-//       resource=SELECTOR [error_style=A|B|AB] name=operationId
+//       resource=SELECTOR [error_style=A|B|AB|npm] [answer=whoami]
+//       name=operationId
 //
-// SELECTOR: none | path:[KIND:]PARAM | query:[KIND:]NAME |
-//           lookup:WHAT:PARAM | body:DESCRIPTION
+// SELECTOR: none | unscoped | path:[KIND:]PARAM | query:REFS |
+//           json:REFS | lookup:WHAT:PARAM | body:DESCRIPTION
+// REFS:     REF[|REF...]   (alternatives; at most one may be present)
+// REF:      [KIND:]FIELD | context:KINDFIELD+IDFIELD | plan:FIELD
 namespace pat::policy {
 
 // A template may capture at most this many path parameters.
@@ -25,6 +28,9 @@ inline constexpr int kMaxPathParams = 8;
 // Limits that keep a hostile or broken catalog file cheap to reject.
 inline constexpr size_t kMaxCatalogBytes = size_t{1} << 20;
 inline constexpr size_t kMaxCatalogEndpoints = 4096;
+// query:/json: selectors: alternatives per selector, steps per JSON path.
+inline constexpr int kMaxResourceRefs = 4;
+inline constexpr int kMaxFieldPathSteps = 8;
 
 enum class SegmentType {
   kLiteral,        // "files": matches exactly that segment
@@ -41,26 +47,55 @@ struct TemplateSegment {
 };
 
 enum class ResourceSource {
-  kNone,    // org/plan-level endpoint: not determinable
-  kPath,    // a captured path parameter
-  kQuery,   // a query parameter (must occur at most once)
-  kLookup,  // needs a lookup the sidecar cannot do: not determinable
-  kBody,    // in the request body, described only: not determinable
-  // Declared for the front/policy contract; parsed and decided by pat_policy
-  // (see docs/catalog-format.md once implemented):
-  kBodyJson,  // JSON fields of the request body, which the front buffers
-              // (bounded) before the decision
+  kNone,      // org/plan-level endpoint: not determinable
+  kPath,      // a captured path parameter
+  kQuery,     // query parameters named by `refs` (each at most once)
+  kLookup,    // needs a lookup the sidecar cannot do: not determinable
+  kBody,      // in the request body, described only: not determinable
+  kBodyJson,  // JSON fields of the request body named by `refs`; the front
+              // buffers the body (bounded) before the decision
   kUnscoped,  // the endpoint concerns no resource of any plan (npm ping):
               // every usable token of the API may call it
 };
 
+// How a query parameter or JSON body field names a resource.
+enum class RefForm {
+  kFixed,    // KIND:FIELD: the field's value is the id of a KIND resource
+  kContext,  // context:KINDFIELD+IDFIELD: KINDFIELD's value ("team",
+             // "project" or "file") is the kind, IDFIELD's value the id
+  kPlan,     // plan:FIELD: the field's value is a plan id; it must be the
+             // token's own plan, and only all-resources tokens qualify
+};
+
+// One step of a JSON field path ("dev_resources[].file_key" is the steps
+// {dev_resources, each}, {file_key, !each}).
+struct FieldStep {
+  std::string name;   // object member name
+  bool each = false;  // the member is an array; continue in every element
+};
+
+struct ResourceRef {
+  RefForm form = RefForm::kFixed;
+  ResourceKind kind = ResourceKind::kUnspecified;  // kFixed
+  // kFixed / kPlan: the field holding the id; kContext: the field holding
+  // the kind. Query: one step, a parameter name (never `each`). Body: a path
+  // from the top-level object.
+  std::vector<FieldStep> field;
+  // kContext: the member holding the id, in the same object as the last
+  // step of `field` (a query parameter for kQuery).
+  std::string id_field;
+};
+
 struct ResourceSelector {
   ResourceSource source = ResourceSource::kNone;
-  // kPath / kQuery: the kind of resource the value names.
+  // kPath / kQuery with one fixed ref: the kind of resource the value names.
   ResourceKind kind = ResourceKind::kUnspecified;
-  // kPath / kLookup: path parameter name; kQuery: query parameter name;
-  // kBody: free-form description.
+  // kPath / kLookup: path parameter name; kQuery with one fixed ref: the
+  // query parameter name; other kQuery / kBodyJson: the REFS text as
+  // formatted; kBody: free-form description.
   std::string param;
+  // kQuery / kBodyJson: the alternatives, in catalog order (non-empty).
+  std::vector<ResourceRef> refs;
   // kLookup: what the parameter identifies (e.g. "component").
   std::string lookup_kind;
   // kPath / kLookup: index of `param` among the template's captures.
@@ -79,10 +114,11 @@ struct ResourceSelector {
 // which plan token is in use (the upstream never sees the credential).
 enum class LocalAnswer { kNone, kWhoami };
 
-// Vendor error envelope of the endpoint (informational; the sidecar's own
-// error bodies always carry {"status","err","reason"}, and for B/AB also the
-// B fields "error" and "message").
-enum class ErrorStyle { kA, kB, kAB };
+// Error envelope of the endpoint's clients. The sidecar's own error bodies
+// always carry {"status","err","reason"}; kB/kAB add the vendor B fields
+// "error":true and "message"; kNpm adds "error":"<message>" (the field the
+// npm CLI prints). See policy.h ErrorBody.
+enum class ErrorStyle { kA, kB, kAB, kNpm };
 
 struct Endpoint {
   std::string method;         // exact, case-sensitive ("GET")
@@ -125,7 +161,13 @@ absl::string_view DefaultNpmCatalogText();
 // The default for a token kind; empty for kUnspecified.
 absl::string_view DefaultCatalogText(TokenKind kind);
 
-absl::string_view ErrorStyleName(ErrorStyle style);  // "A", "B", "AB"
+absl::string_view ErrorStyleName(ErrorStyle style);  // "A", "B", "AB", "npm"
+
+// The error style of refusals that match no endpoint (front reasons, steps
+// 1-3) for an API: kNpm for kNpmRegistry, kA otherwise.
+ErrorStyle DefaultErrorStyle(TokenKind api);
+
+absl::string_view LocalAnswerName(LocalAnswer answer);  // "none", "whoami"
 
 // One catalog line describing `endpoint` (ParseCatalog of it yields an equal
 // endpoint, line number aside).

@@ -80,11 +80,16 @@ Decision CheckResource(const DecisionInput& input, const RouteMatch& match) {
                               &endpoint);
       }
       break;
+    case ResourceSource::kUnscoped:
+      return Allow(endpoint);
+    case ResourceSource::kBodyJson:
+      // Decided in body_resource.cc (not wired yet): fail closed.
+      return MakeDecision(Reason::kResourceNotAllowed,
+                          "the request body's resources cannot be checked",
+                          &endpoint);
     case ResourceSource::kNone:
     case ResourceSource::kLookup:
     case ResourceSource::kBody:
-    case ResourceSource::kBodyJson:
-    case ResourceSource::kUnscoped:
       break;
   }
 
@@ -227,9 +232,17 @@ std::string ErrorBody(Reason reason, absl::string_view detail,
   body["status"] = ReasonHttpStatus(reason);
   body["err"] = message;
   body["reason"] = std::string(ReasonCode(reason));
-  if (style == ErrorStyle::kB || style == ErrorStyle::kAB) {
-    body["error"] = true;
-    body["message"] = message;
+  switch (style) {
+    case ErrorStyle::kA:
+      break;
+    case ErrorStyle::kB:
+    case ErrorStyle::kAB:
+      body["error"] = true;
+      body["message"] = message;
+      break;
+    case ErrorStyle::kNpm:
+      body["error"] = message;  // what the npm CLI prints
+      break;
   }
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -367,6 +367,9 @@ TEST(FormatEndpoint, RoundTripsEveryDefaultEndpoint) {
       EXPECT_EQ(f.resource.lookup_kind, e.resource.lookup_kind);
       EXPECT_EQ(f.resource.capture_index, e.resource.capture_index);
       EXPECT_EQ(f.error_style, e.error_style);
+      EXPECT_EQ(f.answer, e.answer);
+      EXPECT_EQ(f.resource.refs.size(), e.resource.refs.size());
+      EXPECT_EQ(FormatEndpoint(f), line);
       EXPECT_EQ(f.name, e.name);
     }
   }
@@ -502,8 +505,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "listed twice"},
         BadCatalog{"GET /a scopes=- plan_tokens=yes resource=none name=a",
                    "only allowed with plan_tokens=no"},
-        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=all name=a",
-                   "expected none, path:, query:, lookup: or body:"},
+        BadCatalog{
+            "GET /a scopes=s plan_tokens=yes resource=all name=a",
+            "expected none, unscoped, path:, query:, json:, lookup: or body:"},
         BadCatalog{"GET /a scopes=s plan_tokens=yes resource=header:x name=a",
                    "unknown selector type"},
         BadCatalog{"GET /a/{x} scopes=s plan_tokens=yes resource=path:x "
@@ -525,7 +529,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "needs a description"},
         BadCatalog{"GET /a scopes=s plan_tokens=yes resource=none "
                    "error_style=C name=a",
-                   "error_style must be A, B or AB"},
+                   "error_style must be A, B, AB or npm"},
         BadCatalog{"GET /a scopes=s plan_tokens=yes resource=none name=a/b",
                    "bad name"},
         BadCatalog{
@@ -539,7 +543,158 @@ INSTANTIATE_TEST_SUITE_P(
                    "test:3: route \"GET /x/{}\" duplicates line 1"},
         BadCatalog{"GET /ok scopes=s plan_tokens=yes resource=none name=ok\n"
                    "POST /ok2 scopes=s plan_tokens=yes resource=none name=ok",
-                   "test:2: name \"ok\" already used on line 1"}));
+                   "test:2: name \"ok\" already used on line 1"},
+        // answer=, error_style=npm, unscoped, query:/json: REFS.
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=none answer=me "
+                   "name=a",
+                   "answer must be whoami"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=none "
+                   "answer=whoami answer=whoami name=a",
+                   "duplicate key \"answer\""},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=none "
+                   "error_style=NPM name=a",
+                   "error_style must be A, B, AB or npm"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=Unscoped name=a",
+                   "expected none, unscoped"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=json: name=a",
+                   "needs at least one REF"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=query: name=a",
+                   "needs at least one REF"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=json:x name=a",
+                   "cannot infer the resource kind"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=json:user:x "
+                   "name=a",
+                   "unknown resource kind \"user\""},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=json:file:a..b "
+                   "name=a",
+                   "bad JSON field path"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=json:file:a[] "
+                   "name=a",
+                   "must end in a member name"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes resource=json:file:a[][] "
+                   "name=a",
+                   "bad JSON field path"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes "
+                   "resource=json:file:a.b.c.d.e.f.g.h.i name=a",
+                   "more than 8 steps"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes "
+                   "resource=json:context:context name=a",
+                   "expected context:KIND+ID"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes "
+                   "resource=json:context:c+ name=a",
+                   "bad id field"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes "
+                   "resource=query:file:a.b name=a",
+                   "bad query parameter name"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes "
+                   "resource=query:context:c+d.e name=a",
+                   "bad id field"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes "
+                   "resource=json:file:a||team:b name=a",
+                   "bad JSON field path"},
+        BadCatalog{"GET /a scopes=s plan_tokens=yes "
+                   "resource=json:file:a|file:b|file:c|file:d|file:e name=a",
+                   "more than 4 alternatives"}));
+
+TEST(ParseCatalog, UnscopedAnswerNpmStyleAndRefSelectors) {
+  const Catalog c = MustParse(
+      "GET /-/ping scopes=r plan_tokens=yes resource=unscoped "
+      "error_style=npm name=ping\n"
+      "GET /-/whoami scopes=r plan_tokens=yes resource=unscoped "
+      "answer=whoami error_style=npm name=whoami\n"
+      "GET /w scopes=r plan_tokens=yes "
+      "resource=query:context:context+context_id|plan:plan_api_id name=w\n"
+      "POST /w scopes=r plan_tokens=yes "
+      "resource=json:context:context+context_id|team:team_id name=pw\n"
+      "POST /d scopes=r plan_tokens=yes "
+      "resource=json:file:dev_resources[].file_key name=d\n"
+      "POST /n scopes=r plan_tokens=yes resource=json:a.b[].file_key "
+      "name=n\n");
+  ASSERT_EQ(c.endpoints.size(), 6u);
+  const Endpoint& ping = c.endpoints[0];
+  EXPECT_EQ(ping.resource.source, ResourceSource::kUnscoped);
+  EXPECT_EQ(ping.error_style, ErrorStyle::kNpm);
+  EXPECT_EQ(ping.answer, LocalAnswer::kNone);
+  EXPECT_EQ(c.endpoints[1].answer, LocalAnswer::kWhoami);
+
+  const ResourceSelector& w = c.endpoints[2].resource;
+  EXPECT_EQ(w.source, ResourceSource::kQuery);
+  EXPECT_FALSE(w.reads_body());
+  ASSERT_EQ(w.refs.size(), 2u);
+  EXPECT_EQ(w.refs[0].form, RefForm::kContext);
+  ASSERT_EQ(w.refs[0].field.size(), 1u);
+  EXPECT_EQ(w.refs[0].field[0].name, "context");
+  EXPECT_EQ(w.refs[0].id_field, "context_id");
+  EXPECT_EQ(w.refs[1].form, RefForm::kPlan);
+  EXPECT_EQ(w.refs[1].field[0].name, "plan_api_id");
+  EXPECT_EQ(w.param, "context:context+context_id|plan:plan_api_id");
+
+  const ResourceSelector& pw = c.endpoints[3].resource;
+  EXPECT_EQ(pw.source, ResourceSource::kBodyJson);
+  EXPECT_TRUE(pw.reads_body());
+  ASSERT_EQ(pw.refs.size(), 2u);
+  EXPECT_EQ(pw.refs[1].form, RefForm::kFixed);
+  EXPECT_EQ(pw.refs[1].kind, ResourceKind::kTeam);
+
+  const ResourceSelector& d = c.endpoints[4].resource;
+  ASSERT_EQ(d.refs.size(), 1u);
+  EXPECT_EQ(d.refs[0].kind, ResourceKind::kFile);
+  ASSERT_EQ(d.refs[0].field.size(), 2u);
+  EXPECT_EQ(d.refs[0].field[0].name, "dev_resources");
+  EXPECT_TRUE(d.refs[0].field[0].each);
+  EXPECT_EQ(d.refs[0].field[1].name, "file_key");
+  EXPECT_FALSE(d.refs[0].field[1].each);
+  EXPECT_EQ(d.param, "file:dev_resources[].file_key");
+
+  // The kind is implied by the last member name.
+  const ResourceSelector& n = c.endpoints[5].resource;
+  EXPECT_EQ(n.refs[0].kind, ResourceKind::kFile);
+  EXPECT_EQ(n.refs[0].field.size(), 3u);
+  EXPECT_EQ(n.param, "file:a.b[].file_key");
+}
+
+TEST(FormatEndpoint, RoundTripsEveryKey) {
+  const std::string text =
+      "GET /-/whoami scopes=r plan_tokens=yes resource=unscoped "
+      "answer=whoami error_style=npm name=whoami\n"
+      "GET /w scopes=r plan_tokens=yes "
+      "resource=query:context:context+context_id|plan:plan_api_id "
+      "error_style=AB name=w\n"
+      "POST /w scopes=r plan_tokens=yes "
+      "resource=json:context:context+context_id|team:team_id "
+      "error_style=B name=pw\n"
+      "POST /d scopes=r plan_tokens=yes "
+      "resource=json:file:dev_resources[].file_key name=d\n"
+      "GET /q scopes=r plan_tokens=yes resource=query:project_id name=q\n";
+  const Catalog c = MustParse(text);
+  for (const Endpoint& e : c.endpoints) {
+    const std::string line = FormatEndpoint(e);
+    SCOPED_TRACE(line);
+    const Catalog again = MustParse(line);
+    ASSERT_EQ(again.endpoints.size(), 1u);
+    const Endpoint& f = again.endpoints[0];
+    EXPECT_EQ(FormatEndpoint(f), line);
+    EXPECT_EQ(f.answer, e.answer);
+    EXPECT_EQ(f.error_style, e.error_style);
+    EXPECT_EQ(f.resource.source, e.resource.source);
+    EXPECT_EQ(f.resource.param, e.resource.param);
+    EXPECT_EQ(f.resource.kind, e.resource.kind);
+    ASSERT_EQ(f.resource.refs.size(), e.resource.refs.size());
+  }
+  EXPECT_EQ(FormatEndpoint(c.endpoints[0]),
+            "GET /-/whoami scopes=r plan_tokens=yes resource=unscoped "
+            "error_style=npm answer=whoami name=whoami");
+  EXPECT_EQ(FormatEndpoint(c.endpoints[4]),
+            "GET /q scopes=r plan_tokens=yes resource=query:project:project_id "
+            "error_style=A name=q");
+}
+
+TEST(DefaultErrorStyle, ByApi) {
+  EXPECT_EQ(DefaultErrorStyle(TokenKind::kNpmRegistry), ErrorStyle::kNpm);
+  EXPECT_EQ(DefaultErrorStyle(TokenKind::kRestApi), ErrorStyle::kA);
+  EXPECT_EQ(DefaultErrorStyle(TokenKind::kUnspecified), ErrorStyle::kA);
+  EXPECT_EQ(ErrorStyleName(ErrorStyle::kNpm), "npm");
+}
 
 TEST(ParseCatalog, ErrorLineCountsCommentsAndBlankLines) {
   const std::string text =

@@ -550,6 +550,26 @@ TEST(ErrorBody, StyleBAddsVendorFields) {
   EXPECT_EQ(body["message"], body["err"]);
 }
 
+TEST(ErrorBody, StyleNpmAddsTheErrorMessage) {
+  // Every reason, front reasons included (they have no endpoint and use the
+  // sidecar's default style).
+  for (Reason r : AllReasons()) {
+    if (r == Reason::kAllowed) continue;
+    SCOPED_TRACE(ReasonCode(r));
+    const nlohmann::json body =
+        nlohmann::json::parse(ErrorBody(r, "why", ErrorStyle::kNpm));
+    EXPECT_EQ(body["status"], ReasonHttpStatus(r));
+    EXPECT_EQ(body["reason"], std::string(ReasonCode(r)));
+    EXPECT_EQ(body["err"], DecisionMessage(r, "why"));
+    ASSERT_TRUE(body["error"].is_string());
+    EXPECT_EQ(body["error"], body["err"]);
+    EXPECT_FALSE(body.contains("message"));
+  }
+  EXPECT_EQ(ErrorBody(Reason::kTokenMissing, "", ErrorStyle::kNpm),
+            R"({"status":401,"err":"No token provided","reason":)"
+            R"("token_missing","error":"No token provided"})");
+}
+
 TEST_F(PolicyTest, ErrorBodyUsesTheEndpointStyle) {
   token_.scopes = {"files:read"};
   const Decision d = Run("GET", "/v1/activity_logs");  // style B
