@@ -3,7 +3,9 @@
 // registry's refusal — 'out' (its output prints the body's "error"),
 // 'phrase' (it prints only the HTTP reason phrase), 'hidden' (it prints a
 // fixed text of its own). A missing op is a command the client does not have.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 function writeFile(file, text) {
@@ -71,6 +73,19 @@ packages:
 snapshots:
 
   '${name}@1.0.0': {}
+`);
+  return dir;
+}
+
+function yarnAuditProject(ctx, scratch, name) {
+  const dir = makeProject(scratch, { [name]: '^1.0.0' });
+  const base = name.split('/').pop();
+  writeFile(path.join(dir, 'yarn.lock'), `# yarn lockfile v1
+
+
+"${name}@^1.0.0":
+  version "1.0.0"
+  resolved "${ctx.registry}${name}/-/${base}-1.0.0.tgz"
 `);
   return dir;
 }
@@ -160,6 +175,35 @@ export const CLIENTS = {
       distTagAdd: (ctx, s, p, v, tag) => ({ bin: 'yarn', args: ['tag', 'add', `${p}@${v}`, tag, '--non-interactive'] }),
       distTagLs: (ctx, s, p) => ({ bin: 'yarn', args: ['tag', 'ls', p, '--non-interactive'] }),
       distTagRm: (ctx, s, p, tag) => ({ bin: 'yarn', args: ['tag', 'rm', p, tag, '--non-interactive'] }),
+      // Not in the matrix: yarn 1 audit ignores the registry (extraTests).
+      auditPublic: (ctx, s, p, proxy) => ({
+        bin: 'yarn',
+        args: ['audit', '--non-interactive', '--proxy', proxy, '--https-proxy', proxy],
+        cwd: yarnAuditProject(ctx, s, p),
+      }),
+    },
+    extraTests({ it, ctx, exec }) {
+      it('yarn audit goes to the hard-coded public registry, never to the configured one', async () => {
+        // A loopback "proxy" that records what yarn asks for and refuses it,
+        // so nothing leaves the machine.
+        const seen = [];
+        const proxy = net.createServer((sock) => {
+          sock.once('data', (d) => {
+            seen.push(String(d).split('\r\n')[0]);
+            sock.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+          });
+        });
+        await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+        try {
+          const r = await exec('all', 'auditPublic', '@acme/widget',
+            `http://127.0.0.1:${proxy.address().port}`);
+          assert.notEqual(r.code, 0, r.out);
+          assert.ok(seen.some((l) => l.includes('registry.yarnpkg.com')), `${seen}\n${r.out}`);
+          assert.doesNotMatch(r.sidecarLog, /security\/audits/);
+        } finally {
+          proxy.close();
+        }
+      });
     },
     npmBacked: () => false,
     cacheEnv: (dir) => ({ YARN_CACHE_FOLDER: path.join(dir, 'yarn') }),
