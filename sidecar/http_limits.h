@@ -42,16 +42,38 @@ inline constexpr std::size_t kMaxRequestIdLength = 128;
 inline constexpr absl::Duration kLingerTimeout = absl::Seconds(2);
 inline constexpr std::size_t kLingerMaxBytes = 256 * 1024;
 
-// Default timeouts.
+// Default timeouts. header, body and upstream are TOTAL deadlines (from the
+// first byte of the head / the end of the head / the request sent upstream),
+// io is an inactivity bound for each read or write.
 inline constexpr absl::Duration kDefaultIdleTimeout = absl::Seconds(60);
 inline constexpr absl::Duration kDefaultHeaderTimeout = absl::Seconds(15);
+inline constexpr absl::Duration kDefaultBodyTimeout = absl::Seconds(60);
 inline constexpr absl::Duration kDefaultIoTimeout = absl::Seconds(60);
+inline constexpr absl::Duration kDefaultUpstreamTimeout = absl::Seconds(300);
 inline constexpr absl::Duration kDefaultUpstreamConnectTimeout =
     absl::Seconds(5);
 inline constexpr absl::Duration kDefaultUpstreamResponseTimeout =
     absl::Seconds(60);
 inline constexpr absl::Duration kDefaultUpstreamIdleTimeout = absl::Seconds(30);
 inline constexpr std::size_t kDefaultUpstreamMaxIdle = 64;
+
+// Bodies buffered before the decision when the endpoint's resource is in the
+// JSON body (Authorizer::WantsBody); larger is 413 `body_too_large`.
+inline constexpr std::uint64_t kDefaultBodyResourceLimit = 64 * 1024;
+
+// Global budget for the buffers of unfinished request heads beyond each
+// connection's first kIdleReadChunk bytes; a head that needs more while the
+// budget is spent is refused 503 `overloaded` and its connection closed.
+inline constexpr std::size_t kDefaultHeadMemoryBudget = 32u << 20;
+
+// Default client connection cap (--max_connections 0): from RLIMIT_NOFILE
+// (two descriptors per connection: client and upstream) and memory
+// (kConnectionMemoryEstimate each within a quarter of the memory available
+// to the process), clamped to [kMinDefaultConnections, kMaxDefaultConnections].
+inline constexpr std::size_t kConnectionMemoryEstimate = 96 * 1024;
+inline constexpr int kMinDefaultConnections = 64;
+inline constexpr int kMaxDefaultConnections = 65536;
+inline constexpr int kReservedDescriptors = 128;
 
 // Admin server request limits.
 inline constexpr std::size_t kMaxAdminHeaderBytes = 8 * 1024;

@@ -81,6 +81,33 @@ ABSL_FLAG(int32_t, workers, 0,
           "HTTP worker threads (0: max(4, 2 x hardware threads)).");
 ABSL_FLAG(bool, access_log, true,
           "Write one JSON access log line per request to stderr.");
+ABSL_FLAG(int32_t, max_connections, 0,
+          "Client connections served at once; more are answered 503 "
+          "overloaded and closed (0: min((RLIMIT_NOFILE - 128) / 2, a quarter "
+          "of memory / 96 KiB), clamped to 64..65536).");
+ABSL_FLAG(int64_t, head_memory_budget, 32 << 20,
+          "Bytes all unfinished request heads may buffer together (beyond "
+          "8 KiB each); a head that needs more is answered 503 overloaded.");
+ABSL_FLAG(int64_t, body_limit, int64_t{64} << 20,
+          "Request bodies larger than this are 413 body_too_large.");
+ABSL_FLAG(int64_t, body_resource_limit, 64 << 10,
+          "Bodies of endpoints whose resource is in the JSON body are "
+          "buffered before the decision up to this size; larger is 413.");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(60),
+          "Keep-alive wait for the next request on a client connection.");
+ABSL_FLAG(absl::Duration, header_timeout, absl::Seconds(15),
+          "Total time from the first byte of a request to the end of its "
+          "header block.");
+ABSL_FLAG(absl::Duration, body_timeout, absl::Seconds(60),
+          "Total time from the end of a request's header block to the end of "
+          "its body.");
+ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(300),
+          "Total time from sending a request upstream to the end of the "
+          "response (504 upstream_timeout before the response header).");
+ABSL_FLAG(std::string, allow_routing_headers, "",
+          "Comma-separated routing headers (X-Original-URL, X-Rewrite-URL, "
+          "X-HTTP-Method-Override, X-Forwarded-Host, X-Forwarded-Prefix, "
+          "Forwarded, ...) forwarded instead of stripped.");
 
 namespace {
 
@@ -143,6 +170,15 @@ int Serve() {
   raw.credential_headers = absl::GetFlag(FLAGS_credential_headers);
   raw.workers = absl::GetFlag(FLAGS_workers);
   raw.access_log = absl::GetFlag(FLAGS_access_log);
+  raw.max_connections = absl::GetFlag(FLAGS_max_connections);
+  raw.head_memory_budget = absl::GetFlag(FLAGS_head_memory_budget);
+  raw.body_limit = absl::GetFlag(FLAGS_body_limit);
+  raw.body_resource_limit = absl::GetFlag(FLAGS_body_resource_limit);
+  raw.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  raw.header_timeout = absl::GetFlag(FLAGS_header_timeout);
+  raw.body_timeout = absl::GetFlag(FLAGS_body_timeout);
+  raw.upstream_timeout = absl::GetFlag(FLAGS_upstream_timeout);
+  raw.allow_routing_headers = absl::GetFlag(FLAGS_allow_routing_headers);
   absl::StatusOr<SidecarConfig> config = ValidateSidecarConfig(std::move(raw));
   if (!config.ok()) {
     Log({{"msg", "invalid configuration"},

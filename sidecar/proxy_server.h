@@ -11,65 +11,84 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/policy/catalog.h"
 #include "sidecar/authorizer.h"
+#include "sidecar/front_text.h"
+#include "sidecar/request_head.h"
 #include "sidecar/http_limits.h"
 #include "sidecar/metrics.h"
 #include "sidecar/upstream_pool.h"
 
 // The sidecar's HTTP front (SPEC §7): an HTTP/1.1 reverse proxy that asks an
 // Authorizer about every request and forwards the allowed ones to the
-// upstream API.
+// upstream API. Each request goes through a one-way pipeline of steps, each
+// in its own file, passing typed values:
 //
-// Per request:
-//  * The header block is read and checked before anything else: at most
-//    kMaxRequestHeaderBytes and kMaxRequestHeaderCount fields (else 431
-//    `headers_too_large`); CRLF line endings only, no obs-fold; framing must
-//    be unambiguous: no Content-Length together with Transfer-Encoding, one
-//    Content-Length of digits only, Transfer-Encoding exactly "chunked" (and
-//    only on HTTP/1.1), one Host (required on HTTP/1.1). Anything else is 400
-//    `request_invalid` and the connection is closed, so bytes after a
-//    malformed request are never interpreted as another request. Upgrade and
-//    CONNECT are 400 too (not supported).
-//  * Authorizer::Authorize() gets the method, the raw request-target, every
-//    value of every configured credential header, the client IP and the
-//    request id (the client's X-Request-Id when it is 1-128 of
-//    [A-Za-z0-9._-], else a fresh random 128-bit hex id).
-//  * Denied: a JSON error {"status":N,"err":"...","reason":"..."} with
-//    X-Request-Id, WWW-Authenticate on 401 and Retry-After when asked for.
-//    The connection stays open unless the request had a body (which is not
-//    read) or the client asked to close.
-//  * Allowed: the request goes upstream with the same method and
-//    request-target bytes, without credential headers, client-sent X-Pat-*
-//    headers and hop-by-hop headers, with X-Pat-Token-Id, X-Pat-Plan-Id,
-//    X-Request-Id and X-Forwarded-For set. Bodies stream through in both
-//    directions (never fully buffered). Upstream failures before a response
-//    are 502 `upstream_unavailable`.
-//  * One JSON access-log line (no credential, no query string) and metrics:
-//    pat_sidecar_requests_total{reason}, pat_sidecar_decision_seconds,
-//    pat_sidecar_proxy_seconds, pat_sidecar_upstream_errors_total.
+//  1. request_head.h     framing and head checks (431 headers_too_large,
+//                        400 request_invalid, 417 expectation_failed,
+//                        400 token_in_path / token_in_query); the head is
+//                        read under a total deadline (header_timeout) and a
+//                        global memory budget (503 overloaded);
+//  2. credentials.h      every value of every known credential header is
+//                        collected for the authorizer; a secret-shaped value
+//                        in any other header is 401 token_ambiguous; the
+//                        request id (never secret-shaped);
+//  3. async_authorize.h  Authorizer::Authorize, awaited without blocking the
+//                        event loop (bodies of WantsBody() endpoints are
+//                        buffered first, up to body_resource_limit, else 413);
+//  4. header_rewrite.h   the pure header rewrite (credentials, hop-by-hop,
+//                        X-Pat-*, routing headers, secret-shaped values out;
+//                        X-Pat-Token-Id, X-Pat-Plan-Id, X-Request-Id,
+//                        X-Forwarded-For in);
+//  5. response_shaping.h every refusal and local answer (npm whoami);
+//  6. upstream_exchange.cc  the upstream exchange (kept connections, one
+//                        write for header and body, 1xx skipped, any read
+//                        split, total deadline upstream_timeout: 504).
+//
+// Connections: at most max_connections (over it: 503 overloaded and close);
+// idle keep-alive connections hold no relay or parse buffers.
 namespace pat::sidecar {
 
 struct ProxyServerConfig {
   // "host:port"; port 0 picks a free port (see ProxyServer::port()).
   std::string listen = "0.0.0.0:8080";
-  // Threads running the event loop. Authorize() may block briefly (a cache
-  // miss asks the authority), so there are more threads than cores.
+  // Threads running the event loops (one loop each).
   // 0: max(4, 2 * hardware_concurrency).
   int workers = 0;
-  // Credential headers (case-insensitive), SPEC §7 rule 2.
+  // Credential headers (case-insensitive), SPEC §7 rule 2. Authorization and
+  // X-Figma-Token are always collected (and never forwarded) as well.
   std::vector<std::string> credential_headers = {"authorization",
                                                  "x-figma-token"};
+  // Routing headers (header_rewrite.h kRoutingHeaders) that pass through.
+  std::vector<std::string> allowed_routing_headers;
   // Request bodies larger than this are 413 `body_too_large`.
   std::uint64_t body_limit = kDefaultBodyLimit;
+  // Bodies of Authorizer::WantsBody() endpoints are buffered before the
+  // decision up to this size; larger is 413 `body_too_large`.
+  std::uint64_t body_resource_limit = kDefaultBodyResourceLimit;
+  // Client connections; more are answered 503 `overloaded` and closed.
+  // 0: DefaultMaxConnections() (connection_limits.h).
+  int max_connections = 0;
+  // Bytes all unfinished request heads may buffer together beyond each
+  // connection's first kIdleReadChunk bytes (503 `overloaded` beyond).
+  std::size_t head_memory_budget = kDefaultHeadMemoryBudget;
   // Keep-alive wait for the first byte of the next request.
   absl::Duration idle_timeout = kDefaultIdleTimeout;
-  // From the first byte of a request to the end of its header block.
+  // Total: from the first byte of a request to the end of its header block.
   absl::Duration header_timeout = kDefaultHeaderTimeout;
+  // Total: from the end of the header block to the end of the body.
+  absl::Duration body_timeout = kDefaultBodyTimeout;
   // Inactivity bound for each body read/write and response write.
   absl::Duration io_timeout = kDefaultIoTimeout;
   absl::Duration upstream_connect_timeout = kDefaultUpstreamConnectTimeout;
   // Wait for the upstream's response header once the request is sent.
   absl::Duration upstream_response_timeout = kDefaultUpstreamResponseTimeout;
+  // Total: from the request sent upstream to the end of the response (504
+  // `upstream_timeout` before the response header; a truncated response
+  // after it).
+  absl::Duration upstream_timeout = kDefaultUpstreamTimeout;
+  // Error envelope of refusals that matched no catalog endpoint.
+  policy::ErrorStyle default_error_style = policy::ErrorStyle::kA;
   // Per-request JSON access log lines.
   bool access_log = true;
   // Receives each access log line (without the trailing newline); when
@@ -110,53 +129,6 @@ class ProxyServer {
   std::unique_ptr<State> state_;
 };
 
-namespace internal {
-
-// Incremental scanner of a request's header block, run on raw bytes before
-// the HTTP parser sees them. It enforces what the parser does not: the
-// header byte and field-count limits, CRLF-only line endings and no obs-fold
-// (a field line starting with SP or HTAB). Up to kMaxLeadingEmptyLines empty
-// lines before the request line are skipped.
-class RequestHeadScanner {
- public:
-  enum class Result { kNeedMore, kComplete, kBad, kTooLarge };
-
-  // `data` is everything received so far for this request (it only grows
-  // between calls, starting at the same byte). On kComplete the request
-  // line starts at head_begin() and the header block (including the final
-  // empty line) ends at head_end().
-  Result Scan(absl::string_view data);
-
-  std::size_t head_begin() const { return head_begin_; }
-  std::size_t head_end() const { return head_end_; }
-  int field_count() const { return fields_; }
-
- private:
-  std::size_t line_start_ = 0;   // first byte of the line being scanned
-  std::size_t search_from_ = 0;  // where to resume looking for '\n'
-  std::size_t head_begin_ = 0;
-  std::size_t head_end_ = 0;
-  int leading_empty_lines_ = 0;
-  int fields_ = 0;
-  bool saw_request_line_ = false;
-};
-
-// True for an acceptable client X-Request-Id: 1..kMaxRequestIdLength
-// characters of [A-Za-z0-9._-].
-bool IsValidRequestId(absl::string_view id);
-
-// A fresh random request id: 32 lower-case hex digits (128 bits).
-std::string NewRequestId();
-
-// `s` as a JSON string literal (with quotes). Valid UTF-8 is kept, invalid
-// bytes become U+FFFD, control characters are escaped.
-std::string JsonQuote(absl::string_view s);
-
-// The sidecar's error body: {"status":N,"err":"<message>","reason":"<reason>"}.
-std::string ErrorBody(int status, absl::string_view message,
-                      absl::string_view reason);
-
-}  // namespace internal
 }  // namespace pat::sidecar
 
 #endif  // PAT_SIDECAR_PROXY_SERVER_H_

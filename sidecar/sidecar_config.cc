@@ -1,5 +1,7 @@
 #include "sidecar/sidecar_config.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -18,6 +20,7 @@
 #include "common/policy/route_matcher.h"
 #include "common/secret.h"
 #include "common/status_macros.h"
+#include "sidecar/header_rewrite.h"
 
 namespace pat::sidecar {
 namespace {
@@ -74,6 +77,53 @@ bool IsTokenChar(char c) {
   return absl::ascii_isalnum(c) ||
          absl::string_view("!#$%&'*+-.^_`|~").find(c) !=
              absl::string_view::npos;
+}
+
+absl::Status CheckRange(absl::string_view flag, int64_t value, int64_t lo,
+                        int64_t hi) {
+  if (value < lo || value > hi) {
+    return FlagError(flag, absl::StrCat("must be ", lo, "..", hi));
+  }
+  return absl::OkStatus();
+}
+
+// The HTTP front's connection, memory, deadline and header flags.
+absl::Status ValidateFrontLimits(SidecarConfig& config) {
+  PAT_RETURN_IF_ERROR(
+      CheckRange("max_connections", config.max_connections, 0, 1000000));
+  PAT_RETURN_IF_ERROR(CheckRange("head_memory_budget",
+                                 config.head_memory_budget, int64_t{64} << 10,
+                                 int64_t{16} << 30));
+  PAT_RETURN_IF_ERROR(
+      CheckRange("body_limit", config.body_limit, 1, int64_t{1} << 40));
+  PAT_RETURN_IF_ERROR(CheckRange("body_resource_limit",
+                                 config.body_resource_limit, 1,
+                                 std::min<int64_t>(16 << 20,
+                                                   config.body_limit)));
+  const std::pair<absl::string_view, absl::Duration> timeouts[] = {
+      {"idle_timeout", config.idle_timeout},
+      {"header_timeout", config.header_timeout},
+      {"body_timeout", config.body_timeout},
+      {"upstream_timeout", config.upstream_timeout}};
+  for (const auto& [flag, d] : timeouts) {
+    if (d <= absl::ZeroDuration() || d > absl::Hours(24)) {
+      return FlagError(flag, "must be > 0 and at most 24h");
+    }
+  }
+  config.allowed_routing_header_names.clear();
+  for (absl::string_view name :
+       absl::StrSplit(config.allow_routing_headers, ',', absl::SkipEmpty())) {
+    name = absl::StripAsciiWhitespace(name);
+    if (name.empty()) continue;
+    if (!IsRoutingHeader(name)) {
+      return FlagError("allow_routing_headers",
+                       absl::StrCat(QuoteForError(name),
+                                    " is not one of the routing headers the "
+                                    "sidecar strips"));
+    }
+    config.allowed_routing_header_names.push_back(absl::AsciiStrToLower(name));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -188,6 +238,7 @@ absl::StatusOr<SidecarConfig> ValidateSidecarConfig(SidecarConfig raw) {
     return FlagError("workers", absl::StrCat("must be 0..", kMaxWorkers,
                                              " (0: the default)"));
   }
+  PAT_RETURN_IF_ERROR(ValidateFrontLimits(config));
   return config;
 }
 

@@ -1,6 +1,7 @@
 #ifndef PAT_SIDECAR_SIDECAR_CONFIG_H_
 #define PAT_SIDECAR_SIDECAR_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,16 @@ struct SidecarConfig {
   std::string credential_headers = "authorization,x-figma-token";
   int workers = 0;  // 0: the proxy's default
   bool access_log = true;
+  // HTTP front limits (sidecar/http_limits.h for the defaults).
+  int max_connections = 0;  // 0: derived from RLIMIT_NOFILE and memory
+  int64_t head_memory_budget = 32 << 20;
+  int64_t body_limit = int64_t{64} << 20;
+  int64_t body_resource_limit = 64 << 10;
+  absl::Duration idle_timeout = absl::Seconds(60);
+  absl::Duration header_timeout = absl::Seconds(15);
+  absl::Duration body_timeout = absl::Seconds(60);
+  absl::Duration upstream_timeout = absl::Seconds(300);
+  std::string allow_routing_headers;  // comma-separated, may be empty
 
   // --- Filled in by ValidateSidecarConfig ---
   TokenKind api_kind = TokenKind::kUnspecified;
@@ -36,6 +47,7 @@ struct SidecarConfig {
   std::string tls_cert_pem;
   std::string tls_key_pem;
   std::vector<std::string> credential_header_names;  // lower-case, unique
+  std::vector<std::string> allowed_routing_header_names;  // lower-case
 };
 
 // Validates `raw` and completes it. Errors are INVALID_ARGUMENT naming the
@@ -51,7 +63,15 @@ struct SidecarConfig {
 //  * --staleness_bound: > 0 and <= 24h;
 //  * --credential_headers: a comma-separated, non-empty list of distinct
 //    header names (HTTP tokens; compared case-insensitively);
-//  * --workers: 0..1024.
+//  * --workers: 0..1024;
+//  * --max_connections: 0..1000000 (0: derived);
+//  * --head_memory_budget: 64 KiB..16 GiB;
+//  * --body_limit: 1 B..1 TiB; --body_resource_limit: 1 B..16 MiB and at
+//    most --body_limit;
+//  * --idle_timeout, --header_timeout, --body_timeout, --upstream_timeout:
+//    > 0 and at most 24h;
+//  * --allow_routing_headers: comma-separated names from the routing
+//    header list (sidecar/header_rewrite.h), or empty.
 absl::StatusOr<SidecarConfig> ValidateSidecarConfig(SidecarConfig raw);
 
 }  // namespace pat::sidecar

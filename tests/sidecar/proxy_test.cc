@@ -36,6 +36,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "common/policy/policy.h"
 #include "common/policy/reason.h"
 #include "sidecar/admin_server.h"
 #include "sidecar/authorizer.h"
@@ -99,11 +100,30 @@ struct RecordedCall {
   std::string request_id;
 };
 
+// Decisions complete inline, or (set_async(true), and always for paths
+// starting with /async) later from the authorizer's own thread, as the real
+// authorizer does for cache misses.
 class FakeAuthorizer : public Authorizer {
  public:
-  void Authorize(const RequestView& request, AuthorizeCallback done) override {
-    std::move(done)(Decide(request));
+  FakeAuthorizer() : completer_([this] { RunCompleter(); }) {}
+  ~FakeAuthorizer() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    completer_.join();
   }
+
+  void Authorize(const RequestView& request, AuthorizeCallback done) override {
+    AuthzResult result = Decide(request);
+    if (!async_.load() && !absl::StartsWith(request.target, "/async")) {
+      std::move(done)(std::move(result));
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    queue_.emplace_back(std::move(done), std::move(result));
+  }
+  void set_async(bool async) { async_.store(async); }
   bool WantsBody(absl::string_view, absl::string_view) const override {
     return false;
   }
@@ -182,9 +202,31 @@ class FakeAuthorizer : public Authorizer {
   }
 
  private:
+  void RunCompleter() {
+    for (;;) {
+      std::vector<std::pair<AuthorizeCallback, AuthzResult>> batch;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](FakeAuthorizer* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu_) {
+              return a->stop_ || !a->queue_.empty();
+            },
+            this));
+        if (queue_.empty() && stop_) return;
+        batch.swap(queue_);
+      }
+      for (auto& [done, result] : batch) std::move(done)(std::move(result));
+    }
+  }
+
   mutable absl::Mutex mu_;
   std::vector<RecordedCall> calls_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<AuthorizeCallback, AuthzResult>> queue_
+      ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> async_{false};
   std::atomic<bool> ready_{true};
+  std::thread completer_;
 };
 
 // ---------------------------------------------------------------------------
@@ -475,6 +517,7 @@ TEST_F(ProxyTest, EveryCredentialOccurrenceReachesTheAuthorizerInOrder) {
 }
 
 TEST_F(ProxyTest, DeniedRequestsGetJsonErrorsAndNeverReachUpstream) {
+  auth_.set_async(true);  // decisions complete on another thread
   RawClient client(port());
   // 401 with WWW-Authenticate and an exact, escaped body.
   ASSERT_FALSE(client.Send(Request(
@@ -482,8 +525,11 @@ TEST_F(ProxyTest, DeniedRequestsGetJsonErrorsAndNeverReachUpstream) {
   std::optional<Response> r = client.Read();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->result_int(), 401u);
-  EXPECT_EQ(r->body(), R"({"status":401,"err":"unknown \"token\" \\ here",)"
-                       R"("reason":"token_unknown"})");
+  EXPECT_EQ(r->body(),
+            policy::ErrorBody(policy::Reason::kTokenUnknown,
+                              "unknown \"token\" \\ here"));
+  EXPECT_THAT(r->body(), HasSubstr(R"(: unknown \"token\" \\ here",)"
+                                   R"("reason":"token_unknown"})"));
   EXPECT_EQ(S((*r)[http::field::www_authenticate]),
             R"(Bearer error="invalid_token")");
   EXPECT_EQ(S((*r)[http::field::content_type]), "application/json");
@@ -496,7 +542,7 @@ TEST_F(ProxyTest, DeniedRequestsGetJsonErrorsAndNeverReachUpstream) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->result_int(), 401u);
   EXPECT_EQ(r->body(),
-            R"({"status":401,"err":"no token","reason":"token_missing"})");
+            policy::ErrorBody(policy::Reason::kTokenMissing, "no token"));
 
   // 403: no WWW-Authenticate.
   ASSERT_FALSE(client.Send(GoodGet("/forbidden/thing")));
@@ -706,6 +752,7 @@ TEST_F(ProxyTest, MalformedChunkIs400AndClosesTheConnection) {
 }
 
 TEST_F(ProxyTest, KeepAliveCarriesThreeRequestsOverPooledUpstreamConnections) {
+  auth_.set_async(true);  // decisions complete on another thread
   RawClient client(port());
   for (int i = 0; i < 3; ++i) {
     ASSERT_FALSE(
@@ -729,6 +776,7 @@ TEST_F(ProxyTest, KeepAliveCarriesThreeRequestsOverPooledUpstreamConnections) {
 }
 
 TEST_F(ProxyTest, PipelinedRequestsAreAnsweredInOrder) {
+  auth_.set_async(true);  // decisions complete on another thread
   RawClient client(port());
   ASSERT_FALSE(client.Send(
       GoodGet("/v1/a") + Request("GET", "/v1/b", {"Authorization: Bearer no"}) +
@@ -743,6 +791,7 @@ TEST_F(ProxyTest, PipelinedRequestsAreAnsweredInOrder) {
 }
 
 TEST_F(ProxyTest, FiveMebibyteBodiesStreamIntact) {
+  auth_.set_async(true);  // decisions complete on another thread
   std::string body(5 * 1024 * 1024, '\0');
   for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 31);
   const std::string hash = absl::StrFormat("%016x", tools::Fnv1a64(body));
@@ -983,7 +1032,7 @@ TEST_F(ProxyTest, UnreachableUpstreamIs502) {
   std::optional<Response> r = client.Read();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->result_int(), 502u);
-  EXPECT_EQ(r->body(), R"({"status":502,"err":"upstream unavailable",)"
+  EXPECT_EQ(r->body(), R"({"status":502,"err":"Upstream unavailable",)"
                        R"("reason":"upstream_unavailable"})");
   EXPECT_TRUE(r->keep_alive());
   EXPECT_THAT(metrics_.RenderPrometheus(),
@@ -1158,8 +1207,6 @@ TEST(ProxyHelpersTest, JsonQuoteEscapes) {
   EXPECT_EQ(internal::JsonQuote("a\"b\\c\nd\x01"), R"("a\"b\\c\nd\u0001")");
   EXPECT_EQ(internal::JsonQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
   EXPECT_EQ(internal::JsonQuote("bad\xff"), R"("bad\ufffd")");
-  EXPECT_EQ(internal::ErrorBody(403, "no", "scope_missing"),
-            R"({"status":403,"err":"no","reason":"scope_missing"})");
 }
 
 TEST(ProxyHelpersTest, RequestIds) {

@@ -1,0 +1,412 @@
+// The upstream side of one client connection: a kept or pooled connection,
+// the request (header and a buffered body in one write, or a streamed body),
+// the response head (1xx skipped) and the response body relayed to the
+// client. Reads may end anywhere, inside chunk framing included.
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "boost/asio/connect.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/write.hpp"
+#include "sidecar/body_relay.h"
+#include "sidecar/header_rewrite.h"
+#include "sidecar/http_limits.h"
+#include "sidecar/proxy_session.h"
+#include "sidecar/upstream_pool.h"
+
+namespace pat::sidecar {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using policy::Reason;
+
+// 1xx responses skipped before the final one (more is a broken upstream).
+constexpr int kMaxInterimResponses = 8;
+
+absl::string_view AV(beast::string_view s) { return {s.data(), s.size()}; }
+beast::string_view BV(absl::string_view s) { return {s.data(), s.size()}; }
+
+bool IsIdempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsParseError(const error_code& ec) {
+  return ec.category() ==
+             http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream &&
+         ec != http::error::partial_message;
+}
+
+std::chrono::steady_clock::time_point After(absl::Duration d) {
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+             ToChrono(d));
+}
+
+}  // namespace
+
+struct ProxySession::Exchange {
+  Exchange(BodyParser& p, RequestLog& l, const std::string* body)
+      : parser(p), log(l), buffered_body(body) {}
+
+  BodyParser& parser;
+  RequestLog& log;
+  // Non-null: the whole request body, read before the decision.
+  const std::string* buffered_body;
+  http::request<http::buffer_body> up;
+  std::optional<http::response_parser<http::buffer_body>> rp;
+  bool has_body = false;
+  bool is_head = false;
+  bool idempotent = false;
+  bool expect_continue = false;
+  unsigned client_version = 11;
+  bool client_keep_alive = false;
+  TimePoint upstream_deadline{};
+  bool keep = false;  // the outcome after Step::kDone
+};
+
+asio::awaitable<bool> ProxySession::Forward(BodyParser& parser,
+                                            const AuthzResult& result,
+                                            RequestLog& log, bool has_body,
+                                            const std::string* buffered_body) {
+  const auto& req = parser.get();
+  Exchange x(parser, log, buffered_body);
+  x.has_body = has_body;
+  x.is_head = req.method() == http::verb::head;
+  x.idempotent = IsIdempotent(req.method());
+  x.client_version = req.version();
+  x.client_keep_alive = req.keep_alive();
+  x.expect_continue =
+      has_body && x.client_version == 11 &&
+      absl::EqualsIgnoreCase(AV(req[http::field::expect]), "100-continue");
+  x.up.method_string(req.method_string());
+  x.up.target(req.target());
+  x.up.version(11);
+  RewriteRequestHeaders(
+      req, RewritePolicy{s_.credential_headers, s_.allowed_routing_headers},
+      UpstreamIdentity{result.token_id, result.plan_id, log.request_id,
+                       client_ip_, s_.upstream.authority()},
+      x.up);
+  if (buffered_body != nullptr) {
+    x.up.content_length(buffered_body->size());
+  } else if (parser.chunked()) {
+    x.up.chunked(true);
+  } else if (parser.content_length()) {
+    x.up.content_length(*parser.content_length());
+  }
+  if (has_body && buffered_body == nullptr) {
+    client_buffer_.reserve(client_buffer_.size() + kRelayBufferBytes);
+  }
+  for (int attempt = 0;; ++attempt) {
+    const std::optional<bool> reused = co_await AcquireUpstream(attempt);
+    if (!reused) co_return co_await UpstreamFailed(x, Reason::kUpstreamUnavailable);
+    x.upstream_deadline = After(s_.config.upstream_timeout);
+    Step step = co_await SendRequest(x, *reused, attempt);
+    if (step == Step::kRetry) continue;
+    if (step == Step::kDone) co_return x.keep;
+    step = co_await ReadResponseHead(x, *reused, attempt);
+    if (step == Step::kRetry) continue;
+    if (step == Step::kDone) co_return x.keep;
+    break;
+  }
+  co_return co_await RelayResponse(x);
+}
+
+asio::awaitable<std::optional<bool>> ProxySession::AcquireUpstream(
+    int attempt) {
+  upstream_buffer_.clear();
+  upstream_buffer_.reserve(kRelayBufferBytes);
+  bool reused = false;
+  // The connection this session kept from its previous request, if the
+  // upstream has not closed it meanwhile (first attempt only).
+  if (upstream_.socket().is_open()) {
+    if (attempt == 0 && upstream_idle_ &&
+        UpstreamPool::LooksHealthy(upstream_.socket().native_handle())) {
+      reused = true;
+    } else {
+      upstream_.close();
+    }
+  }
+  upstream_idle_ = false;
+  if (!reused) {
+    if (const int fd = s_.upstream.TakeIdle(); fd >= 0) {
+      error_code ec;
+      upstream_.socket().assign(s_.upstream.endpoint().protocol(), fd, ec);
+      if (ec) {
+        ::close(fd);
+      } else {
+        reused = true;
+      }
+    }
+  }
+  if (!reused) {
+    upstream_.expires_after(ToChrono(s_.config.upstream_connect_timeout));
+    auto [ec] = co_await upstream_.async_connect(s_.upstream.endpoint(),
+                                                 kAsTuple);
+    if (ec) co_return std::nullopt;
+    error_code ignored;
+    upstream_.socket().set_option(tcp::no_delay(true), ignored);
+  }
+  co_return reused;
+}
+
+asio::awaitable<ProxySession::Step> ProxySession::SendRequest(Exchange& x,
+                                                              bool reused,
+                                                              int attempt) {
+  http::serializer<true, http::buffer_body> sr(x.up);
+  const bool whole = x.buffered_body != nullptr || !x.has_body;
+  if (x.buffered_body != nullptr && !x.buffered_body->empty()) {
+    // Header and body in one write.
+    x.up.body().data = const_cast<char*>(x.buffered_body->data());
+    x.up.body().size = x.buffered_body->size();
+  } else {
+    x.up.body().data = nullptr;
+    x.up.body().size = 0;
+  }
+  x.up.body().more = !whole;
+  upstream_.expires_after(ToChrono(s_.config.io_timeout));
+  auto [wec, wn] = whole
+                       ? co_await http::async_write(upstream_, sr, kAsTuple)
+                       : co_await http::async_write_header(upstream_, sr,
+                                                           kAsTuple);
+  if (wec == http::error::need_buffer) wec = {};
+  if (wec) {
+    ReleaseUpstream(false);
+    // A stale pooled connection that took none of the request: retry once.
+    if (reused && attempt == 0 && wn == 0) co_return Step::kRetry;
+    co_await UpstreamFailed(x, Reason::kUpstreamUnavailable);
+    co_return Step::kDone;
+  }
+  if (!whole) co_return co_await StreamRequestBody(x, sr);
+  co_return Step::kOk;
+}
+
+asio::awaitable<ProxySession::Step> ProxySession::StreamRequestBody(
+    Exchange& x, http::serializer<true, http::buffer_body>& sr) {
+  if (x.expect_continue && !co_await SendContinue()) {
+    ReleaseUpstream(false);
+    Finish(x.log, 499, Reason::kClientClosed);
+    x.keep = false;
+    co_return Step::kDone;
+  }
+  const RelayOutcome out = co_await RelayBody<true>(
+      stream_, client_buffer_, x.parser, upstream_, x.up, sr, RelayBuffer(),
+      kRelayBufferBytes, body_deadline_, ToChrono(s_.config.io_timeout),
+      [] {});
+  if (out.status == RelayStatus::kWriteError) {
+    co_await UpstreamFailed(x, Reason::kUpstreamUnavailable);
+    co_return Step::kDone;
+  }
+  if (out.status == RelayStatus::kOk) co_return Step::kOk;
+  // The client's body failed: the upstream got a truncated request and its
+  // connection is dropped.
+  ReleaseUpstream(false);
+  x.keep = false;
+  if (out.ec == http::error::body_limit) {
+    co_await Respond(Refusal{Reason::kBodyTooLarge}, x.log, x.client_version,
+                     false);
+  } else if (out.ec == beast::error::timeout) {
+    co_await Respond(Refusal{Reason::kRequestInvalid,
+                             "the request body did not arrive in time"},
+                     x.log, x.client_version, false);
+  } else if (IsParseError(out.ec) && out.ec != http::error::need_more) {
+    co_await Respond(Refusal{Reason::kRequestInvalid}, x.log,
+                     x.client_version, false);
+  } else {
+    Finish(x.log, 499, Reason::kClientClosed);
+  }
+  co_return Step::kDone;
+}
+
+asio::awaitable<ProxySession::Step> ProxySession::ReadResponseHead(
+    Exchange& x, bool reused, int attempt) {
+  bool header_ok = false;
+  bool received_any = false;
+  bool timed_out = false;
+  for (int interim = 0; interim <= kMaxInterimResponses; ++interim) {
+    x.rp.emplace();
+    x.rp->header_limit(static_cast<std::uint32_t>(kMaxUpstreamHeaderBytes));
+    x.rp->body_limit(boost::none);
+    if (x.is_head) x.rp->skip(true);
+    upstream_.expires_at(std::min(
+        x.upstream_deadline, After(s_.config.upstream_response_timeout)));
+    auto [rec, rn] = co_await http::async_read_header(
+        upstream_, upstream_buffer_, *x.rp, kAsTuple);
+    if (rec) {
+      timed_out = rec == beast::error::timeout;
+      break;
+    }
+    received_any = true;
+    const unsigned status = x.rp->get().result_int();
+    if (status == 101) break;  // never asked for: a protocol error
+    if (status >= 100 && status < 200) continue;
+    header_ok = true;
+    break;
+  }
+  if (header_ok) co_return Step::kOk;
+  const bool nothing =
+      !received_any && !x.rp->got_some() && upstream_buffer_.size() == 0;
+  ReleaseUpstream(false);
+  // A stale pooled connection closed before answering: a bodiless
+  // idempotent request can safely be sent again, once.
+  if (reused && attempt == 0 && nothing && !timed_out && !x.has_body &&
+      x.idempotent) {
+    co_return Step::kRetry;
+  }
+  co_await UpstreamFailed(x, timed_out ? Reason::kUpstreamTimeout
+                                       : Reason::kUpstreamUnavailable);
+  co_return Step::kDone;
+}
+
+std::optional<std::size_t> ProxySession::Prefetch(Exchange& x, char* buf) {
+  auto& rp = *x.rp;
+  rp.get().body().data = buf;
+  rp.get().body().size = kRelayBufferBytes;
+  while (!rp.is_done() && upstream_buffer_.size() > 0 &&
+         rp.get().body().size > 0) {
+    error_code ec;
+    const std::size_t used = rp.put(upstream_buffer_.data(), ec);
+    upstream_buffer_.consume(used);
+    // The buffered bytes end inside the framing (a chunk-size line, a chunk
+    // extension, a trailer): the relay reads the rest.
+    if (ec == http::error::need_more) break;
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return std::nullopt;
+    if (used == 0) break;
+  }
+  return kRelayBufferBytes - rp.get().body().size;
+}
+
+asio::awaitable<bool> ProxySession::RelayResponse(Exchange& x) {
+  auto& rp = *x.rp;
+  const auto& ures = rp.get();
+  const unsigned status = ures.result_int();
+  http::response<http::buffer_body> res;
+  res.version(x.client_version);
+  res.result(status);
+  res.reason(ures.reason());
+  RewriteResponseHeaders(ures, res);
+  const bool no_body = x.is_head || status == 204 || status == 304;
+  bool keep = x.client_keep_alive && !Draining();
+  if (no_body) {
+    // Content-Length describes the representation here: pass it on as is.
+    if (auto it = ures.find(http::field::content_length); it != ures.end()) {
+      res.set(http::field::content_length, it->value());
+    }
+  } else if (rp.content_length()) {
+    res.content_length(*rp.content_length());
+  } else if (x.client_version == 11) {
+    res.chunked(true);
+  } else {
+    keep = false;  // HTTP/1.0: the body is delimited by the close
+  }
+  if (res.find("X-Request-Id") == res.end()) {
+    res.set("X-Request-Id", BV(x.log.request_id));
+  }
+  res.keep_alive(keep);
+  // The upstream connection is kept as soon as its response is complete,
+  // before the client has all of it.
+  const auto release_upstream = [&] {
+    ReleaseUpstream(rp.is_done() && rp.keep_alive() &&
+                    upstream_buffer_.size() == 0);
+  };
+  char* const buf = RelayBuffer();
+  const std::optional<std::size_t> prefetched = Prefetch(x, buf);
+  if (!prefetched) {
+    s_.upstream_errors.Inc();
+    ReleaseUpstream(false);
+    co_return co_await Respond(Refusal{Reason::kUpstreamUnavailable}, x.log,
+                               x.client_version, keep);
+  }
+  if (rp.is_done()) release_upstream();
+  http::serializer<false, http::buffer_body> rsr(res);
+  res.body().data = *prefetched > 0 ? buf : nullptr;
+  res.body().size = *prefetched;
+  res.body().more = !rp.is_done();
+  stream_.expires_after(ToChrono(s_.config.io_timeout));
+  auto [hec, hn] = *prefetched > 0 || rp.is_done()
+                       ? co_await http::async_write(stream_, rsr, kAsTuple)
+                       : co_await http::async_write_header(stream_, rsr,
+                                                           kAsTuple);
+  if (hec == http::error::need_buffer) hec = {};
+  if (!hec) {
+    const RelayOutcome out = co_await RelayBody<false>(
+        upstream_, upstream_buffer_, rp, stream_, res, rsr, buf,
+        kRelayBufferBytes, x.upstream_deadline,
+        ToChrono(s_.config.io_timeout), release_upstream);
+    if (out.status == RelayStatus::kOk) {
+      release_upstream();  // no-op when already released
+      Finish(x.log, static_cast<int>(status), Reason::kAllowed);
+      co_return keep;
+    }
+    if (out.status == RelayStatus::kReadError) {
+      // The upstream failed mid-body: the client sees a truncated response.
+      s_.upstream_errors.Inc();
+      ReleaseUpstream(false);
+      Finish(x.log, static_cast<int>(status),
+             out.ec == beast::error::timeout ? Reason::kUpstreamTimeout
+                                             : Reason::kUpstreamUnavailable);
+      co_return false;
+    }
+  }
+  ReleaseUpstream(false);
+  Finish(x.log, 499, Reason::kClientClosed);
+  co_return false;
+}
+
+asio::awaitable<bool> ProxySession::UpstreamFailed(Exchange& x,
+                                                   policy::Reason reason) {
+  s_.upstream_errors.Inc();
+  ReleaseUpstream(/*reusable=*/false);
+  const bool body_unread = x.has_body && x.buffered_body == nullptr;
+  x.keep = co_await Respond(Refusal{reason}, x.log, x.client_version,
+                            x.client_keep_alive && !body_unread && !Draining());
+  co_return x.keep;
+}
+
+void ProxySession::ReleaseUpstream(bool reusable) {
+  if (!upstream_.socket().is_open()) return;
+  upstream_.expires_never();
+  // A reusable connection stays with this session for its next request (no
+  // pool hand-off, no epoll re-registration); it goes back to the pool when
+  // the client connection ends (ReturnUpstream).
+  upstream_idle_ = reusable && !Draining();
+  if (upstream_idle_) return;
+  upstream_.close();
+}
+
+void ProxySession::ReturnUpstream() {
+  if (!upstream_.socket().is_open()) return;
+  upstream_.expires_never();
+  if (upstream_idle_ && !Draining()) {
+    error_code ec;
+    const int fd = upstream_.socket().release(ec);
+    if (!ec) {
+      s_.upstream.PutIdle(fd);
+      return;
+    }
+  }
+  upstream_.close();
+}
+
+}  // namespace pat::sidecar
