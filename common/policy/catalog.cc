@@ -635,6 +635,8 @@ absl::StatusOr<Catalog> ParseCatalog(absl::string_view text,
   return catalog;
 }
 
+std::string FormatResourceRef(const ResourceRef& ref) { return FormatRef(ref); }
+
 absl::string_view ErrorStyleName(ErrorStyle style) {
   switch (style) {
     case ErrorStyle::kA:

@@ -169,6 +169,10 @@ ErrorStyle DefaultErrorStyle(TokenKind api);
 
 absl::string_view LocalAnswerName(LocalAnswer answer);  // "none", "whoami"
 
+// "file:dev_resources[].file_key", "context:context+context_id", ... (the
+// REF syntax of query:/json: selectors).
+std::string FormatResourceRef(const ResourceRef& ref);
+
 // One catalog line describing `endpoint` (ParseCatalog of it yields an equal
 // endpoint, line number aside).
 std::string FormatEndpoint(const Endpoint& endpoint);

@@ -12,12 +12,14 @@ namespace {
 // files:read)". plan_tokens=no: rows 10, 11, 13, 14, 36 (scopes plan tokens may
 // not hold), 15 /v1/me and 47 /v1/oembed (excluded endpoints), 33 /v1/payments
 // (personal access tokens only) and 51 /v1/discovery (OAuth only).
-// Resources: "lookup" and "body" selectors cannot be determined from the
-// request-target, so those endpoints are for all-resources tokens only.
-// GET /v2/webhooks (row 25) selects its resource by context+context_id OR
-// plan_api_id; how the upstream resolves a request carrying both is not
-// specified, so it is treated as undeterminable (allowlisted tokens can use
-// GET /v2/teams/{team_id}/webhooks instead).
+// Resources: "lookup" and "body" selectors cannot be determined by the
+// sidecar, so those endpoints are for all-resources tokens only (and the
+// upstream must check X-Pat-Plan-Id). GET /v2/webhooks (row 25) names its
+// resource in the query, by context+context_id OR plan_api_id (both at once
+// is ambiguous and denied); POST /v2/webhooks (26) in the JSON body by
+// context+context_id or the older team_id; POST /v1/dev_resources (38) by
+// every dev_resources[].file_key. PUT /v1/dev_resources (39) names dev
+// resource ids, which only the API can map to files: undeterminable.
 constexpr absl::string_view kRestCatalog =
     R"catalog(# pat built-in REST API catalog (docs/catalog-format.md).
 # METHOD PATH scopes=ANY|OF plan_tokens=yes|no resource=SELECTOR error_style=A|B|AB name=operationId
@@ -45,8 +47,8 @@ GET /v1/component_sets/{key} scopes=library_assets:read|files:read plan_tokens=y
 GET /v1/teams/{team_id}/styles scopes=team_library_content:read|files:read plan_tokens=yes resource=path:team_id error_style=AB name=getTeamStyles  # 22
 GET /v1/files/{file_key}/styles scopes=library_content:read|files:read plan_tokens=yes resource=path:file_key error_style=AB name=getFileStyles  # 23
 GET /v1/styles/{key} scopes=library_assets:read|files:read plan_tokens=yes resource=lookup:style:key error_style=AB name=getStyle  # 24
-GET /v2/webhooks scopes=webhooks:read plan_tokens=yes resource=none error_style=AB name=getWebhooks  # 25 (context+context_id or plan_api_id)
-POST /v2/webhooks scopes=webhooks:write plan_tokens=yes resource=body:context+context_id error_style=AB name=postWebhook  # 26
+GET /v2/webhooks scopes=webhooks:read plan_tokens=yes resource=query:context:context+context_id|plan:plan_api_id error_style=AB name=getWebhooks  # 25
+POST /v2/webhooks scopes=webhooks:write plan_tokens=yes resource=json:context:context+context_id|team:team_id error_style=AB name=postWebhook  # 26
 GET /v2/webhooks/{webhook_id} scopes=webhooks:read|files:read plan_tokens=yes resource=lookup:webhook:webhook_id error_style=AB name=getWebhook  # 27
 PUT /v2/webhooks/{webhook_id} scopes=webhooks:write plan_tokens=yes resource=lookup:webhook:webhook_id error_style=AB name=putWebhook  # 28
 DELETE /v2/webhooks/{webhook_id} scopes=webhooks:write plan_tokens=yes resource=lookup:webhook:webhook_id error_style=AB name=deleteWebhook  # 29
@@ -58,7 +60,7 @@ GET /v1/files/{file_key}/variables/local scopes=file_variables:read plan_tokens=
 GET /v1/files/{file_key}/variables/published scopes=file_variables:read plan_tokens=yes resource=path:file_key error_style=B name=getPublishedVariables  # 35
 POST /v1/files/{file_key}/variables scopes=file_variables:write plan_tokens=no resource=path:file_key error_style=B name=postVariables  # 36
 GET /v1/files/{file_key}/dev_resources scopes=file_dev_resources:read plan_tokens=yes resource=path:file_key error_style=B name=getDevResources  # 37
-POST /v1/dev_resources scopes=file_dev_resources:write plan_tokens=yes resource=body:dev_resources[].file_key error_style=B name=postDevResources  # 38
+POST /v1/dev_resources scopes=file_dev_resources:write plan_tokens=yes resource=json:file:dev_resources[].file_key error_style=B name=postDevResources  # 38
 PUT /v1/dev_resources scopes=file_dev_resources:write plan_tokens=yes resource=body:dev_resources[].id error_style=B name=putDevResources  # 39
 DELETE /v1/files/{file_key}/dev_resources/{dev_resource_id} scopes=file_dev_resources:write plan_tokens=yes resource=path:file_key error_style=B name=deleteDevResource  # 40
 GET /v1/analytics/libraries/{file_key}/component/actions scopes=library_analytics:read plan_tokens=yes resource=path:file_key error_style=B name=getLibraryAnalyticsComponentActions  # 41

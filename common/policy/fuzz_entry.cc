@@ -1,5 +1,6 @@
 #include "common/policy/fuzz_entry.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -110,10 +111,33 @@ void CheckMatch(const RouteMatcher& routes, absl::string_view method,
   Check(Fill(e, m) == path, "template filled with captures != path");
 }
 
+// npm mode accepts a superset of strict mode, and its only extra acceptance
+// is an escaped '/' right after a leading "@scope".
+void CheckNpmMode(absl::string_view data, const TargetCheck& strict) {
+  const TargetCheck npm = CheckTarget(data, PathMode::kNpm);
+  if (strict.ok()) {
+    Check(npm.ok() && npm.target.path == strict.target.path &&
+              npm.target.decision_path() == strict.target.decision_path(),
+          "npm mode refuses or decides differently what strict mode accepts");
+  }
+  if (!npm.ok()) return;
+  const absl::string_view decided = npm.target.decision_path();
+  Check(!absl::StrContains(decided, "//") &&
+            !absl::StrContains(decided, "/./") &&
+            !absl::StrContains(decided, "/../") &&
+            !absl::EndsWith(decided, "/.") && !absl::EndsWith(decided, "/.."),
+        "npm decision form has an empty or dot segment");
+  Check(!absl::StrContains(decided, '%'), "decision form still has a '%'");
+  const TargetCheck again = CheckTarget(npm.target.path, PathMode::kNpm);
+  Check(again.ok() && again.target.decision_path() == decided,
+        "npm mode is not idempotent");
+}
+
 }  // namespace
 
 void FuzzPathCanonicalizer(absl::string_view data) {
   const TargetCheck check = CheckTarget(data);
+  CheckNpmMode(data, check);
   if (!check.ok()) {
     Check(check.reason == Reason::kPathInvalid ||
               check.reason == Reason::kTokenInQuery,
@@ -149,6 +173,14 @@ void FuzzPathCanonicalizer(absl::string_view data) {
   const TargetCheck again = CheckTarget(t.path);
   Check(again.ok() && again.target.path == t.path && !again.target.has_query,
         "accepted path is not accepted again");
+  // The decision form decodes exactly the escapes and keeps the segments.
+  const absl::string_view decided = t.decision_path();
+  Check(t.decoded_path.empty() == !absl::StrContains(t.path, '%'),
+        "decoded form present iff the path has escapes");
+  Check(!absl::StrContains(decided, '%'), "decision form still has a '%'");
+  Check(std::count(decided.begin(), decided.end(), '/') ==
+            std::count(t.path.begin(), t.path.end(), '/'),
+        "decoding changed the segments");
   std::string value;
   FindQueryParam(t.query, "context_id", &value);
 }
@@ -201,7 +233,7 @@ void FuzzRouteMatcher(absl::string_view data) {
     const RouteMatcher& routes = BuiltIn(kind);
     CheckMatch(routes, method, path);
 
-    const TargetCheck check = CheckTarget(path);
+    const TargetCheck check = CheckTarget(path, PathModeFor(kind));
     if (!check.ok()) continue;
     const EverythingInPlan resolver;
     for (bool all_resources : {true, false}) {
@@ -226,8 +258,12 @@ void FuzzRouteMatcher(absl::string_view data) {
         Check(d.endpoint != nullptr && d.endpoint->plan_tokens,
               "allowed without a plan-token endpoint");
         Check(d.endpoint->method == method, "allowed another method");
-        Check(all_resources || d.endpoint->resource.determinable(),
+        const ResourceSource source = d.endpoint->resource.source;
+        Check(all_resources || d.endpoint->resource.determinable() ||
+                  source == ResourceSource::kUnscoped,
               "undeterminable resource allowed for a selected list");
+        Check(source != ResourceSource::kBodyJson,
+              "body resource allowed without a body");
       }
     }
   }

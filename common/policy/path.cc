@@ -71,9 +71,23 @@ absl::string_view DescribePathByte(unsigned char c) {
   return "character not allowed in path";
 }
 
-// Checks the percent-escape starting at path[i] (path[i] == '%'). Returns an
-// empty view when it is acceptable.
-absl::string_view CheckPathEscape(absl::string_view path, size_t i) {
+// PathMode::kNpm: the escape of '/' at path[i] directly follows "@scope" at
+// the start of the segment starting at `segment_start` (see path.h).
+bool IsScopedNameSlash(absl::string_view path, size_t segment_start, size_t i) {
+  if (path[segment_start] != '@' || i < segment_start + 2) return false;
+  const absl::string_view scope = path.substr(segment_start, i - segment_start);
+  if (scope.find('%') != absl::string_view::npos) return false;
+  size_t end = path.find('/', i + 3);
+  if (end == absl::string_view::npos) end = path.size();
+  const absl::string_view rest = path.substr(i + 3, end - (i + 3));
+  return !rest.empty() && rest != "." && rest != "..";
+}
+
+// Checks the percent-escape starting at path[i] (path[i] == '%') of the
+// segment starting at `segment_start`. Returns an empty view when it is
+// acceptable.
+absl::string_view CheckPathEscape(absl::string_view path, size_t segment_start,
+                                  size_t i, PathMode mode) {
   if (i + 2 >= path.size() || !IsHexDigit(path[i + 1]) ||
       !IsHexDigit(path[i + 2])) {
     return "malformed percent-escape in path";
@@ -82,6 +96,9 @@ absl::string_view CheckPathEscape(absl::string_view path, size_t i) {
       HexValue(path[i + 1]) * 16 + HexValue(path[i + 2]));
   switch (decoded) {
     case '/':
+      if (mode == PathMode::kNpm && IsScopedNameSlash(path, segment_start, i)) {
+        return {};
+      }
       return "percent-encoded '/' in path";
     case '\\':
       return "percent-encoded backslash in path";
@@ -108,7 +125,7 @@ absl::string_view CheckPathEscape(absl::string_view path, size_t i) {
 }
 
 // `path` starts with '/'. Returns an empty view when canonical.
-absl::string_view CheckPath(absl::string_view path) {
+absl::string_view CheckPath(absl::string_view path, PathMode mode) {
   if (path.size() == 1) return {};  // "/"
   size_t segment_start = 1;
   for (size_t i = 1; i <= path.size(); ++i) {
@@ -125,7 +142,8 @@ absl::string_view CheckPath(absl::string_view path) {
     }
     const unsigned char c = static_cast<unsigned char>(path[i]);
     if (c == '%') {
-      const absl::string_view problem = CheckPathEscape(path, i);
+      const absl::string_view problem =
+          CheckPathEscape(path, segment_start, i, mode);
       if (!problem.empty()) return problem;
       i += 2;
       continue;
@@ -236,6 +254,23 @@ bool QueryCarriesCredential(absl::string_view query) {
   return false;
 }
 
+// The decision form of an accepted path: every escape decoded (all are
+// well-formed, CheckPath made sure).
+std::string DecodePath(absl::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '%') {
+      out.push_back(static_cast<char>(HexValue(path[i + 1]) * 16 +
+                                      HexValue(path[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(path[i]);
+    }
+  }
+  return out;
+}
+
 TargetCheck Refuse(Reason reason, absl::string_view detail) {
   TargetCheck check;
   check.reason = reason;
@@ -245,7 +280,11 @@ TargetCheck Refuse(Reason reason, absl::string_view detail) {
 
 }  // namespace
 
-TargetCheck CheckTarget(absl::string_view raw) {
+PathMode PathModeFor(TokenKind api) {
+  return api == TokenKind::kNpmRegistry ? PathMode::kNpm : PathMode::kStrict;
+}
+
+TargetCheck CheckTarget(absl::string_view raw, PathMode mode) {
   if (raw.empty()) return Refuse(Reason::kPathInvalid, "empty request-target");
   if (raw.size() > kMaxTargetLength) {
     return Refuse(Reason::kPathInvalid, "request-target too long");
@@ -269,7 +308,7 @@ TargetCheck CheckTarget(absl::string_view raw) {
     target.has_query = true;
     target.query = raw.substr(q + 1);
   }
-  absl::string_view problem = CheckPath(target.path);
+  absl::string_view problem = CheckPath(target.path, mode);
   if (!problem.empty()) return Refuse(Reason::kPathInvalid, problem);
   if (target.has_query) {
     problem = CheckQueryBytes(target.query);
@@ -282,6 +321,9 @@ TargetCheck CheckTarget(absl::string_view raw) {
   TargetCheck check;
   check.reason = Reason::kAllowed;
   check.target = target;
+  if (target.path.find('%') != absl::string_view::npos) {
+    check.target.decoded_path = DecodePath(target.path);
+  }
   return check;
 }
 

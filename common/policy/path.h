@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "common/domain.h"
 #include "common/policy/reason.h"
 
 // Request-target checks (SPEC §7 rule 1, threat checklist #28 and #33).
@@ -47,15 +48,55 @@
 //
 // Accepted paths are canonical: CheckTarget(path) accepts `path` again and
 // splits it identically (idempotent).
+//
+// Decision form (SPEC §7, "decisions are taken on exactly what is
+// forwarded"): the route matcher and resource extraction never see the raw
+// path when it has escapes, but Target::decision_path(), the path with every
+// accepted escape decoded. Every escape the rules above accept is a byte
+// whose decoded form is unambiguous (it is not '/', '.', '%', '\', ';', NUL,
+// a control or non-ASCII byte), so the decoded form is what an upstream that
+// decodes sees, and a decoding upstream and a raw-matching one split the path
+// into the same segments. "/%40b-scope/pkg" is decided as "/@b-scope/pkg".
+// Everything else stays path_invalid. The forwarded path is always
+// Target::path, byte for byte.
+//
+// PathMode::kNpm adds exactly one acceptance: in a path segment that starts
+// with '@' followed by at least one byte, none of them '%', ONE "%2F" or
+// "%2f" directly after those bytes, followed by at least one more byte, is
+// accepted ("/@acme%2fwidget", "/@acme%2Fwidget/-/widget-1.0.0.tgz",
+// "/-/package/@acme%2fwidget/dist-tags"). It is decoded to '/' in the
+// decision form, so the request is decided as the scoped package
+// "@acme/widget" (the scope is the raw bytes before the escape, so a decoding
+// and a non-decoding registry agree on it). The part after the escape must
+// not be "." or "..". Any other %2F, and lower-case hex anywhere else, stay
+// path_invalid.
 namespace pat::policy {
 
 inline constexpr size_t kMaxTargetLength = 8192;
+
+enum class PathMode {
+  kStrict,  // the rules above
+  kNpm,     // plus %2F / %2f after a leading "@scope" in a segment (above)
+};
+
+// kNpm for kNpmRegistry, kStrict otherwise.
+PathMode PathModeFor(TokenKind api);
 
 // An accepted request-target, as views into the caller's buffer.
 struct Target {
   absl::string_view path;   // the exact bytes authorized and forwarded
   absl::string_view query;  // after '?' (exclusive); empty if none
   bool has_query = false;   // a '?' was present (even with an empty query)
+  // The decision form of `path` when it has percent-escapes (every escape
+  // decoded); empty when it has none. Allocates only in that case (and
+  // within the small-string buffer for short paths).
+  std::string decoded_path;
+
+  // What route matching and resource extraction use: decoded_path when the
+  // path has escapes, else path itself. Valid while this Target lives.
+  absl::string_view decision_path() const {
+    return decoded_path.empty() ? path : absl::string_view(decoded_path);
+  }
 };
 
 struct TargetCheck {
@@ -70,8 +111,10 @@ struct TargetCheck {
 };
 
 // Checks a raw HTTP request-target (the second token of the request line).
-// Never allocates. The returned views point into `raw`.
-TargetCheck CheckTarget(absl::string_view raw);
+// Allocates only for the decision form of a path with escapes. The returned
+// views point into `raw`.
+TargetCheck CheckTarget(absl::string_view raw,
+                        PathMode mode = PathMode::kStrict);
 
 enum class QueryParamLookup { kMissing, kFound, kDuplicate };
 

@@ -12,6 +12,7 @@
 #include "common/policy/catalog.h"
 #include "common/policy/path.h"
 #include "common/policy/reason.h"
+#include "common/policy/request_resources.h"
 #include "common/policy/route_matcher.h"
 #include "nlohmann/json.hpp"
 
@@ -47,86 +48,118 @@ Decision Allow(const Endpoint& endpoint) {
   return MakeDecision(Reason::kAllowed, {}, &endpoint);
 }
 
+Decision Deny(const Endpoint& endpoint, std::string detail) {
+  return MakeDecision(Reason::kResourceNotAllowed, std::move(detail),
+                      &endpoint);
+}
+
+Decision Undeterminable(const GrantView& grant, const Endpoint& endpoint) {
+  if (grant.all_resources) return Allow(endpoint);
+  return Deny(endpoint,
+              absl::StrCat("the resource of ", endpoint.name,
+                           " cannot be determined from the request; only "
+                           "all-resources tokens may call it"));
+}
+
+// R13 for one resource (kind, id). `what` names it in details: the quoted id
+// for path and query values, a description for body values (never echoed).
+Decision CheckOne(const DecisionInput& input, const Endpoint& endpoint,
+                  ResourceKind kind, absl::string_view id,
+                  absl::string_view what) {
+  const GrantView& grant = *input.grant;
+  const std::optional<ResolvedResource> resolved =
+      input.resolver == nullptr ? std::nullopt
+                                : input.resolver->Resolve(kind, id);
+  if (!resolved.has_value() || resolved->plan_id.empty() ||
+      resolved->plan_id != grant.plan_id) {
+    // Same answer for unknown and other-plan resources: never reveal that
+    // another plan's resource exists.
+    return Deny(endpoint, absl::StrCat(ResourceKindName(kind), " ", what,
+                                       " is not a resource of the token's "
+                                       "plan"));
+  }
+  if (grant.all_resources) return Allow(endpoint);
+  if (OnList(grant, kind, id)) return Allow(endpoint);
+  for (const auto& [ancestor_kind, ancestor_id] : resolved->ancestors) {
+    if (OnList(grant, ancestor_kind, ancestor_id)) return Allow(endpoint);
+  }
+  return Deny(endpoint, absl::StrCat(ResourceKindName(kind), " ", what,
+                                     " is not on the token's resource list, "
+                                     "nor is any of its ancestors"));
+}
+
+// R13 for what a query:/json: selector found.
+Decision CheckNamed(const DecisionInput& input, const Endpoint& endpoint,
+                    const RequestResources& named, bool from_body) {
+  const GrantView& grant = *input.grant;
+  switch (named.status) {
+    case RequestResources::Status::kInvalid:
+      return Deny(endpoint, std::string(named.problem));
+    case RequestResources::Status::kAbsent:
+      return Undeterminable(grant, endpoint);
+    case RequestResources::Status::kNamed:
+      break;
+  }
+  if (named.names_plan) {
+    // The whole plan: it must be the token's own, and only all-resources
+    // tokens cover a whole plan.
+    if (named.plan_id != grant.plan_id) {
+      return Deny(endpoint,
+                  "the plan named by the request is not the "
+                  "token's plan");
+    }
+    if (!grant.all_resources) {
+      return Deny(endpoint,
+                  "the request names the whole plan; only "
+                  "all-resources tokens may");
+    }
+    return Allow(endpoint);
+  }
+  const std::string field =
+      named.ref != nullptr ? FormatResourceRef(*named.ref) : std::string();
+  for (const NamedResource& r : named.resources) {
+    const std::string what =
+        from_body ? absl::StrCat("named by the request body (", field, ")")
+                  : QuoteId(r.id);
+    Decision d = CheckOne(input, endpoint, r.kind, r.id, what);
+    if (!d.allowed) return d;
+  }
+  return Allow(endpoint);
+}
+
 // Step 5 (R13) for a matched endpoint.
 Decision CheckResource(const DecisionInput& input, const RouteMatch& match) {
   const Endpoint& endpoint = *match.endpoint;
   const ResourceSelector& selector = endpoint.resource;
-  const GrantView& grant = *input.grant;
-
-  absl::string_view id;
-  std::string query_value;
-  bool determinable = false;
   switch (selector.source) {
-    case ResourceSource::kPath:
-      if (selector.capture_index >= 0 &&
-          selector.capture_index < match.param_count) {
-        id = match.params[selector.capture_index];
-        determinable = true;
+    case ResourceSource::kPath: {
+      if (selector.capture_index < 0 ||
+          selector.capture_index >= match.param_count) {
+        return Undeterminable(*input.grant, endpoint);
       }
-      break;
+      const absl::string_view id = match.params[selector.capture_index];
+      return CheckOne(input, endpoint, selector.kind, id, QuoteId(id));
+    }
     case ResourceSource::kQuery:
-      switch (
-          FindQueryParam(input.target.query, selector.param, &query_value)) {
-        case QueryParamLookup::kFound:
-          id = query_value;
-          determinable = true;
-          break;
-        case QueryParamLookup::kMissing:
-          break;
-        case QueryParamLookup::kDuplicate:
-          return MakeDecision(Reason::kResourceNotAllowed,
-                              absl::StrCat("query parameter ", selector.param,
-                                           " appears more than once"),
-                              &endpoint);
+      return CheckNamed(input, endpoint,
+                        FromQuery(selector, input.target.query),
+                        /*from_body=*/false);
+    case ResourceSource::kBodyJson:
+      if (!input.has_body) {
+        return Deny(endpoint, absl::StrCat("the resource of ", endpoint.name,
+                                           " is in the request body, which "
+                                           "was not provided"));
       }
-      break;
+      return CheckNamed(input, endpoint, FromJsonBody(selector, input.body),
+                        /*from_body=*/true);
     case ResourceSource::kUnscoped:
       return Allow(endpoint);
-    case ResourceSource::kBodyJson:
-      // Decided in body_resource.cc (not wired yet): fail closed.
-      return MakeDecision(Reason::kResourceNotAllowed,
-                          "the request body's resources cannot be checked",
-                          &endpoint);
     case ResourceSource::kNone:
     case ResourceSource::kLookup:
     case ResourceSource::kBody:
       break;
   }
-
-  if (!determinable) {
-    if (grant.all_resources) return Allow(endpoint);
-    return MakeDecision(
-        Reason::kResourceNotAllowed,
-        absl::StrCat("the resource of ", endpoint.name,
-                     " cannot be determined from the request; only "
-                     "all-resources tokens may call it"),
-        &endpoint);
-  }
-
-  const std::optional<ResolvedResource> resolved =
-      input.resolver == nullptr ? std::nullopt
-                                : input.resolver->Resolve(selector.kind, id);
-  if (!resolved.has_value() || resolved->plan_id.empty() ||
-      resolved->plan_id != grant.plan_id) {
-    // Same answer for unknown and other-plan resources: never reveal that
-    // another plan's resource exists.
-    return MakeDecision(
-        Reason::kResourceNotAllowed,
-        absl::StrCat(ResourceKindName(selector.kind), " ", QuoteId(id),
-                     " is not a resource of the token's plan"),
-        &endpoint);
-  }
-  if (grant.all_resources) return Allow(endpoint);
-  if (OnList(grant, selector.kind, id)) return Allow(endpoint);
-  for (const auto& [kind, ancestor_id] : resolved->ancestors) {
-    if (OnList(grant, kind, ancestor_id)) return Allow(endpoint);
-  }
-  return MakeDecision(
-      Reason::kResourceNotAllowed,
-      absl::StrCat(ResourceKindName(selector.kind), " ", QuoteId(id),
-                   " is not on the token's resource list, nor is any of "
-                   "its ancestors"),
-      &endpoint);
+  return Undeterminable(*input.grant, endpoint);
 }
 
 }  // namespace
@@ -164,7 +197,9 @@ Decision Decide(const DecisionInput& input) {
   }
 
   // Step 3: endpoint.
-  const RouteMatch match = input.routes->Match(input.method, input.target.path);
+  // On the decision form: "/%40b/x" is decided as "/@b/x" (path.h).
+  const RouteMatch match =
+      input.routes->Match(input.method, input.target.decision_path());
   if (match.endpoint == nullptr) {
     return MakeDecision(
         Reason::kEndpointUnknown,
@@ -192,12 +227,23 @@ Decision Decide(const DecisionInput& input) {
   return CheckResource(input, match);
 }
 
+bool NeedsBody(const RouteMatcher& routes, absl::string_view method,
+               absl::string_view target, PathMode mode) {
+  const TargetCheck check = CheckTarget(target, mode);
+  if (!check.ok()) return false;
+  const RouteMatch match = routes.Match(method, check.target.decision_path());
+  return match.endpoint != nullptr && match.endpoint->resource.reads_body();
+}
+
 Decision CheckAndDecide(absl::string_view raw_target, DecisionInput input) {
-  const TargetCheck check = CheckTarget(raw_target);
+  TargetCheck check = CheckTarget(
+      raw_target, PathModeFor(input.api_kind != TokenKind::kUnspecified
+                                  ? input.api_kind
+                                  : input.grant->kind));
   if (!check.ok()) {
     return MakeDecision(check.reason, std::string(check.detail));
   }
-  input.target = check.target;
+  input.target = std::move(check.target);
   return Decide(input);
 }
 
@@ -247,10 +293,10 @@ std::string ErrorBody(Reason reason, absl::string_view detail,
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string ErrorBody(const Decision& decision) {
+std::string ErrorBody(const Decision& decision, ErrorStyle default_style) {
   return ErrorBody(decision.reason, decision.detail,
                    decision.endpoint != nullptr ? decision.endpoint->error_style
-                                                : ErrorStyle::kA);
+                                                : default_style);
 }
 
 }  // namespace pat::policy

@@ -66,6 +66,11 @@ struct DecisionInput {
   // The API this engine guards; when set and different from grant->kind the
   // decision is token_kind_mismatch (defense in depth; step 2 checks it too).
   TokenKind api_kind = TokenKind::kUnspecified;
+  // The buffered request body, for endpoints whose resource is in it
+  // (Endpoint::resource.reads_body(), see NeedsBody). has_body=false for such
+  // an endpoint is a denial (fail closed), for every token.
+  absl::string_view body;
+  bool has_body = false;
 };
 
 struct Decision {
@@ -86,19 +91,33 @@ struct Decision {
 //  4. scope: the grant holds none of the endpoint's scopes -> 403
 //     scope_missing;
 //  5. resource (R13) -> 403 resource_not_allowed unless:
-//     - determinable resource (path/query selector) that the resolver knows
-//       and that belongs to grant->plan_id, and the grant has all_resources
-//       or lists the resource or one of its ancestors (same kind and id);
-//     - undeterminable (none, lookup, body, or a query selector whose
-//       parameter is absent) and the grant has all_resources.
-//     A query selector whose parameter occurs twice is denied for everyone.
+//     - determinable resources (path, query or json selector; EVERY resource
+//       a json body names) that the resolver knows and that belong to
+//       grant->plan_id, and the grant has all_resources or lists the resource
+//       or one of its ancestors (same kind and id);
+//     - a plan named by query/body (plan:FIELD) that is grant->plan_id, for
+//       an all_resources grant;
+//     - unscoped (any grant);
+//     - undeterminable (none, lookup, body, or a query selector none of whose
+//       parameters is present) and the grant has all_resources.
+//     Ambiguous or malformed query/body resources (request_resources.h) are
+//     denied for everyone.
 // Allowed: 200 "allowed".
 // Preconditions: input.routes and input.grant are non-null.
 Decision Decide(const DecisionInput& input);
 
-// CheckTarget(raw_target) (step 1), then Decide with the accepted target
-// (input.target is ignored). For CheckAccess-style callers.
+// CheckTarget(raw_target, PathModeFor(api_kind, or grant kind if unset))
+// (step 1), then Decide with the accepted target (input.target is ignored).
+// For CheckAccess-style callers.
 Decision CheckAndDecide(absl::string_view raw_target, DecisionInput input);
+
+// True when (method, target) matches an endpoint whose resource is in the
+// JSON body (json: selector): the front must buffer the body (bounded) and
+// pass it as DecisionInput::body. `target` is the raw request-target; false
+// when it is refused by CheckTarget(target, mode) or matches nothing. Pure,
+// cheap (no allocation unless the path has escapes).
+bool NeedsBody(const RouteMatcher& routes, absl::string_view method,
+               absl::string_view target, PathMode mode);
 
 // A denial (or kAllowed) with the reason's HTTP status.
 Decision MakeDecision(Reason reason, std::string detail = {},
@@ -115,14 +134,20 @@ Reason GrantStateReason(TokenStatus status, TokenKind token_kind,
 // ": <detail>" when there is a detail. This is the "err" of ErrorBody.
 std::string DecisionMessage(Reason reason, absl::string_view detail);
 
-// The JSON error body for `decision`:
+// The JSON error body of a refusal:
 //   {"status":N,"err":"<message>","reason":"<code>"}
 // where message is ReasonMessage plus ": <detail>" when there is a detail.
-// For endpoints whose vendor envelope is B or AB, "error":true and
-// "message":"<message>" are added so B-style clients parse it too.
-std::string ErrorBody(const Decision& decision);
+// Style kB / kAB add "error":true and "message":"<message>" so vendor
+// B-style clients parse it too; kNpm adds "error":"<message>", the field the
+// npm CLI prints. This is the one renderer for every refusal the sidecar
+// sends, front reasons included: the front passes the matched endpoint's
+// error_style, or DefaultErrorStyle(api) when no endpoint matched.
 std::string ErrorBody(Reason reason, absl::string_view detail,
                       ErrorStyle style = ErrorStyle::kA);
+// ErrorBody(decision.reason, decision.detail, the endpoint's style or
+// `default_style` when the decision has no endpoint).
+std::string ErrorBody(const Decision& decision,
+                      ErrorStyle default_style = ErrorStyle::kA);
 
 }  // namespace pat::policy
 

@@ -31,19 +31,19 @@ enum class Reason : uint8_t {
   // Reasons decided by the HTTP front (framing, limits, upstream) rather than
   // by the policy engine. Typed like the others so that one response-shaping
   // step renders every refusal and metrics/logs share one label set.
-  kTokenInPath,           // 400 a secret-shaped value in the path
-  kRequestInvalid,        // 400 malformed or ambiguous HTTP (connection closed)
-  kBodyTooLarge,          // 413 body over the limit (or over the buffered
-                          //     limit of a body-resource endpoint)
-  kExpectationFailed,     // 417 Expect other than 100-continue
-  kRateLimited,           // 429 too many authority lookups pending for this
-                          //     client
-  kHeadersTooLarge,       // 431 more than the header limits
-  kInternalError,         // 500 never forwarded
-  kUpstreamUnavailable,   // 502 the upstream did not answer
-  kOverloaded,            // 503 connection cap or memory budget reached
-  kUpstreamTimeout,       // 504 the upstream's response deadline passed
-  kClientClosed,          // 499 logged only: the client went away
+  kTokenInPath,          // 400 a secret-shaped value in the path
+  kRequestInvalid,       // 400 malformed or ambiguous HTTP (connection closed)
+  kBodyTooLarge,         // 413 body over the limit (or over the buffered
+                         //     limit of a body-resource endpoint)
+  kExpectationFailed,    // 417 Expect other than 100-continue
+  kRateLimited,          // 429 too many authority lookups pending for this
+                         //     client
+  kHeadersTooLarge,      // 431 more than the header limits
+  kInternalError,        // 500 never forwarded
+  kUpstreamUnavailable,  // 502 the upstream did not answer
+  kOverloaded,           // 503 connection cap or memory budget reached
+  kUpstreamTimeout,      // 504 the upstream's response deadline passed
+  kClientClosed,         // 499 logged only: the client went away
 };
 
 // Every reason, in declaration order.

@@ -32,7 +32,9 @@
 //    literal shadows the parameter for that value in every route), and a plain
 //    parameter never captures a segment starting with a sibling's prefix.
 //  * Empty segments never match (so "//", a trailing '/', or "" never do).
-//  * Captures are the raw, undecoded segment bytes (views into the path).
+//  * Captures are views into the path given. The policy matches the decision
+//    form of the request path (Target::decision_path(), escapes decoded), so
+//    captures are decoded segment values; Match itself decodes nothing.
 namespace pat::policy {
 
 struct RouteMatch {

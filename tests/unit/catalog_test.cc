@@ -274,12 +274,23 @@ TEST(DefaultRestCatalog, ResourceSelectors) {
   EXPECT_EQ(reactions->resource.capture_index, 0);
   EXPECT_EQ(Find(c, "GET", "/v1/components/{key}")->resource.source,
             ResourceSource::kLookup);
+  // Resources named by the body or the query (issue 8 item 3).
   EXPECT_EQ(Find(c, "POST", "/v1/dev_resources")->resource.source,
+            ResourceSource::kBodyJson);
+  EXPECT_EQ(Find(c, "POST", "/v1/dev_resources")->resource.param,
+            "file:dev_resources[].file_key");
+  EXPECT_EQ(Find(c, "POST", "/v2/webhooks")->resource.source,
+            ResourceSource::kBodyJson);
+  EXPECT_EQ(Find(c, "POST", "/v2/webhooks")->resource.param,
+            "context:context+context_id|team:team_id");
+  EXPECT_EQ(Find(c, "PUT", "/v1/dev_resources")->resource.source,
             ResourceSource::kBody);
   EXPECT_EQ(Find(c, "GET", "/v1/activity_logs")->resource.source,
             ResourceSource::kNone);
   EXPECT_EQ(Find(c, "GET", "/v2/webhooks")->resource.source,
-            ResourceSource::kNone);
+            ResourceSource::kQuery);
+  EXPECT_EQ(Find(c, "GET", "/v2/webhooks")->resource.param,
+            "context:context+context_id|plan:plan_api_id");
   EXPECT_EQ(Find(c, "GET", "/v1/activity_logs")->error_style, ErrorStyle::kB);
   EXPECT_EQ(file->error_style, ErrorStyle::kA);
   EXPECT_EQ(team->error_style, ErrorStyle::kAB);

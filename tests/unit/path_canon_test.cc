@@ -3,6 +3,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/domain.h"
 #include "common/policy/path.h"
 #include "common/policy/reason.h"
 #include "gmock/gmock.h"
@@ -214,6 +215,108 @@ TEST(FindQueryParam, LooksUpDecodedNames) {
             QueryParamLookup::kMissing);
   EXPECT_EQ(FindQueryParam("id=%zz%4", "id", &v), QueryParamLookup::kFound);
   EXPECT_EQ(v, "%zz%4");  // malformed escapes kept literally
+}
+
+// The decision form: every accepted escape decoded; no copy without escapes.
+TEST(DecisionPath, DecodesEveryAcceptedEscape) {
+  struct Case {
+    absl::string_view raw, decision;
+  };
+  for (const Case& c : {
+           Case{"/%40b-scope/pkg", "/@b-scope/pkg"},
+           Case{"/v1/files/a%20b", "/v1/files/a b"},
+           Case{"/x/%3F%23%3A?q=%40", "/x/?#:"},
+           Case{"/x/%2B+", "/x/++"},  // '+' is not a space in a path
+           Case{"/a%21%24%26%27%28%29%2A%2C%3D%40", "/a!$&'()*,=@"},
+       }) {
+    SCOPED_TRACE(c.raw);
+    const TargetCheck t = CheckTarget(c.raw);
+    ASSERT_TRUE(t.ok()) << t.detail;
+    EXPECT_EQ(t.target.decision_path(), c.decision);
+    EXPECT_FALSE(t.target.decoded_path.empty());
+    // The forwarded path is untouched.
+    EXPECT_EQ(t.target.path, c.raw.substr(0, c.raw.find('?')));
+    // A copy keeps its own decision form.
+    const Target copy = t.target;
+    EXPECT_EQ(copy.decision_path(), c.decision);
+    EXPECT_NE(copy.decision_path().data(), t.target.decision_path().data());
+  }
+  const TargetCheck plain = CheckTarget("/v1/files/abc?x=%40");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain.target.decoded_path.empty());
+  EXPECT_EQ(plain.target.decision_path().data(), plain.target.path.data());
+}
+
+TEST(PathMode, ByApi) {
+  EXPECT_EQ(PathModeFor(TokenKind::kNpmRegistry), PathMode::kNpm);
+  EXPECT_EQ(PathModeFor(TokenKind::kRestApi), PathMode::kStrict);
+  EXPECT_EQ(PathModeFor(TokenKind::kUnspecified), PathMode::kStrict);
+}
+
+// npm mode: "%2f"/"%2F" right after a leading "@scope" of a segment.
+TEST(NpmPathMode, AcceptsScopedNameEscapes) {
+  struct Case {
+    absl::string_view raw, decision;
+  };
+  for (const Case& c : {
+           Case{"/@acme%2fwidget", "/@acme/widget"},
+           Case{"/@acme%2Fwidget", "/@acme/widget"},
+           Case{"/@acme%2Fwidget/-/widget-1.0.0.tgz",
+                "/@acme/widget/-/widget-1.0.0.tgz"},
+           Case{"/@acme%2fwidget/-rev/3-abc", "/@acme/widget/-rev/3-abc"},
+           Case{"/-/package/@acme%2fwidget/dist-tags",
+                "/-/package/@acme/widget/dist-tags"},
+           Case{"/-/package/@acme%2fwidget/dist-tags/latest",
+                "/-/package/@acme/widget/dist-tags/latest"},
+           Case{"/@a%2fb", "/@a/b"},
+           Case{"/@acme%2fw%40x", "/@acme/w@x"},
+           Case{"/@acme%2f.x", "/@acme/.x"},
+           Case{"/@acme%2f...", "/@acme/..."},
+       }) {
+    SCOPED_TRACE(c.raw);
+    const TargetCheck t = CheckTarget(c.raw, PathMode::kNpm);
+    ASSERT_TRUE(t.ok()) << t.detail;
+    EXPECT_EQ(t.target.path, c.raw);  // forwarded byte for byte
+    EXPECT_EQ(t.target.decision_path(), c.decision);
+    // Strict mode refuses every one of them.
+    const TargetCheck strict = CheckTarget(c.raw);
+    EXPECT_EQ(strict.reason, Reason::kPathInvalid);
+    EXPECT_THAT(std::string(strict.detail), HasSubstr("percent-encoded '/'"));
+    // Idempotent in npm mode.
+    const TargetCheck again = CheckTarget(t.target.path, PathMode::kNpm);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again.target.decision_path(), c.decision);
+  }
+}
+
+TEST(NpmPathMode, LoosensNothingElse) {
+  for (absl::string_view raw : {
+           "/a%2Fb",  // not after a scope
+           "/a%2fb",          "/%2Fx",
+           "/@%2fx",           // empty scope
+           "/@acme%2f",        // empty name
+           "/@acme%2f/x",      // empty name
+           "/@acme%2f%2fx",    // two escapes of '/'
+           "/@acme%2fa%2fb",   // two escapes of '/'
+           "/@acme%2f..",      // dot segment after decoding
+           "/@acme%2f.",       // dot segment after decoding
+           "/@acme%2f../x",    // dot segment after decoding
+           "/%40acme%2fx",     // the scope itself escaped
+           "/@ac%40me%2fx",    // an escape inside the scope
+           "/@acme/x%2fy",     // not directly after a scope
+           "/x/@acme/%2fy",    // not directly after a scope
+           "/@acme%2e%2fx",    // %2E stays refused
+           "/@acme%5cx",       // backslash
+           "/@acme%252fx",     // double encoding
+           "/@acme%3ax",       // lower-case hex elsewhere
+           "/@acme/w%40x%2F",  // trailing
+           "/@acme%2F%2E%2E",
+       }) {
+    SCOPED_TRACE(raw);
+    const TargetCheck t = CheckTarget(raw, PathMode::kNpm);
+    EXPECT_EQ(t.reason, Reason::kPathInvalid);
+    EXPECT_FALSE(t.detail.empty());
+  }
 }
 
 }  // namespace

@@ -106,6 +106,18 @@ class PolicyTest : public ::testing::Test {
     token_.scopes = AllScopes(TokenKind::kNpmRegistry);
   }
 
+  // Steps 1 and 3-5 for a request with the current token and a buffered
+  // JSON body.
+  Decision RunBody(absl::string_view method, absl::string_view target,
+                   absl::string_view body) {
+    body_ = body;
+    has_body_ = true;
+    Decision d = Run(method, target);
+    has_body_ = false;
+    body_ = {};
+    return d;
+  }
+
   // Steps 1 and 3-5 for a request with the current token.
   Decision Run(absl::string_view method, absl::string_view target,
                const RouteMatcher* routes = nullptr) {
@@ -118,8 +130,13 @@ class PolicyTest : public ::testing::Test {
     in.grant = &grant_;
     in.resolver = resolver_;
     in.api_kind = api_kind_;
+    in.body = body_;
+    in.has_body = has_body_;
     return CheckAndDecide(target, in);
   }
+
+  absl::string_view body_;
+  bool has_body_ = false;
 
   FakeDirectory directory_;
   const ResourceResolver* resolver_ = &directory_;
@@ -289,6 +306,16 @@ TEST_F(PolicyTest,
        EveryPlanTokenEndpointIsAllowedWithEveryScopeAndAllResources) {
   for (const Endpoint& e : rest_.endpoints()) {
     if (!e.plan_tokens) continue;
+    if (e.resource.reads_body()) {
+      // Rows whose resource is in the body need it (issue 8 item 3).
+      const absl::string_view body =
+          e.name == "postWebhook" ? R"({"context":"team","context_id":"t1"})"
+                                  : R"({"dev_resources":[{"file_key":"f1"}]})";
+      EXPECT_THAT(RunBody(e.method, Instantiate(e), body),
+                  IsDecision(Reason::kAllowed))
+          << e.name;
+      continue;
+    }
     EXPECT_THAT(Run(e.method, Instantiate(e)), IsDecision(Reason::kAllowed))
         << e.name;
   }
@@ -357,14 +384,14 @@ TEST_F(PolicyTest, AllResourcesMeansOwnPlanOnly) {
 
 TEST_F(PolicyTest, UndeterminableResourceOnlyForAllResources) {
   const std::pair<absl::string_view, absl::string_view> undeterminable[] = {
-      {"GET", "/v1/components/k"},                         // lookup
-      {"GET", "/v2/webhooks/w1"},                          // lookup
-      {"POST", "/v2/webhooks"},                            // body
-      {"POST", "/v1/dev_resources"},                       // body
-      {"GET", "/v1/activity_logs"},                        // none
-      {"POST", "/v1/developer_logs"},                      // none
-      {"GET", "/v1/ai_usage/daily"},                       // none
-      {"GET", "/v2/webhooks?context=team&context_id=t1"},  // none
+      {"GET", "/v1/components/k"},       // lookup
+      {"GET", "/v2/webhooks/w1"},        // lookup
+      {"PUT", "/v1/dev_resources"},      // body
+      {"GET", "/v1/activity_logs"},      // none
+      {"POST", "/v1/developer_logs"},    // none
+      {"GET", "/v1/ai_usage/daily"},     // none
+      {"GET", "/v2/webhooks"},           // query absent
+      {"GET", "/v2/webhooks?cursor=1"},  // query absent
   };
   for (auto [method, target] : undeterminable) {
     EXPECT_THAT(Run(method, target), IsDecision(Reason::kAllowed)) << target;
@@ -459,7 +486,13 @@ TEST_F(PolicyTest, NpmScopedAndUnscopedPackages) {
   EXPECT_THAT(Run("GET", "/lodash"), IsDecision(Reason::kAllowed));
   EXPECT_THAT(Run("GET", "/@other/widgets"),
               IsDecision(Reason::kResourceNotAllowed));
-  EXPECT_THAT(Run("GET", "/@acme%2fwidgets"), IsDecision(Reason::kPathInvalid));
+  // npm mode: the clients' "@scope%2fname" spelling is the scoped package.
+  EXPECT_THAT(Run("GET", "/@acme%2fwidgets"), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/@other%2Fwidgets"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/%40other/widgets"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/lodash%2fx"), IsDecision(Reason::kPathInvalid));
   EXPECT_THAT(Run("GET", "/-/npm/v1/tokens"),
               IsDecision(Reason::kEndpointNotSupported));
 
@@ -518,6 +551,158 @@ TEST_F(PolicyTest, DecideUsesTheGivenTarget) {
   in.grant = &grant_;
   in.resolver = &directory_;
   EXPECT_THAT(Decide(in), IsDecision(Reason::kAllowed));
+}
+
+// Issue 8 item 3: resources named by the query or the JSON body. Plan "p" is
+// the token's, plan "q" another's (FakeDirectory).
+TEST_F(PolicyTest, GetWebhooksTakesTheResourceFromTheQuery) {
+  // All resources = the token's own plan, never another's.
+  for (absl::string_view q :
+       {"context=team&context_id=tq", "context=project&context_id=prq",
+        "context=file&context_id=fq", "context_id=tq&context=team",
+        "context=team&context_id=unknown", "plan_api_id=q",
+        // Ambiguous: denied for everyone.
+        "context=team&context_id=t1&plan_api_id=p",
+        "context=team&context_id=t1&context_id=tq", "context=team",
+        "context=workspace&context_id=w1", "context=Team&context_id=t1"}) {
+    SCOPED_TRACE(q);
+    EXPECT_THAT(Run("GET", absl::StrCat("/v2/webhooks?", q)),
+                IsDecision(Reason::kResourceNotAllowed));
+  }
+  for (absl::string_view q :
+       {"context=team&context_id=t1", "context=project&context_id=pr2",
+        "context=file&context_id=f1&cursor=2", "plan_api_id=p",
+        "context%3Dteam", ""}) {
+    SCOPED_TRACE(q);
+    EXPECT_THAT(Run("GET", absl::StrCat("/v2/webhooks?", q)),
+                IsDecision(Reason::kAllowed));
+  }
+  EXPECT_THAT(Run("GET", "/v2/webhooks"), IsDecision(Reason::kAllowed));
+
+  // A selected list: the context or an ancestor must be listed; the whole
+  // plan (plan_api_id) or no resource is for all-resources tokens only.
+  UseList({{ResourceKind::kTeam, "t1", ""}});
+  EXPECT_THAT(Run("GET", "/v2/webhooks?context=team&context_id=t1"),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/v2/webhooks?context=file&context_id=f1"),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/v2/webhooks?context=team&context_id=t2"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/v2/webhooks?plan_api_id=p"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("GET", "/v2/webhooks"),
+              IsDecision(Reason::kResourceNotAllowed));
+}
+
+TEST_F(PolicyTest, PostWebhookTakesTheResourceFromTheBody) {
+  const Decision other = RunBody(
+      "POST", "/v2/webhooks",
+      R"({"event_type":"FILE_UPDATE","context":"team","context_id":"tq",)"
+      R"("endpoint":"https://h.example/x","passcode":"s"})");
+  EXPECT_THAT(other, IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(other.detail, HasSubstr("named by the request body"));
+  EXPECT_THAT(other.detail, Not(HasSubstr("tq")));  // body bytes not echoed
+  EXPECT_THAT(RunBody("POST", "/v2/webhooks", R"({"team_id":"tq"})"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(RunBody("POST", "/v2/webhooks",
+                      R"({"context":"file","context_id":"fq"})"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(RunBody("POST", "/v2/webhooks",
+                      R"({"context":"team","context_id":"t1"})"),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(RunBody("POST", "/v2/webhooks", R"({"team_id":"t2"})"),
+              IsDecision(Reason::kAllowed));
+  // Fail closed: no body handed over, malformed or ambiguous bodies.
+  EXPECT_THAT(Run("POST", "/v2/webhooks"),
+              IsDecision(Reason::kResourceNotAllowed));
+  for (absl::string_view body :
+       {"", "{", "[]", R"({"event_type":"PING"})",
+        R"({"context":"team","context_id":"tq","context_id":"t1"})",
+        R"({"context":"team","context_id":"t1","team_id":"t1"})",
+        R"({"context":"team","context_id":1})"}) {
+    SCOPED_TRACE(body);
+    EXPECT_THAT(RunBody("POST", "/v2/webhooks", body),
+                IsDecision(Reason::kResourceNotAllowed));
+  }
+  UseList({{ResourceKind::kProject, "pr1", ""}});
+  EXPECT_THAT(RunBody("POST", "/v2/webhooks",
+                      R"({"context":"file","context_id":"f1"})"),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(RunBody("POST", "/v2/webhooks",
+                      R"({"context":"team","context_id":"t1"})"),
+              IsDecision(Reason::kResourceNotAllowed));
+}
+
+TEST_F(PolicyTest, PostDevResourcesChecksEveryFileOfTheBody) {
+  auto body = [](std::initializer_list<absl::string_view> files) {
+    std::string b = R"({"dev_resources":[)";
+    bool first = true;
+    for (absl::string_view f : files) {
+      if (!first) b.push_back(',');
+      first = false;
+      absl::StrAppend(&b, R"({"name":"n","url":"https://u","file_key":")", f,
+                      R"(","node_id":"1:2"})");
+    }
+    return b + "]}";
+  };
+  EXPECT_THAT(RunBody("POST", "/v1/dev_resources", body({"fq"})),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(RunBody("POST", "/v1/dev_resources", body({"f1", "f2", "fq"})),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(RunBody("POST", "/v1/dev_resources", body({"f1", "f2", "f3"})),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(RunBody("POST", "/v1/dev_resources", R"({"dev_resources":[]})"),
+              IsDecision(Reason::kResourceNotAllowed));
+  EXPECT_THAT(Run("POST", "/v1/dev_resources"),
+              IsDecision(Reason::kResourceNotAllowed));
+  UseList({{ResourceKind::kTeam, "t1", ""}});
+  EXPECT_THAT(RunBody("POST", "/v1/dev_resources", body({"f1"})),
+              IsDecision(Reason::kAllowed));
+  EXPECT_THAT(RunBody("POST", "/v1/dev_resources", body({"f1", "f2"})),
+              IsDecision(Reason::kResourceNotAllowed));
+  // PUT names dev resource ids: undeterminable, all-resources tokens only.
+  EXPECT_THAT(RunBody("PUT", "/v1/dev_resources", R"({"dev_resources":[]})"),
+              IsDecision(Reason::kResourceNotAllowed));
+  token_.all_resources = true;
+  EXPECT_THAT(RunBody("PUT", "/v1/dev_resources", R"({"dev_resources":[]})"),
+              IsDecision(Reason::kAllowed));
+}
+
+TEST_F(PolicyTest, NeedsBodyForJsonSelectorsOnly) {
+  EXPECT_TRUE(NeedsBody(rest_, "POST", "/v1/dev_resources", PathMode::kStrict));
+  EXPECT_TRUE(NeedsBody(rest_, "POST", "/v2/webhooks?x=1", PathMode::kStrict));
+  EXPECT_FALSE(NeedsBody(rest_, "PUT", "/v1/dev_resources", PathMode::kStrict));
+  EXPECT_FALSE(NeedsBody(rest_, "GET", "/v2/webhooks", PathMode::kStrict));
+  EXPECT_FALSE(
+      NeedsBody(rest_, "POST", "/v1//dev_resources", PathMode::kStrict));
+  EXPECT_FALSE(NeedsBody(rest_, "POST", "/nope", PathMode::kStrict));
+  for (const Endpoint& e : npm_.endpoints()) {
+    EXPECT_FALSE(e.resource.reads_body()) << e.name;
+  }
+}
+
+TEST_F(PolicyTest, UnscopedEndpointsNeedNoResource) {
+  absl::StatusOr<RouteMatcher> routes = RouteMatcher::FromText(
+      "GET /-/ping scopes=packages:read plan_tokens=yes resource=unscoped "
+      "error_style=npm name=ping\n"
+      "GET /-/other scopes=packages:read plan_tokens=yes resource=none "
+      "name=other\n");
+  ASSERT_TRUE(routes.ok()) << routes.status();
+  UseNpm();
+  UseList({{ResourceKind::kNpmScope, "@acme", "@acme"}});
+  EXPECT_THAT(Run("GET", "/-/ping", &*routes), IsDecision(Reason::kAllowed));
+  EXPECT_THAT(Run("GET", "/-/other", &*routes),
+              IsDecision(Reason::kResourceNotAllowed));
+  token_.scopes = {"packages:write"};
+  EXPECT_THAT(Run("GET", "/-/ping", &*routes),
+              IsDecision(Reason::kScopeMissing));
+  const Decision d = Run("GET", "/-/ping", &*routes);
+  const nlohmann::json body = nlohmann::json::parse(ErrorBody(d));
+  EXPECT_TRUE(body["error"].is_string());  // the endpoint's npm style
+  const Decision none = MakeDecision(Reason::kEndpointUnknown, "x");
+  EXPECT_TRUE(nlohmann::json::parse(ErrorBody(none, ErrorStyle::kNpm))["error"]
+                  .is_string());
+  EXPECT_FALSE(nlohmann::json::parse(ErrorBody(none)).contains("error"));
 }
 
 TEST(ErrorBody, SpecShape) {
