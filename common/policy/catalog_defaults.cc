@@ -76,54 +76,112 @@ GET /v1/ai_usage/daily scopes=org:ai_metering_usage_read plan_tokens=yes resourc
 GET /v1/discovery scopes=org:discovery_read plan_tokens=no resource=none error_style=B name=getDiscovery  # 51 (OAuth only)
 )catalog";
 
-// npm registry endpoints. Scoped packages are spelled /@scope/name: the
-// "@scope%2fname" spelling some npm clients send is refused by the path rules
-// (%2F), so only the unescaped form can be authorized. Unscoped packages
-// belong to no npm scope: resource=none (all-resources tokens only).
+// npm registry endpoints: what npm 11, pnpm 9 and yarn 1 send, captured
+// against verdaccio (docs/npm-clients.md maps every client command to these
+// rows). Scoped packages are /@scope/name; npm mode of the path rule also
+// accepts the one-segment "@scope%2fname" / "@scope%2Fname" the clients send
+// and decides on the decoded package. Scoped rows select path:npm_scope:scope;
+// unscoped packages belong to no npm scope (resource=none: all-resources
+// tokens only). Every row is error_style=npm: denials carry "error", the field
+// npm prints. People-management endpoints (tokens, login, profile, owners'
+// user lookup, collaborators, orgs, teams, hooks, stars) are plan_tokens=no.
 constexpr absl::string_view kNpmCatalog =
-    R"catalog(# pat built-in npm registry catalog (docs/catalog-format.md).
-GET /-/ping scopes=packages:read plan_tokens=yes resource=none name=ping
-GET /-/whoami scopes=packages:read plan_tokens=yes resource=none name=whoami
-GET /-/v1/search scopes=packages:read plan_tokens=yes resource=none name=search
+    R"catalog(# pat built-in npm registry catalog (docs/catalog-format.md, docs/npm-clients.md).
+# Registry-level: ping concerns no package (any usable npm token); whoami is
+# answered by the sidecar itself with {"username": "<token id>"}.
+GET /-/ping scopes=packages:read|packages:write plan_tokens=yes resource=unscoped error_style=npm name=ping
+GET /-/whoami scopes=packages:read|packages:write plan_tokens=yes resource=unscoped answer=whoami error_style=npm name=whoami
+GET /-/v1/search scopes=packages:read plan_tokens=yes resource=none error_style=npm name=search
 
-# Package metadata (packument) and one version's manifest.
-GET /{package} scopes=packages:read plan_tokens=yes resource=none name=getPackage
-GET /@{scope}/{package} scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope name=getScopedPackage
-GET /{package}/{version} scopes=packages:read plan_tokens=yes resource=none name=getPackageVersion
-GET /@{scope}/{package}/{version} scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope name=getScopedPackageVersion
+# Audit: the body lists the dependency tree; the answer is advisory data
+# about public package versions, no plan resource.
+POST /-/npm/v1/security/advisories/bulk scopes=packages:read plan_tokens=yes resource=unscoped error_style=npm name=auditBulk
+POST /-/npm/v1/security/audits/quick scopes=packages:read plan_tokens=yes resource=unscoped error_style=npm name=auditQuick
+POST /-/npm/v1/security/audits scopes=packages:read plan_tokens=yes resource=unscoped error_style=npm name=audit
+
+# Package metadata (packument, also with ?write=true before a write) and one
+# version's manifest.
+GET /{package} scopes=packages:read plan_tokens=yes resource=none error_style=npm name=getPackage
+GET /@{scope}/{package} scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=getScopedPackage
+GET /{package}/{version} scopes=packages:read plan_tokens=yes resource=none error_style=npm name=getPackageVersion
+GET /@{scope}/{package}/{version} scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=getScopedPackageVersion
 
 # Tarballs.
-GET /{package}/-/{tarball} scopes=packages:read plan_tokens=yes resource=none name=getTarball
-GET /@{scope}/{package}/-/{tarball} scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope name=getScopedTarball
+GET /{package}/-/{tarball} scopes=packages:read plan_tokens=yes resource=none error_style=npm name=getTarball
+GET /@{scope}/{package}/-/{tarball} scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=getScopedTarball
 
-# Publish (also deprecate and owner changes, which rewrite the packument).
-PUT /{package} scopes=packages:write plan_tokens=yes resource=none name=publishPackage
-PUT /@{scope}/{package} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope name=publishScopedPackage
+# Publish; also deprecate and star, which rewrite the packument the same way.
+PUT /{package} scopes=packages:write plan_tokens=yes resource=none error_style=npm name=publishPackage
+PUT /@{scope}/{package} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=publishScopedPackage
 
-# Unpublish: rewrite the packument at a revision, delete it, delete a tarball.
-PUT /{package}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=none name=updatePackageRevision
-PUT /@{scope}/{package}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope name=updateScopedPackageRevision
-DELETE /{package}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=none name=unpublishPackage
-DELETE /@{scope}/{package}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope name=unpublishScopedPackage
-DELETE /{package}/-/{tarball}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=none name=deleteTarball
-DELETE /@{scope}/{package}/-/{tarball}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope name=deleteScopedTarball
+# Unpublish (and owner add/rm): rewrite the packument at a revision, delete
+# it, delete a tarball.
+PUT /{package}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=none error_style=npm name=updatePackageRevision
+PUT /@{scope}/{package}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=updateScopedPackageRevision
+DELETE /{package}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=none error_style=npm name=unpublishPackage
+DELETE /@{scope}/{package}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=unpublishScopedPackage
+DELETE /{package}/-/{tarball}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=none error_style=npm name=deleteTarball
+DELETE /@{scope}/{package}/-/{tarball}/-rev/{rev} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=deleteScopedTarball
 
 # dist-tags: list, replace all, merge, set one, remove one.
-GET /-/package/{package}/dist-tags scopes=packages:read plan_tokens=yes resource=none name=getDistTags
-GET /-/package/@{scope}/{package}/dist-tags scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope name=getScopedDistTags
-PUT /-/package/{package}/dist-tags scopes=packages:write plan_tokens=yes resource=none name=replaceDistTags
-PUT /-/package/@{scope}/{package}/dist-tags scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope name=replaceScopedDistTags
-POST /-/package/{package}/dist-tags scopes=packages:write plan_tokens=yes resource=none name=mergeDistTags
-POST /-/package/@{scope}/{package}/dist-tags scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope name=mergeScopedDistTags
-PUT /-/package/{package}/dist-tags/{tag} scopes=packages:write plan_tokens=yes resource=none name=putDistTag
-PUT /-/package/@{scope}/{package}/dist-tags/{tag} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope name=putScopedDistTag
-DELETE /-/package/{package}/dist-tags/{tag} scopes=packages:write plan_tokens=yes resource=none name=deleteDistTag
-DELETE /-/package/@{scope}/{package}/dist-tags/{tag} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope name=deleteScopedDistTag
+GET /-/package/{package}/dist-tags scopes=packages:read plan_tokens=yes resource=none error_style=npm name=getDistTags
+GET /-/package/@{scope}/{package}/dist-tags scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=getScopedDistTags
+PUT /-/package/{package}/dist-tags scopes=packages:write plan_tokens=yes resource=none error_style=npm name=replaceDistTags
+PUT /-/package/@{scope}/{package}/dist-tags scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=replaceScopedDistTags
+POST /-/package/{package}/dist-tags scopes=packages:write plan_tokens=yes resource=none error_style=npm name=mergeDistTags
+POST /-/package/@{scope}/{package}/dist-tags scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=mergeScopedDistTags
+PUT /-/package/{package}/dist-tags/{tag} scopes=packages:write plan_tokens=yes resource=none error_style=npm name=putDistTag
+PUT /-/package/@{scope}/{package}/dist-tags/{tag} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=putScopedDistTag
+DELETE /-/package/{package}/dist-tags/{tag} scopes=packages:write plan_tokens=yes resource=none error_style=npm name=deleteDistTag
+DELETE /-/package/@{scope}/{package}/dist-tags/{tag} scopes=packages:write plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=deleteScopedDistTag
+
+# npm access get status: reads a package's visibility.
+GET /-/package/{package}/visibility scopes=packages:read plan_tokens=yes resource=none error_style=npm name=getVisibility
+GET /-/package/@{scope}/{package}/visibility scopes=packages:read plan_tokens=yes resource=path:npm_scope:scope error_style=npm name=getScopedVisibility
+
+# Who may see or change a package is decided by people, never by plan tokens:
+# npm access set / grant / revoke / list, npm owner add / rm (the user
+# lookup), npm org, npm team.
+POST /-/package/{package}/access scopes=packages:write plan_tokens=no resource=none error_style=npm name=setAccess
+POST /-/package/@{scope}/{package}/access scopes=packages:write plan_tokens=no resource=path:npm_scope:scope error_style=npm name=setScopedAccess
+GET /-/package/{package}/collaborators scopes=packages:read plan_tokens=no resource=none error_style=npm name=listCollaborators
+GET /-/package/@{scope}/{package}/collaborators scopes=packages:read plan_tokens=no resource=path:npm_scope:scope error_style=npm name=listScopedCollaborators
+GET /-/org/{org}/package scopes=packages:read plan_tokens=no resource=none error_style=npm name=listOrgPackages
+GET /-/user/{user}/package scopes=packages:read plan_tokens=no resource=none error_style=npm name=listUserPackages
+GET /-/org/{org}/user scopes=packages:read plan_tokens=no resource=none error_style=npm name=listOrgUsers
+PUT /-/org/{org}/user scopes=packages:write plan_tokens=no resource=none error_style=npm name=setOrgUser
+DELETE /-/org/{org}/user scopes=packages:write plan_tokens=no resource=none error_style=npm name=removeOrgUser
+GET /-/org/{org}/team scopes=packages:read plan_tokens=no resource=none error_style=npm name=listTeams
+PUT /-/org/{org}/team scopes=packages:write plan_tokens=no resource=none error_style=npm name=createTeam
+DELETE /-/team/{org}/{team} scopes=packages:write plan_tokens=no resource=none error_style=npm name=deleteTeam
+GET /-/team/{org}/{team}/user scopes=packages:read plan_tokens=no resource=none error_style=npm name=listTeamUsers
+PUT /-/team/{org}/{team}/user scopes=packages:write plan_tokens=no resource=none error_style=npm name=addTeamUser
+DELETE /-/team/{org}/{team}/user scopes=packages:write plan_tokens=no resource=none error_style=npm name=removeTeamUser
+GET /-/team/{org}/{team}/package scopes=packages:read plan_tokens=no resource=none error_style=npm name=listTeamPackages
+PUT /-/team/{org}/{team}/package scopes=packages:write plan_tokens=no resource=none error_style=npm name=grantTeamPackage
+DELETE /-/team/{org}/{team}/package scopes=packages:write plan_tokens=no resource=none error_style=npm name=revokeTeamPackage
+
+# Accounts: login/adduser, logout, profile, user lookup (npm owner add/rm),
+# the stars of a user (npm stars).
+PUT /-/user/org.couchdb.user:{user} scopes=packages:write plan_tokens=no resource=none error_style=npm name=addUser
+GET /-/user/org.couchdb.user:{user} scopes=packages:read plan_tokens=no resource=none error_style=npm name=getUser
+DELETE /-/user/token/{token} scopes=packages:write plan_tokens=no resource=none error_style=npm name=logout
+POST /-/v1/login scopes=packages:write plan_tokens=no resource=none error_style=npm name=webLogin
+GET /-/npm/v1/user scopes=packages:read plan_tokens=no resource=none error_style=npm name=getProfile
+POST /-/npm/v1/user scopes=packages:write plan_tokens=no resource=none error_style=npm name=setProfile
+GET /-/_view/starredByUser scopes=packages:read plan_tokens=no resource=none error_style=npm name=starredByUser
 
 # Token management is for people, never for plan tokens.
-GET /-/npm/v1/tokens scopes=packages:read plan_tokens=no resource=none name=listTokens
-POST /-/npm/v1/tokens scopes=packages:write plan_tokens=no resource=none name=createToken
-DELETE /-/npm/v1/tokens/token/{token_key} scopes=packages:write plan_tokens=no resource=none name=deleteToken
+GET /-/npm/v1/tokens scopes=packages:read plan_tokens=no resource=none error_style=npm name=listTokens
+POST /-/npm/v1/tokens scopes=packages:write plan_tokens=no resource=none error_style=npm name=createToken
+DELETE /-/npm/v1/tokens/token/{token_key} scopes=packages:write plan_tokens=no resource=none error_style=npm name=deleteToken
+
+# Hooks (npm hook) notify people's endpoints; not for plan tokens.
+GET /-/npm/v1/hooks scopes=packages:read plan_tokens=no resource=none error_style=npm name=listHooks
+POST /-/npm/v1/hooks/hook scopes=packages:write plan_tokens=no resource=none error_style=npm name=addHook
+GET /-/npm/v1/hooks/hook/{hook_id} scopes=packages:read plan_tokens=no resource=none error_style=npm name=getHook
+PUT /-/npm/v1/hooks/hook/{hook_id} scopes=packages:write plan_tokens=no resource=none error_style=npm name=updateHook
+DELETE /-/npm/v1/hooks/hook/{hook_id} scopes=packages:write plan_tokens=no resource=none error_style=npm name=deleteHook
 )catalog";
 
 }  // namespace

@@ -1,0 +1,5 @@
+// ctest clients_pnpm: the pnpm client through pat-sidecar --api=npm
+// (lib/npm_matrix.mjs, docs/npm-clients.md).
+import { defineClientTests } from './lib/npm_matrix.mjs';
+
+defineClientTests('pnpm');
