@@ -38,6 +38,7 @@ PAT_DEB_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost1.81-dev nlohmann-json3-dev
   zlib1g-dev ccache
   clang libclang-rt-14-dev llvm
+  prometheus python3-yaml curl
 )
 
 # pat_missing_packages PKG...: prints the ones dpkg does not have installed.
@@ -156,4 +157,17 @@ pat_build() {
   pat_log "building $dir with $(pat_build_jobs) jobs"
   cmake "${build_args[@]}" || return 1
   return 0
+}
+
+# pat_install_kubectl: kubectl for the deploy test (kubectl kustomize). A
+# kubectl already on PATH is used as is: Debian's kubernetes-client conflicts
+# with other kubectl packages.
+pat_install_kubectl() {
+  command -v kubectl >/dev/null 2>&1 && return 0
+  if [[ "${PAT_SKIP_INSTALL:-0}" == 1 ]]; then
+    pat_log "kubectl missing (PAT_SKIP_INSTALL=1, not installing)"
+    return 0
+  fi
+  pat_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    --no-install-recommends kubernetes-client </dev/null
 }
