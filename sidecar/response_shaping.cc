@@ -50,6 +50,24 @@ Refusal RefusalFrom(const AuthzResult& result) {
   return r;
 }
 
+// npm 11 never reads the body of a 401 that carries a Bearer challenge (it
+// logs "Unable to authenticate, need: <challenge>"), and pnpm prints only the
+// status line's reason phrase. So in npm mode both carry pat's reason, built
+// from fixed strings only (never request data): RFC 6750 error_description,
+// and "<standard phrase> (<reason code>)".
+static void ShapeForNpmClients(const Refusal& refusal, LocalResponse& res) {
+  const absl::string_view code = policy::ReasonCode(refusal.reason);
+  if (res.result_int() == 401) {
+    res.set(http::field::www_authenticate,
+            absl::StrCat("Bearer error=\"invalid_token\", error_description=\"",
+                         code, ": ", policy::ReasonMessage(refusal.reason),
+                         "\""));
+  }
+  const boost::beast::string_view phrase = http::obsolete_reason(res.result());
+  res.reason(absl::StrCat(absl::string_view(phrase.data(), phrase.size()),
+                          " (", code, ")"));
+}
+
 LocalResponse RenderRefusal(const Refusal& refusal,
                             policy::ErrorStyle default_style,
                             absl::string_view request_id, unsigned version,
@@ -69,6 +87,7 @@ LocalResponse RenderRefusal(const Refusal& refusal,
             challenge.empty() ? "Bearer error=\"invalid_token\""
                               : BV(challenge));
   }
+  if (style == policy::ErrorStyle::kNpm) ShapeForNpmClients(refusal, res);
   if (refusal.retry_after_seconds > 0) {
     res.set(http::field::retry_after,
             std::to_string(refusal.retry_after_seconds));

@@ -360,7 +360,6 @@ TEST(DefaultNpmCatalog, Shapes) {
       {"DELETE", "/-/package/{package}/dist-tags/{tag}", "packages:write", true,
        ResourceSource::kNone},
       {"GET", "/-/v1/search", "packages:read", true, ResourceSource::kNone},
-      {"GET", "/-/whoami", "packages:read", true, ResourceSource::kNone},
       {"GET", "/-/npm/v1/tokens", "packages:read", false,
        ResourceSource::kNone},
       {"POST", "/-/npm/v1/tokens", "packages:write", false,
@@ -380,6 +379,12 @@ TEST(DefaultNpmCatalog, Shapes) {
       EXPECT_EQ(e->resource.param, "scope");
     }
   }
+  // whoami: any npm token may ask who it is; the sidecar answers itself.
+  const Endpoint* whoami = Find(c, "GET", "/-/whoami");
+  ASSERT_NE(whoami, nullptr);
+  EXPECT_THAT(whoami->scopes, ElementsAre("packages:read", "packages:write"));
+  EXPECT_EQ(whoami->resource.source, ResourceSource::kUnscoped);
+  EXPECT_EQ(whoami->answer, LocalAnswer::kWhoami);
   for (const Endpoint& e : c.endpoints) {
     for (const std::string& s : e.scopes) {
       EXPECT_TRUE(IsGrantableScope(TokenKind::kNpmRegistry, s)) << s;
