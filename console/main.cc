@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -27,6 +28,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/flags_help.h"
+#include "common/grpc_log.h"
 #include "console/console_config.h"
 #include "console/console_service.h"
 #include "console/http_server.h"
@@ -235,6 +238,20 @@ int Serve() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (std::optional<int> rc = pat::HandleHelpOrVersion(
+          argc, argv,
+          {.program = "pat-console",
+           .synopsis = "pat-console --listen=HOST:PORT --authority=HOST:PORT "
+                       "(--insecure | --tls_ca=F --tls_cert=F --tls_key=F) "
+                       "(--trusted_proxies=CIDRS | --dev_user=NAME) [flags]",
+           .description = "The admin web console: plan access tokens on a "
+                          "page, on pat-authority's TokenService.",
+           .epilogue = "Exit codes: 0 success, 1 runtime failure, 2 usage "
+                       "or configuration error."});
+      rc.has_value()) {
+    return *rc;
+  }
+  pat::RouteGrpcLogsToJson();
   if (!ApplyEnvironmentDefaults()) return 2;
   absl::ParseCommandLine(argc, argv);
   return Serve();

@@ -79,6 +79,7 @@ binaries = {
     "/usr/local/bin/pat-authority": os.environ.get("PAT_AUTHORITY_BIN"),
     "/usr/local/bin/pat-sidecar": os.environ.get("PAT_SIDECAR_BIN"),
     "/usr/local/bin/patctl": os.environ.get("PAT_PATCTL_BIN"),
+    "/usr/local/bin/pat-console": os.environ.get("PAT_CONSOLE_BIN"),
 }
 flags = {}
 for entry, path in binaries.items():
@@ -156,6 +157,11 @@ for where, labels, spec, annotations in pods:
                 if port not in listen_ports.values():
                     problem(f"{cwhere}: containerPort {pname}={port} is no "
                             f"--listen/--admin_listen port")
+            # pat-console has no admin endpoint (no metrics yet): its probes
+            # are /healthz on its --listen port (docs/console.md).
+            console = command == "/usr/local/bin/pat-console"
+            if console:
+                listen_ports.setdefault("admin_listen", listen_ports.get("listen"))
             if "admin_listen" not in listen_ports:
                 problem(f"{cwhere}: no --admin_listen (probes and metrics)")
             for probe in ("readinessProbe", "livenessProbe"):
@@ -169,10 +175,12 @@ for where, labels, spec, annotations in pods:
                 elif (ports.get(port, port) != listen_ports.get("admin_listen")):
                     problem(f"{cwhere}: {probe} does not probe the admin port")
                 path = (p.get("httpGet") or {}).get("path")
-                if path != {"readinessProbe": "/readyz",
-                            "livenessProbe": "/healthz"}[probe]:
+                want = {"readinessProbe": "/readyz", "livenessProbe": "/healthz"}[probe]
+                if path != want and not (console and path == "/healthz"):
                     problem(f"{cwhere}: {probe} path {path}")
-            if annotations.get("prometheus.io/scrape") != "true":
+            if console:
+                pass  # nothing to scrape (see above)
+            elif annotations.get("prometheus.io/scrape") != "true":
                 problem(f"{where}: no prometheus.io/scrape annotation")
             elif int(annotations.get("prometheus.io/port", 0)) != listen_ports.get("admin_listen"):
                 problem(f"{where}: prometheus.io/port is not the admin port")
