@@ -1,5 +1,6 @@
 #include "fuzz/common_fuzz_entry.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <regex>
@@ -30,20 +31,57 @@ constexpr absl::string_view kBase62 =
 
 bool IsBase62(char c) { return kBase62.find(c) != absl::string_view::npos; }
 
+// The quoted spans of a refusal message: QuoteForError writes `"`, the
+// C-escaped first 64 bytes of its argument (a `"` inside is `\"`), then `"`.
+// Each span is returned with the number of input bytes it stands for.
+struct QuotedSpan {
+  absl::string_view text;
+  size_t input_bytes;
+};
+std::vector<QuotedSpan> QuotedSpans(absl::string_view message) {
+  std::vector<QuotedSpan> spans;
+  size_t i = 0;
+  while ((i = message.find('"', i)) != absl::string_view::npos) {
+    const size_t begin = ++i;
+    size_t bytes = 0;
+    while (i < message.size() && message[i] != '"') {
+      if (message[i] == '\\' && i + 1 < message.size()) {
+        // CHexEscape writes \xHH or a two-character escape (\n, \", ...).
+        i += message[i + 1] == 'x' ? 4 : 2;
+      } else {
+        ++i;
+      }
+      ++bytes;
+    }
+    spans.push_back({message.substr(begin, std::min(i, message.size()) - begin),
+                     bytes});
+    ++i;
+  }
+  return spans;
+}
+
 // True when CHexEscape (QuoteForError) copies `c` unchanged.
 bool QuotedVerbatim(char c) {
   return c >= 0x20 && c < 0x7F && c != '"' && c != '\'' && c != '\\';
 }
 
-// A message "echoes" a long input when it contains a 65-byte piece of it
-// that QuoteForError would copy verbatim (messages quote at most 64 bytes;
-// escaped bytes change shape, so pieces holding them are not compared).
+// A message "echoes" a long input when a quoted span stands for more than 64
+// input bytes or holds a 65-byte piece of it that QuoteForError would copy
+// verbatim (escaped bytes change shape, so pieces holding them are not
+// compared). Refusal messages carry
+// input only through QuoteForError (common/secret.h); their fixed text is
+// not compared, since an input may itself contain that text (the fuzzer
+// copies it from the binary's comparisons).
 bool EchoesLongInput(absl::string_view message, absl::string_view input) {
-  for (size_t i = 0; i + 65 <= input.size(); i += 65) {
-    const absl::string_view piece = input.substr(i, 65);
-    bool verbatim = true;
-    for (char c : piece) verbatim = verbatim && QuotedVerbatim(c);
-    if (verbatim && absl::StrContains(message, piece)) return true;
+  for (const QuotedSpan& span : QuotedSpans(message)) {
+    if (span.input_bytes > 64) return true;
+    for (size_t i = 0; i + 65 <= input.size(); ++i) {
+      const absl::string_view piece = input.substr(i, 65);
+      if (std::all_of(piece.begin(), piece.end(), QuotedVerbatim) &&
+          absl::StrContains(span.text, piece)) {
+        return true;
+      }
+    }
   }
   return false;
 }

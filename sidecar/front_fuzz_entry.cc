@@ -1,5 +1,6 @@
 #include "sidecar/front_fuzz_entry.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <sstream>
@@ -19,8 +20,11 @@ namespace {
 
 namespace http = boost::beast::http;
 
-void Require(bool invariant) {
-  if (!invariant) std::abort();
+// Aborts (the fuzzer's crash) when an invariant fails, naming its line.
+void Require(bool invariant, int line = __builtin_LINE()) {
+  if (invariant) return;
+  std::fprintf(stderr, "front_fuzz_entry.cc:%d: invariant violated\n", line);
+  std::abort();
 }
 
 template <typename Message>

@@ -68,6 +68,15 @@ std::optional<HeadRefusal> CheckExpect(const RequestHead& req) {
   return std::nullopt;
 }
 
+// Only the methods Beast knows (RFC 9110 and the registered WebDAV/extension
+// verbs) are forwarded: an extension method is an arbitrary token of up to
+// the head limit, which could carry a secret-shaped value upstream and into
+// the access log. No catalog row uses one.
+std::optional<HeadRefusal> CheckMethod(const RequestHead& req) {
+  if (req.method() != http::verb::unknown) return std::nullopt;
+  return HeadRefusal{policy::Reason::kRequestInvalid, "unknown method"};
+}
+
 std::optional<HeadRefusal> CheckTargetSecrets(absl::string_view target) {
   const std::size_t at = internal::FindSecretShaped(target);
   if (at == absl::string_view::npos) return std::nullopt;
@@ -127,6 +136,7 @@ RequestHeadScanner::Result RequestHeadScanner::Scan(absl::string_view data) {
 
 std::optional<HeadRefusal> CheckRequestHead(const RequestHead& req) {
   if (auto r = CheckFraming(req)) return r;
+  if (auto r = CheckMethod(req)) return r;
   if (auto r = CheckExpect(req)) return r;
   return CheckTargetSecrets(AV(req.target()));
 }

@@ -59,6 +59,8 @@ struct HeadRefusal {
 //    digits only; Transfer-Encoding exactly "chunked" (HTTP/1.1 only), never
 //    with Content-Length; exactly one Host on HTTP/1.1; no Upgrade, no
 //    CONNECT;
+//  * method (kRequestInvalid): one Beast knows (http::verb), never an
+//    extension token (it would be forwarded and logged as sent);
 //  * Expect (kExpectationFailed): absent, or exactly one "100-continue";
 //  * secrets (kTokenInPath / kTokenInQuery): no secret-shaped value in the
 //    request-target's path / query.

@@ -261,6 +261,13 @@ TEST_F(FrontTest, SecretsNeverReachUpstreamLogsOrResponses) {
          "token_in_path"},
         {Get("/v1/files?token=" + secret, {"X-Figma-Token: x"}), 400,
          "token_in_query"},
+        // In the method: an extension method is never forwarded (a fuzz
+        // finding: any token is a valid method, up to the head limit).
+        {"x" + secret + "GET /v1/a HTTP/1.1\r\nHost: h\r\n"
+                        "X-Figma-Token: x\r\n\r\n",
+         400, "request_invalid"},
+        {"PROPFINDX /v1/a HTTP/1.1\r\nHost: h\r\nX-Figma-Token: x\r\n\r\n",
+         400, "request_invalid"},
     };
     for (const Case& k : cases) {
       std::optional<Response> r = Exchange(k.request);

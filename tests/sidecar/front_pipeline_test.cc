@@ -123,6 +123,24 @@ TEST(RequestHeadTest, ExpectAndSecretsInTheTargetAreRefused) {
   EXPECT_EQ(query->reason, policy::Reason::kTokenInQuery);
 }
 
+TEST(RequestHeadTest, OnlyKnownMethodsPass) {
+  for (http::verb v : {http::verb::get, http::verb::head, http::verb::post,
+                       http::verb::put, http::verb::delete_, http::verb::patch,
+                       http::verb::options}) {
+    RequestHead req = Head({});
+    req.method(v);
+    EXPECT_FALSE(CheckRequestHead(req)) << http::to_string(v);
+  }
+  const std::string secret = GenerateSecret(TokenKind::kNpmRegistry);
+  for (const std::string& m : {std::string("BREW"), "x" + secret + "GET"}) {
+    RequestHead req = Head({});
+    req.method_string(m);
+    auto r = CheckRequestHead(req);
+    ASSERT_TRUE(r.has_value()) << m;
+    EXPECT_EQ(r->reason, policy::Reason::kRequestInvalid);
+  }
+}
+
 TEST(HeaderRewriteTest, UpstreamSeesNoCredentialRoutingHopByHopOrSecret) {
   const std::vector<std::string> known = KnownCredentialHeaders({});
   const std::vector<std::string> allowed = {"x-forwarded-prefix"};
