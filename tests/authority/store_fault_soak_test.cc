@@ -73,9 +73,9 @@ TEST(StoreFaultSoakTest, EveryRpcIsWholeOrAnErrorUnderTwentyPercentFaults) {
   FaultInjectingTokenStore faults(**pg, {});
   FakeClock clock;
   TokenManager manager(faults, clock);
-  ASSERT_THAT(manager.UpsertPlan(
-                  Plan{kPlan, "Soak", PlanTier::kEnterprise, {"alice"}}),
-              IsOk());
+  ASSERT_THAT(
+      manager.UpsertPlan(Plan{kPlan, "Soak", PlanTier::kEnterprise, {"alice"}}),
+      IsOk());
   {
     pqxx::connection c((*db)->url());
     pqxx::work w(c);
@@ -99,8 +99,8 @@ TEST(StoreFaultSoakTest, EveryRpcIsWholeOrAnErrorUnderTwentyPercentFaults) {
   std::atomic<int> ok_creates{0};
   std::atomic<int> ok_total{0};
   absl::Mutex mu;
-  std::vector<std::string> tokens;  // guarded by mu
-  std::set<std::string> revoked_ok;  // guarded by mu
+  std::vector<std::string> tokens;      // guarded by mu
+  std::set<std::string> revoked_ok;     // guarded by mu
   std::vector<std::string> unexpected;  // guarded by mu
 
   auto worker = [&] {

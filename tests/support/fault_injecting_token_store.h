@@ -75,13 +75,10 @@ class FaultInjectingTokenStore final : public ForwardingTokenStore {
     return Run<Token>("get token", nullptr,
                       [&] { return base().GetToken(plan_id, token_id); });
   }
-  absl::StatusOr<MutationOutcome> MutateToken(const std::string& plan_id,
-                                              const std::string& token_id,
-                                              const std::string& actor,
-                                              absl::Time now,
-                                              const IdempotencyKey& key,
-                                              const PlanCheckFn& check,
-                                              const MutationFn& fn) override {
+  absl::StatusOr<MutationOutcome> MutateToken(
+      const std::string& plan_id, const std::string& token_id,
+      const std::string& actor, absl::Time now, const IdempotencyKey& key,
+      const PlanCheckFn& check, const MutationFn& fn) override {
     return Run<MutationOutcome>("change token", &mutations_after_, [&] {
       return base().MutateToken(plan_id, token_id, actor, now, key, check, fn);
     });
