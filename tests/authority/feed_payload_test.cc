@@ -44,10 +44,10 @@ TEST(FeedPayloadTest, RevokeOfTenThousandResourceTokenNotifiesOnlyARevision) {
   auto store = PgTokenStore::Create(**pool);
   ASSERT_THAT(store, IsOk());
   const absl::Time now = absl::FromUnixSeconds(1767225600);
-  ASSERT_THAT((*store)->UpsertPlan(
-                  Plan{kPlan, "Big", PlanTier::kEnterprise, {"alice"}}, now,
-                  PlanSweep{}),
-              IsOk());
+  ASSERT_THAT(
+      (*store)->UpsertPlan(Plan{kPlan, "Big", PlanTier::kEnterprise, {"alice"}},
+                           now, PlanSweep{}),
+      IsOk());
   // The store is below the RPCs' 100-link limit: it must carry any size.
   NewToken nt;
   Token& t = nt.token;
@@ -109,6 +109,82 @@ TEST(FeedPayloadTest, RevokeOfTenThousandResourceTokenNotifiesOnlyARevision) {
   int64_t rev = 0;
   ASSERT_TRUE(absl::SimpleAtoi(payload, &rev)) << payload;
   EXPECT_EQ(rev, ev[0][0].as<int64_t>());
+}
+
+// Threat checklist #10 (NOTIFY fails): with every NOTIFY failing (pg_notify
+// shadowed by a function that raises, ahead of pg_catalog on the search
+// path), a revoke still returns OK, is committed, and its event is in the
+// feed for readers that poll.
+TEST(FeedPayloadTest, RevokeCommitsWhenNotifyFails) {
+  auto db = pat::testing::TestDatabase::Create();
+  ASSERT_THAT(db, IsOk());
+  {
+    pqxx::connection c((*db)->url());
+    pqxx::work w(c);
+    w.exec(
+        "CREATE FUNCTION public.pg_notify(text, text) RETURNS void AS $$ "
+        "BEGIN RAISE EXCEPTION 'injected notify failure'; END $$ "
+        "LANGUAGE plpgsql");
+    w.exec(absl::StrCat("ALTER DATABASE ", c.quote_name((*db)->name()),
+                        " SET search_path = public, pg_catalog"));
+    w.commit();
+  }
+  {
+    // The shadowing is in effect for new sessions.
+    pqxx::connection c((*db)->url());
+    pqxx::nontransaction nt(c);
+    EXPECT_THROW(nt.exec("SELECT pg_notify('pat_grants', '1')"),
+                 pqxx::sql_error);
+  }
+  auto pool = DbPool::Create((*db)->url(), 2, absl::Seconds(5));
+  ASSERT_THAT(pool, IsOk());
+  auto store = PgTokenStore::Create(**pool);
+  ASSERT_THAT(store, IsOk());
+  const absl::Time now = absl::FromUnixSeconds(1767225600);
+  ASSERT_THAT((*store)->UpsertPlan(
+                  Plan{kPlan, "Deaf", PlanTier::kEnterprise, {"alice"}}, now,
+                  PlanSweep{}),
+              IsOk());
+  NewToken nt;
+  Token& t = nt.token;
+  t.id = "tok_NOTIFYNOTIFYNOTIFYNOTI";
+  t.plan_id = kPlan;
+  t.kind = TokenKind::kRestApi;
+  t.name = "deaf";
+  t.scopes = {"file_content:read"};
+  t.all_resources = true;
+  t.created_by = "alice";
+  t.create_time = now;
+  t.lifetime_days = 30;
+  t.expire_time = now + absl::Hours(24 * 30);
+  nt.secret_digest = Sha256("deaf-secret");
+  nt.actor = "alice";
+  ASSERT_THAT((*store)->CreateToken(nt, IdempotencyKey{}, nullptr), IsOk());
+  auto revoked = (*store)->MutateToken(
+      kPlan, t.id, "alice", now, IdempotencyKey{}, nullptr,
+      [&](const Token& current) -> absl::StatusOr<TokenMutation> {
+        TokenMutation m;
+        m.changed = true;
+        m.action = "revoke";
+        m.updated = current;
+        m.updated.revoke_time = now;
+        m.updated.revoked_by = "alice";
+        m.end_all_secrets = true;
+        return m;
+      });
+  ASSERT_THAT(revoked, IsOk());
+  auto got = (*store)->GetToken(kPlan, t.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_TRUE(got->revoke_time.has_value());
+  // A polling reader finds the revoke on the feed.
+  auto events = (*store)->ReadFeedEvents(0, 100);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_FALSE(events->empty());
+  EXPECT_EQ(events->back().key, t.id);
+  EXPECT_NE(events->back().payload_json.find("\"revoke_time_us\":"),
+            std::string::npos);
+  EXPECT_EQ(events->back().payload_json.find("\"revoke_time_us\":null"),
+            std::string::npos);
 }
 
 }  // namespace
