@@ -329,10 +329,89 @@ absl::StatusOr<std::unique_ptr<PgTokenStore>> PgTokenStore::Create(
   return std::unique_ptr<PgTokenStore>(new PgTokenStore(pool));
 }
 
-absl::Status PgTokenStore::UpsertPlan(const Plan& plan, absl::Time now) {
+namespace {
+absl::StatusOr<Plan> ReadPlan(Tx& tx, const std::string& plan_id) {
+  pqxx::result r = tx.txn.exec_params(
+      "SELECT p.id, p.name, p.tier, coalesce((SELECT string_agg(user_id, ' ' "
+      "ORDER BY user_id) FROM plan_admins a WHERE a.plan_id = p.id), '') "
+      "FROM plans p WHERE p.id = $1",
+      plan_id);
+  if (r.empty()) return absl::NotFoundError("plan not found");
+  Plan p;
+  p.id = r[0][0].as<std::string>();
+  p.name = r[0][1].as<std::string>();
+  p.tier = PlanTierFromName(r[0][2].as<std::string>());
+  std::string admins = r[0][3].as<std::string>();
+  if (!admins.empty()) p.admin_user_ids = absl::StrSplit(admins, ' ');
+  return p;
+}
+
+// Locks the plan row FOR SHARE until commit, then reads it (a statement of
+// its own: under READ COMMITTED it sees the admins of the latest committed
+// UpsertPlan, which cannot change while the lock is held) and checks it.
+absl::Status LockPlanAndCheck(Tx& tx, const std::string& plan_id,
+                              const PlanCheckFn& check) {
+  pqxx::result r = tx.txn.exec_params(
+      "SELECT 1 FROM plans WHERE id = $1 FOR SHARE", plan_id);
+  if (r.empty()) return absl::NotFoundError("plan not found");
+  PAT_ASSIGN_OR_RETURN(Plan plan, ReadPlan(tx, plan_id));
+  return check ? check(plan) : absl::OkStatus();
+}
+
+// Writes a decided mutation of `token_id` (its row locked by the caller) with
+// its secrets' changes, audit event and grant event.
+MutationOutcome ApplyMutation(Tx& tx, const std::string& plan_id,
+                              const std::string& token_id,
+                              const std::string& actor, absl::Time now,
+                              const IdempotencyKey& key,
+                              const TokenMutation& m) {
+  WriteTokenRow(tx, m.updated, /*insert=*/false);
+  MutationOutcome out{m.updated, false, std::nullopt};
+  if (m.new_secret_digest.has_value()) {
+    // Only the current secret and one previous secret ever work: older
+    // previous secrets end now, the current one gets the overlap.
+    tx.txn.exec_params(
+        "UPDATE token_secrets SET valid_until = pat_ts($2) "
+        "WHERE token_id = $1 AND valid_until IS NOT NULL AND "
+        "valid_until > pat_ts($2)",
+        token_id, Us(now));
+    tx.txn.exec_params(
+        "UPDATE token_secrets SET valid_until = pat_ts($2) "
+        "WHERE token_id = $1 AND valid_until IS NULL",
+        token_id, Us(m.previous_secret_valid_until));
+    tx.txn.exec_params(
+        "INSERT INTO token_secrets (digest, token_id, created_at) "
+        "VALUES (decode($1, 'hex'), $2, pat_ts($3))",
+        Hex(*m.new_secret_digest), token_id, Us(now));
+    out.previous_secret_expire_time = m.previous_secret_valid_until;
+    if (!key.request_id.empty()) {
+      tx.txn.exec_params(
+          "UPDATE idempotency SET previous_secret_expire_time = "
+          "pat_ts($3) WHERE plan_id = $1 AND request_id = $2",
+          plan_id, key.request_id, Us(m.previous_secret_valid_until));
+    }
+  }
+  if (m.end_all_secrets) {
+    tx.txn.exec_params(
+        "UPDATE token_secrets SET valid_until = pat_ts($2) "
+        "WHERE token_id = $1 AND (valid_until IS NULL OR "
+        "valid_until > pat_ts($2))",
+        token_id, Us(now));
+  }
+  InsertAudit(tx, plan_id, token_id, actor, m.action, now,
+              m.audit_details_json);
+  AppendGrantEvent(tx, m.updated);
+  return out;
+}
+}  // namespace
+
+absl::Status PgTokenStore::UpsertPlan(const Plan& plan, absl::Time now,
+                                      const PlanSweep& sweep) {
   return Transact<bool>(
              pool_, "upsert plan",
              [&](Tx& tx) -> absl::StatusOr<bool> {
+               // Takes the row lock that conflicts with the FOR SHARE of
+               // CreateToken and MutateToken, before anything else.
                tx.txn.exec_params(
                    "INSERT INTO plans (id, name, tier) VALUES ($1, $2, $3) "
                    "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
@@ -350,54 +429,26 @@ absl::Status PgTokenStore::UpsertPlan(const Plan& plan, absl::Time now) {
                            {{"id", plan.id},
                             {"name", plan.name},
                             {"tier", std::string(PlanTierName(plan.tier))}});
-               if (!TierAllowsTokens(plan.tier)) {
-                 pqxx::result live = tx.txn.exec_params(
-                     absl::StrCat("SELECT ", kTokenColumns,
-                                  " FROM tokens t WHERE t.plan_id = $1 AND "
-                                  "t.revoke_time IS NULL ORDER BY t.id "
-                                  "FOR UPDATE"),
-                     plan.id);
-                 for (const pqxx::row& row : live) {
-                   Token t = RowToToken(row);
-                   t.revoke_time = now;
-                   t.revoked_by = "system";
-                   WriteTokenRow(tx, t, /*insert=*/false);
-                   tx.txn.exec_params(
-                       "UPDATE token_secrets SET valid_until = pat_ts($2) "
-                       "WHERE token_id = $1 AND (valid_until IS NULL OR "
-                       "valid_until > pat_ts($2))",
-                       t.id, Us(now));
-                   InsertAudit(tx, plan.id, t.id, "system", "revoke", now,
-                               json{{"reason",
-                                     "plan tier no longer supports plan "
-                                     "access tokens"},
-                                    {"after", {{"status", "revoked"}}}}
-                                   .dump());
-                   AppendGrantEvent(tx, t);
-                 }
+               if (!sweep.applies || !sweep.applies(plan)) return true;
+               // A new statement: sees every token committed by a writer
+               // that held the plan lock before this transaction got it.
+               pqxx::result live = tx.txn.exec_params(
+                   absl::StrCat("SELECT ", kTokenColumns,
+                                " FROM tokens t WHERE t.plan_id = $1 AND "
+                                "t.revoke_time IS NULL ORDER BY t.id "
+                                "FOR UPDATE"),
+                   plan.id);
+               for (const pqxx::row& row : live) {
+                 const Token current = RowToToken(row);
+                 PAT_ASSIGN_OR_RETURN(TokenMutation m, sweep.mutate(current));
+                 if (!m.changed) continue;
+                 ApplyMutation(tx, plan.id, current.id, sweep.actor, now,
+                               IdempotencyKey{}, m);
                }
                return true;
              })
       .status();
 }
-
-namespace {
-absl::StatusOr<Plan> ReadPlan(Tx& tx, const std::string& plan_id) {
-  pqxx::result r = tx.txn.exec_params(
-      "SELECT p.id, p.name, p.tier, coalesce((SELECT string_agg(user_id, ' ' "
-      "ORDER BY user_id) FROM plan_admins a WHERE a.plan_id = p.id), '') "
-      "FROM plans p WHERE p.id = $1",
-      plan_id);
-  if (r.empty()) return absl::NotFoundError("plan not found");
-  Plan p;
-  p.id = r[0][0].as<std::string>();
-  p.name = r[0][1].as<std::string>();
-  p.tier = PlanTierFromName(r[0][2].as<std::string>());
-  std::string admins = r[0][3].as<std::string>();
-  if (!admins.empty()) p.admin_user_ids = absl::StrSplit(admins, ' ');
-  return p;
-}
-}  // namespace
 
 absl::StatusOr<Plan> PgTokenStore::GetPlan(const std::string& plan_id) {
   return Transact<Plan>(pool_, "get plan",
@@ -537,10 +588,11 @@ absl::StatusOr<Resource> PgTokenStore::GetResource(ResourceKind kind,
 }
 
 absl::StatusOr<CreateOutcome> PgTokenStore::CreateToken(
-    const NewToken& nt, const IdempotencyKey& key) {
+    const NewToken& nt, const IdempotencyKey& key, const PlanCheckFn& check) {
   const Token& t = nt.token;
   return Transact<CreateOutcome>(
       pool_, "create token", [&](Tx& tx) -> absl::StatusOr<CreateOutcome> {
+        PAT_RETURN_IF_ERROR(LockPlanAndCheck(tx, t.plan_id, check));
         if (!key.request_id.empty()) {
           PAT_ASSIGN_OR_RETURN(
               std::optional<IdempotencyRecord> prior,
@@ -630,9 +682,11 @@ absl::StatusOr<std::vector<Token>> PgTokenStore::ListTokens(
 absl::StatusOr<MutationOutcome> PgTokenStore::MutateToken(
     const std::string& plan_id, const std::string& token_id,
     const std::string& actor, absl::Time now, const IdempotencyKey& key,
-    const MutationFn& fn) {
+    const PlanCheckFn& check, const MutationFn& fn) {
   return Transact<MutationOutcome>(
       pool_, "change token", [&](Tx& tx) -> absl::StatusOr<MutationOutcome> {
+        // Lock order everywhere: the plan row, then token rows.
+        PAT_RETURN_IF_ERROR(LockPlanAndCheck(tx, plan_id, check));
         if (!key.request_id.empty()) {
           PAT_ASSIGN_OR_RETURN(
               std::optional<IdempotencyRecord> prior,
@@ -648,43 +702,7 @@ absl::StatusOr<MutationOutcome> PgTokenStore::MutateToken(
                              ReadToken(tx, plan_id, token_id, true));
         PAT_ASSIGN_OR_RETURN(TokenMutation m, fn(current));
         if (!m.changed) return MutationOutcome{std::move(current), false, {}};
-        WriteTokenRow(tx, m.updated, /*insert=*/false);
-        MutationOutcome out{m.updated, false, std::nullopt};
-        if (m.new_secret_digest.has_value()) {
-          // Only the current secret and one previous secret ever work: older
-          // previous secrets end now, the current one gets the overlap.
-          tx.txn.exec_params(
-              "UPDATE token_secrets SET valid_until = pat_ts($2) "
-              "WHERE token_id = $1 AND valid_until IS NOT NULL AND "
-              "valid_until > pat_ts($2)",
-              token_id, Us(now));
-          tx.txn.exec_params(
-              "UPDATE token_secrets SET valid_until = pat_ts($2) "
-              "WHERE token_id = $1 AND valid_until IS NULL",
-              token_id, Us(m.previous_secret_valid_until));
-          tx.txn.exec_params(
-              "INSERT INTO token_secrets (digest, token_id, created_at) "
-              "VALUES (decode($1, 'hex'), $2, pat_ts($3))",
-              Hex(*m.new_secret_digest), token_id, Us(now));
-          out.previous_secret_expire_time = m.previous_secret_valid_until;
-          if (!key.request_id.empty()) {
-            tx.txn.exec_params(
-                "UPDATE idempotency SET previous_secret_expire_time = "
-                "pat_ts($3) WHERE plan_id = $1 AND request_id = $2",
-                plan_id, key.request_id, Us(m.previous_secret_valid_until));
-          }
-        }
-        if (m.end_all_secrets) {
-          tx.txn.exec_params(
-              "UPDATE token_secrets SET valid_until = pat_ts($2) "
-              "WHERE token_id = $1 AND (valid_until IS NULL OR "
-              "valid_until > pat_ts($2))",
-              token_id, Us(now));
-        }
-        InsertAudit(tx, plan_id, token_id, actor, m.action, now,
-                    m.audit_details_json);
-        AppendGrantEvent(tx, m.updated);
-        return out;
+        return ApplyMutation(tx, plan_id, token_id, actor, now, key, m);
       });
 }
 

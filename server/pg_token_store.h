@@ -15,7 +15,8 @@ class PgTokenStore final : public TokenStore {
  public:
   static absl::StatusOr<std::unique_ptr<PgTokenStore>> Create(DbPool& pool);
 
-  absl::Status UpsertPlan(const Plan& plan, absl::Time now) override;
+  absl::Status UpsertPlan(const Plan& plan, absl::Time now,
+                          const PlanSweep& sweep) override;
   absl::StatusOr<Plan> GetPlan(const std::string& plan_id) override;
   absl::StatusOr<std::vector<Plan>> ListPlansAdministeredBy(
       const std::string& user_id) override;
@@ -25,17 +26,16 @@ class PgTokenStore final : public TokenStore {
   absl::StatusOr<Resource> GetResource(ResourceKind kind,
                                        const std::string& id) override;
   absl::StatusOr<CreateOutcome> CreateToken(const NewToken& token,
-                                            const IdempotencyKey& key) override;
+                                            const IdempotencyKey& key,
+                                            const PlanCheckFn& check) override;
   absl::StatusOr<Token> GetToken(const std::string& plan_id,
                                  const std::string& token_id) override;
   absl::StatusOr<std::vector<Token>> ListTokens(
       const ListTokensQuery& query) override;
-  absl::StatusOr<MutationOutcome> MutateToken(const std::string& plan_id,
-                                              const std::string& token_id,
-                                              const std::string& actor,
-                                              absl::Time now,
-                                              const IdempotencyKey& key,
-                                              const MutationFn& fn) override;
+  absl::StatusOr<MutationOutcome> MutateToken(
+      const std::string& plan_id, const std::string& token_id,
+      const std::string& actor, absl::Time now, const IdempotencyKey& key,
+      const PlanCheckFn& check, const MutationFn& fn) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
       const ListAuditQuery& query) override;
   absl::StatusOr<std::string> GetOrCreateServerKey(

@@ -317,8 +317,37 @@ std::string NewTokenId() {
   return absl::StrCat(kTokenIdPrefix, RandomBase62(kTokenIdRandomLength));
 }
 
+namespace {
+
+// The actor of changes no user made (the tier-downgrade sweep).
+constexpr absl::string_view kSystemActor = "system";
+
+// R1 and R2 for one plan state: the pre-check before the write and the
+// re-check inside the write's transaction use this same function.
+absl::Status TierForbidsTokens(PlanTier tier) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "plan access tokens are available on organization and enterprise "
+      "plans only; this plan is ",
+      PlanTierName(tier)));
+}
+
+absl::Status CheckPlanAccess(const std::string& actor, const Plan& plan,
+                             TierRule tier_rule) {
+  if (std::find(plan.admin_user_ids.begin(), plan.admin_user_ids.end(),
+                actor) == plan.admin_user_ids.end()) {
+    return PermissionDenied();
+  }
+  if (tier_rule == TierRule::kRequired && !TierAllowsTokens(plan.tier)) {
+    return TierForbidsTokens(plan.tier);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Plan> TokenManager::AuthorizePlan(const std::string& actor,
-                                                 const std::string& plan_id) {
+                                                 const std::string& plan_id,
+                                                 TierRule tier_rule) {
   if (actor.empty()) {
     return absl::UnauthenticatedError("no actor: x-pat-actor is required");
   }
@@ -326,18 +355,55 @@ absl::StatusOr<Plan> TokenManager::AuthorizePlan(const std::string& actor,
   absl::StatusOr<Plan> plan = store_.GetPlan(plan_id);
   if (absl::IsNotFound(plan.status())) return PermissionDenied();
   if (!plan.ok()) return plan.status();
-  if (std::find(plan->admin_user_ids.begin(), plan->admin_user_ids.end(),
-                actor) == plan->admin_user_ids.end()) {
-    return PermissionDenied();
-  }
-  if (!TierAllowsTokens(plan->tier)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "plan access tokens are available on organization and enterprise "
-        "plans only; this plan is ",
-        PlanTierName(plan->tier)));
-  }
+  PAT_RETURN_IF_ERROR(CheckPlanAccess(actor, *plan, tier_rule));
   return plan;
 }
+
+namespace {
+
+// The re-check of R1/R2 that the store runs under the plan row's lock.
+PlanCheckFn PlanCheckAtWrite(std::string actor, TierRule tier_rule) {
+  return [actor = std::move(actor), tier_rule](const Plan& locked) {
+    return CheckPlanAccess(actor, locked, tier_rule);
+  };
+}
+
+// R10: revoking ends every secret now; revoking a revoked token changes
+// nothing.
+TokenMutation RevokeMutation(const Token& current, const std::string& actor,
+                             absl::Time now, absl::string_view reason) {
+  TokenMutation m;
+  if (current.revoke_time.has_value()) return m;  // unchanged
+  m.changed = true;
+  m.action = "revoke";
+  m.updated = current;
+  m.updated.revoke_time = now;
+  m.updated.revoked_by = actor;
+  m.end_all_secrets = true;
+  json details = {
+      {"before",
+       {{"status", std::string(TokenStatusName(StatusAt(current, now)))}}},
+      {"after", {{"status", "revoked"}}}};
+  if (!reason.empty()) details["reason"] = std::string(reason);
+  m.audit_details_json = details.dump();
+  return m;
+}
+
+// R1: a plan whose tier no longer allows plan access tokens keeps none: the
+// downgrade revokes every live token in its own transaction (a revoke that a
+// later upgrade does not undo).
+PlanSweep TierDowngradeSweep(absl::Time now) {
+  PlanSweep sweep;
+  sweep.applies = [](const Plan& plan) { return !TierAllowsTokens(plan.tier); };
+  sweep.actor = std::string(kSystemActor);
+  sweep.mutate = [now](const Token& current) -> absl::StatusOr<TokenMutation> {
+    return RevokeMutation(current, std::string(kSystemActor), now,
+                          "plan tier no longer supports plan access tokens");
+  };
+  return sweep;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<TokenResource>> TokenManager::ResolveLinks(
     const Plan& plan, TokenKind kind, bool all_resources,
@@ -397,7 +463,8 @@ absl::StatusOr<std::vector<Plan>> TokenManager::ListPlans(
 
 absl::StatusOr<CreateTokenResult> TokenManager::CreateToken(
     const std::string& actor, const CreateTokenParams& p) {
-  PAT_ASSIGN_OR_RETURN(Plan plan, AuthorizePlan(actor, p.plan_id));
+  PAT_ASSIGN_OR_RETURN(Plan plan,
+                       AuthorizePlan(actor, p.plan_id, TierRule::kRequired));
   if (p.kind != TokenKind::kRestApi && p.kind != TokenKind::kNpmRegistry) {
     return absl::InvalidArgumentError(
         "kind: must be TOKEN_KIND_REST_API or TOKEN_KIND_NPM_REGISTRY");
@@ -449,7 +516,10 @@ absl::StatusOr<CreateTokenResult> TokenManager::CreateToken(
     for (const TokenResource& r : t.resources) parts.push_back(r.link);
     key.params_digest = ParamsDigest(parts);
   }
-  PAT_ASSIGN_OR_RETURN(CreateOutcome outcome, store_.CreateToken(nt, key));
+  PAT_ASSIGN_OR_RETURN(
+      CreateOutcome outcome,
+      store_.CreateToken(nt, key,
+                         PlanCheckAtWrite(actor, TierRule::kRequired)));
   CreateTokenResult result;
   result.token = std::move(outcome.token);
   result.replayed = outcome.replayed;
@@ -460,14 +530,16 @@ absl::StatusOr<CreateTokenResult> TokenManager::CreateToken(
 absl::StatusOr<Token> TokenManager::GetToken(const std::string& actor,
                                              const std::string& plan_id,
                                              const std::string& token_id) {
-  PAT_RETURN_IF_ERROR(AuthorizePlan(actor, plan_id).status());
+  PAT_RETURN_IF_ERROR(
+      AuthorizePlan(actor, plan_id, TierRule::kRequired).status());
   PAT_RETURN_IF_ERROR(ValidateTokenIdField(token_id));
   return store_.GetToken(plan_id, token_id);
 }
 
 absl::StatusOr<TokenPage> TokenManager::ListTokens(const std::string& actor,
                                                    const ListTokensParams& p) {
-  PAT_RETURN_IF_ERROR(AuthorizePlan(actor, p.plan_id).status());
+  PAT_RETURN_IF_ERROR(
+      AuthorizePlan(actor, p.plan_id, TierRule::kRequired).status());
   PAT_ASSIGN_OR_RETURN(int page_size, PageSize(p.page_size));
   std::set<TokenStatus> statuses;
   for (TokenStatus s : p.statuses) {
@@ -517,7 +589,8 @@ absl::StatusOr<TokenPage> TokenManager::ListTokens(const std::string& actor,
 
 absl::StatusOr<Token> TokenManager::UpdateToken(const std::string& actor,
                                                 const UpdateTokenParams& p) {
-  PAT_ASSIGN_OR_RETURN(Plan plan, AuthorizePlan(actor, p.plan_id));
+  PAT_ASSIGN_OR_RETURN(Plan plan,
+                       AuthorizePlan(actor, p.plan_id, TierRule::kRequired));
   PAT_RETURN_IF_ERROR(ValidateTokenIdField(p.token_id));
   if (p.update_mask.empty()) {
     return absl::InvalidArgumentError(
@@ -591,16 +664,18 @@ absl::StatusOr<Token> TokenManager::UpdateToken(const std::string& actor,
         {"after", a}}.dump();
     return m;
   };
-  PAT_ASSIGN_OR_RETURN(MutationOutcome out,
-                       store_.MutateToken(p.plan_id, p.token_id, actor, now,
-                                          IdempotencyKey{}, fn));
+  PAT_ASSIGN_OR_RETURN(
+      MutationOutcome out,
+      store_.MutateToken(p.plan_id, p.token_id, actor, now, IdempotencyKey{},
+                         PlanCheckAtWrite(actor, TierRule::kRequired), fn));
   return out.token;
 }
 
 absl::StatusOr<RefreshTokenResult> TokenManager::RefreshToken(
     const std::string& actor, const std::string& plan_id,
     const std::string& token_id, const std::string& request_id) {
-  PAT_RETURN_IF_ERROR(AuthorizePlan(actor, plan_id).status());
+  PAT_RETURN_IF_ERROR(
+      AuthorizePlan(actor, plan_id, TierRule::kRequired).status());
   PAT_RETURN_IF_ERROR(ValidateTokenIdField(token_id));
   PAT_RETURN_IF_ERROR(ValidateRequestId(request_id));
   const absl::Time now = TruncateToMicros(clock_.Now());
@@ -637,7 +712,8 @@ absl::StatusOr<RefreshTokenResult> TokenManager::RefreshToken(
   }
   PAT_ASSIGN_OR_RETURN(
       MutationOutcome out,
-      store_.MutateToken(plan_id, token_id, actor, now, key, fn));
+      store_.MutateToken(plan_id, token_id, actor, now, key,
+                         PlanCheckAtWrite(actor, TierRule::kRequired), fn));
   RefreshTokenResult result;
   result.token = std::move(out.token);
   result.replayed = out.replayed;
@@ -651,37 +727,40 @@ absl::StatusOr<RefreshTokenResult> TokenManager::RefreshToken(
 absl::StatusOr<Token> TokenManager::RevokeToken(const std::string& actor,
                                                 const std::string& plan_id,
                                                 const std::string& token_id) {
-  PAT_RETURN_IF_ERROR(AuthorizePlan(actor, plan_id).status());
+  // Revoking never needs the tier: a token still live on a plan whose tier
+  // no longer allows tokens (e.g. one a race left before writes re-checked
+  // the tier) must be revocable, and revoking one the downgrade already
+  // revoked is the usual no-op. An unknown token on such a plan is R1's
+  // FAILED_PRECONDITION.
+  PAT_ASSIGN_OR_RETURN(Plan plan,
+                       AuthorizePlan(actor, plan_id, TierRule::kNotRequired));
   PAT_RETURN_IF_ERROR(ValidateTokenIdField(token_id));
   const absl::Time now = TruncateToMicros(clock_.Now());
-  MutationFn fn = [&](const Token& current) -> absl::StatusOr<TokenMutation> {
-    TokenMutation m;
-    if (current.revoke_time.has_value()) return m;  // unchanged
-    m.changed = true;
-    m.action = "revoke";
-    m.updated = current;
-    m.updated.revoke_time = now;
-    m.updated.revoked_by = actor;
-    m.end_all_secrets = true;
-    m.audit_details_json = json{
-        {"before",
-         {{"status", std::string(TokenStatusName(StatusAt(current, now)))}}},
-        {"after",
-         {{"status",
-           "revoked"}}}}.dump();
-    return m;
+  // The tier under the plan's lock, set by the check of the last attempt.
+  PlanTier locked_tier = plan.tier;
+  PlanCheckFn check = [&](const Plan& locked) -> absl::Status {
+    PAT_RETURN_IF_ERROR(CheckPlanAccess(actor, locked, TierRule::kNotRequired));
+    locked_tier = locked.tier;
+    return absl::OkStatus();
   };
-  PAT_ASSIGN_OR_RETURN(
-      MutationOutcome out,
-      store_.MutateToken(plan_id, token_id, actor, now, IdempotencyKey{}, fn));
-  return out.token;
+  MutationFn fn = [&](const Token& current) -> absl::StatusOr<TokenMutation> {
+    return RevokeMutation(current, actor, now, "");
+  };
+  absl::StatusOr<MutationOutcome> out = store_.MutateToken(
+      plan_id, token_id, actor, now, IdempotencyKey{}, check, fn);
+  if (absl::IsNotFound(out.status()) && !TierAllowsTokens(locked_tier)) {
+    return TierForbidsTokens(locked_tier);
+  }
+  if (!out.ok()) return out.status();
+  return std::move(out->token);
 }
 
 absl::StatusOr<AuditPage> TokenManager::ListAuditEvents(
     const std::string& actor, const std::string& plan_id,
     const std::string& token_id, int page_size_requested,
     const std::string& page_token) {
-  PAT_RETURN_IF_ERROR(AuthorizePlan(actor, plan_id).status());
+  PAT_RETURN_IF_ERROR(
+      AuthorizePlan(actor, plan_id, TierRule::kRequired).status());
   PAT_ASSIGN_OR_RETURN(int page_size, PageSize(page_size_requested));
   if (!token_id.empty()) {
     PAT_RETURN_IF_ERROR(ValidateTokenIdField(token_id));
@@ -723,8 +802,8 @@ absl::StatusOr<Plan> TokenManager::UpsertPlan(const Plan& plan) {
   for (const std::string& admin : plan.admin_user_ids) {
     PAT_RETURN_IF_ERROR(ValidateId("plan.admin_user_ids", admin));
   }
-  PAT_RETURN_IF_ERROR(
-      store_.UpsertPlan(plan, TruncateToMicros(clock_.Now())));
+  const absl::Time now = TruncateToMicros(clock_.Now());
+  PAT_RETURN_IF_ERROR(store_.UpsertPlan(plan, now, TierDowngradeSweep(now)));
   return store_.GetPlan(plan.id);
 }
 
@@ -790,7 +869,8 @@ absl::StatusOr<ValidateResult> TokenManager::ValidateToken(
 
 absl::StatusOr<CheckAccessResult> TokenManager::CheckAccess(
     const std::string& actor, const CheckAccessParams& p) {
-  PAT_RETURN_IF_ERROR(AuthorizePlan(actor, p.plan_id).status());
+  PAT_RETURN_IF_ERROR(
+      AuthorizePlan(actor, p.plan_id, TierRule::kRequired).status());
   PAT_RETURN_IF_ERROR(ValidateTokenIdField(p.token_id));
   if (p.method.empty()) return absl::InvalidArgumentError("method: required");
   if (p.method.size() > kMaxMethodLength ||

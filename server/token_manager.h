@@ -19,7 +19,12 @@
 // The token lifecycle's rules (R1–R11, R14), independent of gRPC. Every method
 // validates its input (INVALID_ARGUMENT naming the field), checks the actor
 // (UNAUTHENTICATED without one, PERMISSION_DENIED for a non-admin), the plan
-// tier (FAILED_PRECONDITION) and hides other plans' tokens (NOT_FOUND).
+// tier (FAILED_PRECONDITION; not for RevokeToken) and hides other plans'
+// tokens (NOT_FOUND). The admin and tier checks of every write hold at its
+// commit: they are re-checked in the write's transaction under a lock that
+// UpsertPlan conflicts with, so a concurrent downgrade or admin removal is
+// ordered wholly before or wholly after each create, edit, refresh and
+// revoke.
 // Thread-safe; holds references to the store and clock, which must outlive it.
 namespace pat {
 
@@ -117,6 +122,10 @@ struct ValidateResult {
   absl::Time secret_expire_time = absl::InfinitePast();
 };
 
+// Whether an operation needs a tier that allows plan access tokens (R1).
+// Revoking does not: a live token is always revocable.
+enum class TierRule { kRequired, kNotRequired };
+
 class TokenManager {
  public:
   TokenManager(TokenStore& store, const Clock& clock);
@@ -183,9 +192,12 @@ class TokenManager {
   absl::Time Now() const { return clock_.Now(); }
 
  private:
-  // Checks actor, plan existence and tier, admin membership.
+  // Checks actor, plan existence, admin membership and (per `tier_rule`)
+  // tier, on the plan as last committed. Writes re-check the same rules in
+  // their own transaction under the plan row's lock (PlanCheckFn).
   absl::StatusOr<Plan> AuthorizePlan(const std::string& actor,
-                                     const std::string& plan_id);
+                                     const std::string& plan_id,
+                                     TierRule tier_rule);
   // Parses, validates and resolves links against the directory (R6).
   absl::StatusOr<std::vector<TokenResource>> ResolveLinks(
       const Plan& plan, TokenKind kind, bool all_resources,

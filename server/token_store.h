@@ -73,6 +73,27 @@ struct MutationOutcome {
 using MutationFn =
     std::function<absl::StatusOr<TokenMutation>(const Token& current)>;
 
+// Decides whether a lifecycle change is still allowed for the plan as it is
+// now (tier, admins). Called inside the write's transaction while the plan
+// row is locked FOR SHARE until commit, so a concurrent UpsertPlan (which
+// locks the row exclusively) commits either wholly before the check or
+// wholly after the write. An error rolls the transaction back and is
+// returned as is. Must be a pure function of its input (it may be called
+// again when the transaction is retried).
+using PlanCheckFn = std::function<absl::Status(const Plan& locked)>;
+
+// What UpsertPlan does to the plan's tokens, decided by the lifecycle rules.
+struct PlanSweep {
+  // Called once per attempt, after the plan row is written and locked
+  // exclusively, with the plan's new state. true: every token of the plan
+  // that is not yet revoked is locked and changed by `mutate`, with its
+  // audit event (by `actor`) and grant event, in the same transaction.
+  // Null: no sweep.
+  std::function<bool(const Plan& plan)> applies;
+  MutationFn mutate;
+  std::string actor;
+};
+
 struct ListTokensQuery {
   std::string plan_id;
   TokenKind kind = TokenKind::kUnspecified;  // kUnspecified: every kind
@@ -151,11 +172,11 @@ class TokenStore {
   virtual ~TokenStore() = default;
 
   // Directory. Each change writes a grant-feed event in the same transaction.
-  // When the tier no longer allows plan access tokens (R1), every token of
-  // the plan that is not yet revoked is revoked at `now` in the same
-  // transaction (actor "system", with audit and feed events): a downgrade
-  // is a revoke, and is not undone by a later upgrade.
-  virtual absl::Status UpsertPlan(const Plan& plan, absl::Time now) = 0;
+  // The plan row is locked exclusively (conflicting with the FOR SHARE lock
+  // of CreateToken and MutateToken) and `sweep` is applied under that lock
+  // (see PlanSweep); mutations are stamped `now`.
+  virtual absl::Status UpsertPlan(const Plan& plan, absl::Time now,
+                                  const PlanSweep& sweep) = 0;
   virtual absl::StatusOr<Plan> GetPlan(const std::string& plan_id) = 0;
   virtual absl::StatusOr<std::vector<Plan>> ListPlansAdministeredBy(
       const std::string& user_id) = 0;
@@ -167,12 +188,15 @@ class TokenStore {
   virtual absl::StatusOr<Resource> GetResource(ResourceKind kind,
                                                const std::string& id) = 0;
 
-  // Inserts the token, its first secret, the audit event, the grant event and
-  // the idempotency record in one transaction. With a request_id already
-  // used by the same plan: the earlier token when params match (replayed),
-  // INVALID_ARGUMENT when they differ.
+  // Locks the token's plan row FOR SHARE and calls `check` with it (NOT_FOUND
+  // when the plan does not exist), then inserts the token, its first secret,
+  // the audit event, the grant event and the idempotency record in the same
+  // transaction. With a request_id already used by the same plan: the
+  // earlier token when params match (replayed), INVALID_ARGUMENT when they
+  // differ.
   virtual absl::StatusOr<CreateOutcome> CreateToken(
-      const NewToken& token, const IdempotencyKey& key) = 0;
+      const NewToken& token, const IdempotencyKey& key,
+      const PlanCheckFn& check) = 0;
 
   // NOT_FOUND when the token does not exist in `plan_id`.
   virtual absl::StatusOr<Token> GetToken(const std::string& plan_id,
@@ -180,13 +204,14 @@ class TokenStore {
   virtual absl::StatusOr<std::vector<Token>> ListTokens(
       const ListTokensQuery& query) = 0;
 
-  // Locks the token row, calls `fn` with the current state and applies its
-  // mutation with the audit event, the grant event and the idempotency record
-  // in one transaction. NOT_FOUND when the token is not in `plan_id`.
+  // Locks the plan row FOR SHARE and calls `check` with it, then locks the
+  // token row, calls `fn` with the current state and applies its mutation
+  // with the audit event, the grant event and the idempotency record, all in
+  // one transaction. NOT_FOUND when the token is not in `plan_id`.
   virtual absl::StatusOr<MutationOutcome> MutateToken(
       const std::string& plan_id, const std::string& token_id,
       const std::string& actor, absl::Time now, const IdempotencyKey& key,
-      const MutationFn& fn) = 0;
+      const PlanCheckFn& check, const MutationFn& fn) = 0;
 
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
       const ListAuditQuery& query) = 0;
