@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { PatStack, PLAN, tempDir } from './pat_stack.mjs';
-import { run, SECRET_RE } from './procs.mjs';
+import { reapAndCheck, run, SECRET_RE } from './procs.mjs';
 import { BIN_DIR, startVerdaccio } from './verdaccio.mjs';
 import { CLIENTS } from './npm_clients.mjs';
 
@@ -48,7 +48,7 @@ export function defineClientTests(clientName) {
       revoked: await ctx.pat.createToken('ci-revoked', 'npm', rw, { allResources: true }),
     };
     await ctx.pat.revoke(ctx.tokens.revoked.id);
-    ctx.verdaccio = await startVerdaccio(ctx.dir, cleanEnv());
+    ctx.verdaccio = await startVerdaccio(ctx.pat, ctx.dir, cleanEnv());
     ctx.sidecar = await ctx.pat.startSidecar('npm', `http://127.0.0.1:${ctx.verdaccio.port}`);
     ctx.registry = `http://127.0.0.1:${ctx.sidecar.port}/`;
     for (const [name, t] of Object.entries(ctx.tokens)) {
@@ -58,9 +58,14 @@ export function defineClientTests(clientName) {
     }
   });
 
+  // The last hook: nothing this file started may outlive it (procs.mjs).
   after(async () => {
-    if (ctx.pat) await ctx.pat.stop();
-    if (ctx.dir && !process.env.PAT_KEEP_TMP) fs.rmSync(ctx.dir, { recursive: true, force: true });
+    try {
+      if (ctx.pat) await ctx.pat.stop();
+    } finally {
+      if (ctx.dir && !process.env.PAT_KEEP_TMP) fs.rmSync(ctx.dir, { recursive: true, force: true });
+      await reapAndCheck();
+    }
   });
 
   // Runs `op` of the client with token `tok`; fresh caches every time, so
@@ -88,6 +93,7 @@ export function defineClientTests(clientName) {
     r.npmLog = readDir(path.join(scratch, 'logs'));
     r.label = `${clientName} ${op} ${args.join(' ')} [${tok}]`;
     r.visibility = cmd.visibility || 'out';
+    assert.equal(r.leftover, false, `${r.label} left processes running:\n${r.out}`);
     return r;
   }
 
