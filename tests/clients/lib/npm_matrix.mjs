@@ -23,6 +23,9 @@ export const MESSAGES = {
   endpoint_not_supported: 'Endpoint not supported for plan access tokens',
 };
 
+// All that yarn 1's `yarn info` prints for any refusal (--json).
+const YARN_INFO_FAIL = '{"type":"error","data":"Received invalid response from npm."}';
+
 const A = '@acme/widget';   // on the scope-limited tokens' list
 const B = '@beta/gadget';   // a scope of the plan, not on their list
 const U = 'pat-demo-pkg';   // unscoped: no npm scope, all-resources only
@@ -92,6 +95,8 @@ export function defineClientTests(clientName) {
     r.sidecarLog = ctx.sidecar.log().slice(before);
     r.npmLog = readDir(path.join(scratch, 'logs'));
     r.label = `${clientName} ${op} ${args.join(' ')} [${tok}]`;
+    fs.writeFileSync(path.join(scratch, 'output.txt'),
+      `${r.label}\nexit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n`);
     r.visibility = cmd.visibility || 'out';
     assert.equal(r.leftover, false, `${r.label} left processes running:\n${r.out}`);
     return r;
@@ -104,8 +109,11 @@ export function defineClientTests(clientName) {
 
   function denied(r, reason) {
     if (r.visibility === 'hidden') {
-      // yarn info exits 0 after "Received invalid response from npm.".
-      assert.match(r.out, /"type":"error"/, `${r.label} should be denied (${reason}):\n${r.out}`);
+      // yarn info replaces every registry error (its request's rejection,
+      // pat's message included) with this one line on stderr, and exits 0.
+      assert.equal(r.code, 0, `${r.label}: yarn info exits 0 on a refusal:\n${r.out}`);
+      assert.equal(r.stderr.trim(), YARN_INFO_FAIL, `${r.label} should be denied (${reason}):\n${r.out}`);
+      assert.equal(r.stdout.trim(), '', r.label);
     } else {
       assert.notEqual(r.code, 0, `${r.label} should be denied (${reason}):\n${r.out}`);
     }
