@@ -138,9 +138,10 @@ export function defineClientTests(clientName) {
         break;
       case 'phrase': {
         // pnpm's fetcher prints only the status line, which in npm mode is
-        // "<standard phrase> (<reason code>)".
+        // "<standard phrase> (<reason code>)" (pnpm pads the code with
+        // U+2009 thin spaces).
         const [st, phrase] = reason.startsWith('token_') ? [401, 'Unauthorized'] : [403, 'Forbidden'];
-        assert.match(r.out, new RegExp(`ERR_PNPM_FETCH_${st} .*: ${phrase} \\(${reason}\\) - ${st}`),
+        assert.match(r.out, new RegExp(`ERR_PNPM_FETCH_${st}\\s.*: ${phrase} \\(${reason}\\) - ${st}`),
           `${r.label}: pat's reason should be in the status line the client prints:\n${r.out}`);
         break;
       }
