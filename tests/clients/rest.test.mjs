@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 
 import { PatStack, tempDir } from './lib/pat_stack.mjs';
-import { run, SECRET_RE } from './lib/procs.mjs';
+import { reapAndCheck, run, SECRET_RE } from './lib/procs.mjs';
 
 const require = createRequire(import.meta.url);
 const figmaApiConfig = require('figma-api/lib/config');
@@ -57,9 +57,14 @@ before(async () => {
   figmaApiConfig.API_DOMAIN = ctx.base;  // workaround: no base URL option
 });
 
+// The last hook: nothing this file started may outlive it (procs.mjs).
 after(async () => {
-  if (ctx.pat) await ctx.pat.stop();
-  if (ctx.dir && !process.env.PAT_KEEP_TMP) fs.rmSync(ctx.dir, { recursive: true, force: true });
+  try {
+    if (ctx.pat) await ctx.pat.stop();
+  } finally {
+    if (ctx.dir && !process.env.PAT_KEEP_TMP) fs.rmSync(ctx.dir, { recursive: true, force: true });
+    await reapAndCheck();
+  }
 });
 
 function figmaJs(token, header) {

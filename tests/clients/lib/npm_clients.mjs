@@ -187,7 +187,11 @@ export const CLIENTS = {
         // A loopback "proxy" that records what yarn asks for and refuses it,
         // so nothing leaves the machine.
         const seen = [];
+        const socks = new Set();
         const proxy = net.createServer((sock) => {
+          socks.add(sock);
+          sock.on('close', () => socks.delete(sock));
+          sock.on('error', () => {});
           sock.once('data', (d) => {
             seen.push(String(d).split('\r\n')[0]);
             sock.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
@@ -201,7 +205,8 @@ export const CLIENTS = {
           assert.ok(seen.some((l) => l.includes('registry.yarnpkg.com')), `${seen}\n${r.out}`);
           assert.doesNotMatch(r.sidecarLog, /security\/audits/);
         } finally {
-          proxy.close();
+          for (const sock of socks) sock.destroy();
+          await new Promise((r) => proxy.close(r));
         }
       });
     },

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { PatStack, PLAN, tempDir } from './pat_stack.mjs';
-import { run, SECRET_RE } from './procs.mjs';
+import { reapAndCheck, run, SECRET_RE } from './procs.mjs';
 import { BIN_DIR, startVerdaccio } from './verdaccio.mjs';
 import { CLIENTS } from './npm_clients.mjs';
 
@@ -22,6 +22,9 @@ export const MESSAGES = {
   scope_missing: 'Token lacks a required scope',
   endpoint_not_supported: 'Endpoint not supported for plan access tokens',
 };
+
+// All that yarn 1's `yarn info` prints for any refusal (--json).
+const YARN_INFO_FAIL = '{"type":"error","data":"Received invalid response from npm."}';
 
 const A = '@acme/widget';   // on the scope-limited tokens' list
 const B = '@beta/gadget';   // a scope of the plan, not on their list
@@ -48,7 +51,7 @@ export function defineClientTests(clientName) {
       revoked: await ctx.pat.createToken('ci-revoked', 'npm', rw, { allResources: true }),
     };
     await ctx.pat.revoke(ctx.tokens.revoked.id);
-    ctx.verdaccio = await startVerdaccio(ctx.dir, cleanEnv());
+    ctx.verdaccio = await startVerdaccio(ctx.pat, ctx.dir, cleanEnv());
     ctx.sidecar = await ctx.pat.startSidecar('npm', `http://127.0.0.1:${ctx.verdaccio.port}`);
     ctx.registry = `http://127.0.0.1:${ctx.sidecar.port}/`;
     for (const [name, t] of Object.entries(ctx.tokens)) {
@@ -58,9 +61,14 @@ export function defineClientTests(clientName) {
     }
   });
 
+  // The last hook: nothing this file started may outlive it (procs.mjs).
   after(async () => {
-    if (ctx.pat) await ctx.pat.stop();
-    if (ctx.dir && !process.env.PAT_KEEP_TMP) fs.rmSync(ctx.dir, { recursive: true, force: true });
+    try {
+      if (ctx.pat) await ctx.pat.stop();
+    } finally {
+      if (ctx.dir && !process.env.PAT_KEEP_TMP) fs.rmSync(ctx.dir, { recursive: true, force: true });
+      await reapAndCheck();
+    }
   });
 
   // Runs `op` of the client with token `tok`; fresh caches every time, so
@@ -87,7 +95,10 @@ export function defineClientTests(clientName) {
     r.sidecarLog = ctx.sidecar.log().slice(before);
     r.npmLog = readDir(path.join(scratch, 'logs'));
     r.label = `${clientName} ${op} ${args.join(' ')} [${tok}]`;
+    fs.writeFileSync(path.join(scratch, 'output.txt'),
+      `${r.label}\nexit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n`);
     r.visibility = cmd.visibility || 'out';
+    assert.equal(r.leftover, false, `${r.label} left processes running:\n${r.out}`);
     return r;
   }
 
@@ -98,8 +109,11 @@ export function defineClientTests(clientName) {
 
   function denied(r, reason) {
     if (r.visibility === 'hidden') {
-      // yarn info exits 0 after "Received invalid response from npm.".
-      assert.match(r.out, /"type":"error"/, `${r.label} should be denied (${reason}):\n${r.out}`);
+      // yarn info replaces every registry error (its request's rejection,
+      // pat's message included) with this one line on stderr, and exits 0.
+      assert.equal(r.code, 0, `${r.label}: yarn info exits 0 on a refusal:\n${r.out}`);
+      assert.equal(r.stderr.trim(), YARN_INFO_FAIL, `${r.label} should be denied (${reason}):\n${r.out}`);
+      assert.equal(r.stdout.trim(), '', r.label);
     } else {
       assert.notEqual(r.code, 0, `${r.label} should be denied (${reason}):\n${r.out}`);
     }
@@ -119,14 +133,18 @@ export function defineClientTests(clientName) {
         // so pat's reason is visible there when the challenge carries it
         // (error_description, RFC 6750).
         assert.match(r.out, /complete log of this run/);
-        assert.ok(r.npmLog.includes(message) || r.npmLog.includes(reason),
+        assert.ok(r.npmLog.includes(`error_description="${reason}: ${message}"`),
           `${r.label}: pat's reason (${reason}) should be in npm's debug log:\n${r.npmLog}`);
         break;
-      case 'phrase':
-        // The client prints only the HTTP status line's reason phrase.
-        assert.ok(r.out.includes(reason) || r.out.includes(message),
+      case 'phrase': {
+        // pnpm's fetcher prints only the status line, which in npm mode is
+        // "<standard phrase> (<reason code>)" (pnpm pads the code with
+        // U+2009 thin spaces).
+        const [st, phrase] = reason.startsWith('token_') ? [401, 'Unauthorized'] : [403, 'Forbidden'];
+        assert.match(r.out, new RegExp(`ERR_PNPM_FETCH_${st}\\s.*: ${phrase} \\(${reason}\\) - ${st}`),
           `${r.label}: pat's reason should be in the status line the client prints:\n${r.out}`);
         break;
+      }
       case 'hidden':
         // The client replaces every registry error with its own text
         // (docs/npm-clients.md, client limits); the access log has it.

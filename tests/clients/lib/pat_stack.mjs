@@ -125,14 +125,22 @@ export class PatStack {
     return s;
   }
 
+  // Makes `service` (started elsewhere, e.g. verdaccio) stopped by stop().
+  adopt(service) {
+    this.services.push(service);
+    return service;
+  }
+
+  // Stops every service (process groups killed and awaited) and drops the
+  // database; throws if a service did not go away.
   async stop() {
-    for (const s of this.services) s.kill();
-    await waitFor(() => this.services.every((s) => s.exited), 'services to exit', 15000)
-      .catch(() => {});
+    const results = await Promise.allSettled(this.services.map((s) => s.stop()));
     if (this.dbName) {
       await psql(this.adminUrl, `DROP DATABASE IF EXISTS ${this.dbName} WITH (FORCE)`)
         .catch(() => {});
     }
+    const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+    if (failed.length) throw new Error(`services did not stop: ${failed.join('; ')}`);
   }
 }
 

@@ -10,7 +10,8 @@ import { freePort, Service, waitFor } from './procs.mjs';
 export const CLIENTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN_DIR = path.join(CLIENTS_DIR, 'node_modules', '.bin');
 
-export async function startVerdaccio(dir, env) {
+// Started under `stack` (a PatStack), whose stop() stops it.
+export async function startVerdaccio(stack, dir, env) {
   const storage = path.join(dir, 'verdaccio');
   fs.mkdirSync(storage, { recursive: true });
   for (let attempt = 0; ; ++attempt) {
@@ -21,9 +22,9 @@ export async function startVerdaccio(dir, env) {
       .replaceAll('@LISTEN@', `127.0.0.1:${port}`);
     const configFile = path.join(storage, 'config.yaml');
     fs.writeFileSync(configFile, config);
-    const v = new Service('verdaccio', process.execPath,
+    const v = stack.adopt(new Service('verdaccio', process.execPath,
       [path.join(CLIENTS_DIR, 'node_modules', 'verdaccio', 'bin', 'verdaccio'), '--config', configFile],
-      { env, cwd: storage, logFile: path.join(dir, `verdaccio-${attempt}.log`) });
+      { env, cwd: storage, logFile: path.join(dir, `verdaccio-${attempt}.log`) }));
     try {
       // Ready when it answers; the trust plugin refuses this direct call.
       await waitFor(async () => {
@@ -37,7 +38,7 @@ export async function startVerdaccio(dir, env) {
       v.port = port;
       return v;
     } catch (e) {
-      v.kill();
+      await v.stop();
       // The port was taken between freePort() and verdaccio's listen.
       if (attempt < 2 && /EADDRINUSE/.test(v.log())) continue;
       throw e;
