@@ -1,5 +1,3 @@
-#include "cli/command.h"
-
 #include <string>
 #include <vector>
 
@@ -7,6 +5,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "cli/command.h"
 #include "cli/patctl_args.h"
 
 namespace pat::patctl {
@@ -67,7 +66,6 @@ FlagType TypeOfFlag(absl::string_view name) {
   if (flag == nullptr) return FlagType::kUnknown;
   return flag->IsOfType<bool>() ? FlagType::kBool : FlagType::kValue;
 }
-
 
 std::string CheckCommandFlags(const Command& cmd,
                               const absl::flat_hash_set<std::string>& given) {

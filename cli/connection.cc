@@ -41,7 +41,8 @@ std::string ConfigPath(const FlagScan& scan, bool* explicit_path) {
   }
   *explicit_path = false;
   std::string base;
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg) {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME");
+      xdg != nullptr && *xdg) {
     base = xdg;
   } else if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
     base = absl::StrCat(home, "/.config");
@@ -90,10 +91,9 @@ std::string ApplyConnectionDefaults(const FlagScan& scan) {
     }
   }
   const bool cli_insecure = scan.given.contains("insecure");
-  const bool cli_tls = scan.given.contains("tls_ca") ||
-                       scan.given.contains("tls_cert") ||
-                       scan.given.contains("tls_key") ||
-                       scan.given.contains("tls_server_name");
+  const bool cli_tls =
+      scan.given.contains("tls_ca") || scan.given.contains("tls_cert") ||
+      scan.given.contains("tls_key") || scan.given.contains("tls_server_name");
   for (const auto& [key, value] : defaults) {
     if (scan.given.contains(key)) continue;
     if (cli_insecure && absl::StartsWith(key, "tls_")) continue;
@@ -101,8 +101,8 @@ std::string ApplyConnectionDefaults(const FlagScan& scan) {
     std::string error;
     if (!absl::FindCommandLineFlag(key)->ParseFrom(value, &error)) {
       return absl::StrCat("setting ", key, " (from PAT_",
-                          absl::AsciiStrToUpper(key), " or the config file): ",
-                          TerminalSafe(error));
+                          absl::AsciiStrToUpper(key),
+                          " or the config file): ", TerminalSafe(error));
     }
   }
   return "";

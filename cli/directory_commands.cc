@@ -35,9 +35,9 @@ int UpsertPlan(Session& s) {
   AddAll(SplitList(absl::GetFlag(FLAGS_admins)),
          plan->mutable_admin_user_ids());
   v1::Plan resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/false);
-  grpc::Status status = s.directory().UpsertPlan(&ctx, req, &resp);
+  grpc::Status status =
+      Unary(s, /*as_actor=*/false, s.directory(),
+            &v1::DirectoryService::Stub::UpsertPlan, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] { PrintPlan(resp); });
 }
@@ -65,9 +65,9 @@ int UpsertResource(Session& s) {
     r->set_parent_id(absl::GetFlag(FLAGS_parent_id));
   }
   v1::Resource resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/false);
-  grpc::Status status = s.directory().UpsertResource(&ctx, req, &resp);
+  grpc::Status status =
+      Unary(s, /*as_actor=*/false, s.directory(),
+            &v1::DirectoryService::Stub::UpsertResource, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] { PrintResource(resp); });
 }
@@ -81,9 +81,9 @@ int DeleteResource(Session& s) {
   req.set_kind(*kind);
   req.set_id(absl::GetFlag(FLAGS_id));
   v1::DeleteResourceResponse resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/false);
-  grpc::Status status = s.directory().DeleteResource(&ctx, req, &resp);
+  grpc::Status status =
+      Unary(s, /*as_actor=*/false, s.directory(),
+            &v1::DirectoryService::Stub::DeleteResource, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp,
               [&] { Line("deleted", ResourceRef(req.kind(), req.id())); });
@@ -95,7 +95,8 @@ std::vector<Command> DirectoryCommands() {
   return {
       {"upsert-plan",
        "create or update a plan (platform callers)",
-       "patctl --insecure upsert-plan --id=1234567890 --name=\"Acme\" --tier=organization --admins=alice,bob",
+       "patctl --insecure upsert-plan --id=1234567890 --name=\"Acme\" "
+       "--tier=organization --admins=alice,bob",
        "--id=ORG --name=NAME "
        "--tier=organization|enterprise|starter|professional --admins=u1,u2",
        {"id", "name", "tier", "admins"},
@@ -103,7 +104,9 @@ std::vector<Command> DirectoryCommands() {
        UpsertPlan},
       {"upsert-resource",
        "create or update a directory resource (platform callers)",
-       "patctl --insecure upsert-resource --plan=1234567890 --kind=project --id=proj1\npatctl --insecure upsert-resource --plan=1234567890 --kind=file --id=FILEKEY1 --parent_kind=project --parent_id=proj1",
+       "patctl --insecure upsert-resource --plan=1234567890 --kind=project "
+       "--id=proj1\npatctl --insecure upsert-resource --plan=1234567890 "
+       "--kind=file --id=FILEKEY1 --parent_kind=project --parent_id=proj1",
        "--plan=ORG --kind=file|project|team|workspace|npm_scope --id=ID "
        "[--parent_kind=K --parent_id=ID] [--name=N]",
        {"plan", "kind", "id"},

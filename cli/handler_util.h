@@ -46,23 +46,42 @@ bool ResourcesConflict(const Session& s);
 void AddAll(const std::vector<std::string>& items,
             google::protobuf::RepeatedPtrField<std::string>* out);
 
-// Calls `rpc` once, or with --all_pages until the last page, merging the pages
-// into `out` (which then has no next_page_token).
-template <typename Request, typename Response, typename Rpc, typename Merge>
-grpc::Status Paginate(const Session& s, Request req, Rpc rpc, Merge merge,
-                      Response* out) {
+// A stub's synchronous method, e.g. &v1::TokenService::Stub::GetToken.
+template <typename Stub, typename Request, typename Response>
+using RpcMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&,
+                                         Response*);
+
+// One call of `method` with the session's deadline; `as_actor` adds
+// x-pat-actor (Session::Prepare).
+template <typename Stub, typename Request, typename Response>
+grpc::Status Unary(const Session& s, bool as_actor, Stub& stub,
+                   RpcMethod<Stub, Request, Response> method,
+                   const Request& req, Response* resp) {
+  grpc::ClientContext ctx;
+  s.Prepare(ctx, as_actor);
+  return (stub.*method)(&ctx, req, resp);
+}
+
+// Calls `method` (as the actor) once, or with --all_pages until the last
+// page, appending each page's `items` (e.g.
+// &ListTokensResponse::mutable_tokens) to `out` (which then has no
+// next_page_token).
+template <typename Stub, typename Request, typename Response, typename Item>
+grpc::Status Paginate(
+    const Session& s, Stub& stub, RpcMethod<Stub, Request, Response> method,
+    google::protobuf::RepeatedPtrField<Item>* (Response::*items)(), Request req,
+    Response* out) {
   absl::flat_hash_set<std::string> seen;
   for (;;) {
     Response page;
-    grpc::ClientContext ctx;
-    s.Prepare(ctx, /*as_actor=*/true);
-    grpc::Status status = rpc(&ctx, req, &page);
+    grpc::Status status = Unary(s, /*as_actor=*/true, stub, method, req, &page);
     if (!status.ok()) return status;
     if (!absl::GetFlag(FLAGS_all_pages)) {
       *out = std::move(page);
       return grpc::Status::OK;
     }
-    merge(page, out);
+    for (Item& item : *(page.*items)())
+      *(out->*items)()->Add() = std::move(item);
     if (page.next_page_token().empty()) return grpc::Status::OK;
     if (!seen.insert(page.next_page_token()).second) {
       return grpc::Status(grpc::StatusCode::INTERNAL,

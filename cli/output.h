@@ -34,7 +34,8 @@ int LocalError(absl::string_view message);
 // made terminal-safe.
 class Table {
  public:
-  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  explicit Table(std::vector<std::string> header)
+      : header_(std::move(header)) {}
   void Add(std::initializer_list<std::string> cells);
   void Print(const Session& s) const;
 

@@ -26,10 +26,9 @@ namespace {
 
 int ListPlans(Session& s) {
   v1::ListPlansResponse resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/true);
   grpc::Status status =
-      s.tokens().ListPlans(&ctx, v1::ListPlansRequest(), &resp);
+      Unary(s, /*as_actor=*/true, s.tokens(),
+            &v1::TokenService::Stub::ListPlans, v1::ListPlansRequest(), &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
     Table table({"id", "tier", "admins", "name"});
@@ -78,9 +77,8 @@ int Create(Session& s) {
   AddAll(SplitList(absl::GetFlag(FLAGS_links)), req.mutable_resource_links());
   req.set_request_id(absl::GetFlag(FLAGS_request_id));
   v1::CreateTokenResponse resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/true);
-  grpc::Status status = s.tokens().CreateToken(&ctx, req, &resp);
+  grpc::Status status = Unary(s, /*as_actor=*/true, s.tokens(),
+                              &v1::TokenService::Stub::CreateToken, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
     PrintNewSecret(resp.token(), resp.secret(), resp.replayed());
@@ -92,9 +90,8 @@ int Get(Session& s) {
   req.set_plan_id(absl::GetFlag(FLAGS_plan));
   req.set_token_id(absl::GetFlag(FLAGS_token));
   v1::Token resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/true);
-  grpc::Status status = s.tokens().GetToken(&ctx, req, &resp);
+  grpc::Status status = Unary(s, /*as_actor=*/true, s.tokens(),
+                              &v1::TokenService::Stub::GetToken, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] { PrintToken(resp); });
 }
@@ -121,18 +118,9 @@ int List(Session& s) {
   req.set_page_size(absl::GetFlag(FLAGS_page_size));
   req.set_page_token(absl::GetFlag(FLAGS_page_token));
   v1::ListTokensResponse resp;
-  grpc::Status status = Paginate(
-      s, req,
-      [&](grpc::ClientContext* ctx, const v1::ListTokensRequest& r,
-          v1::ListTokensResponse* page) {
-        return s.tokens().ListTokens(ctx, r, page);
-      },
-      [](v1::ListTokensResponse& page, v1::ListTokensResponse* all) {
-        for (v1::Token& t : *page.mutable_tokens()) {
-          *all->add_tokens() = std::move(t);
-        }
-      },
-      &resp);
+  grpc::Status status =
+      Paginate(s, s.tokens(), &v1::TokenService::Stub::ListTokens,
+               &v1::ListTokensResponse::mutable_tokens, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
     Table table(
@@ -165,9 +153,8 @@ int Update(Session& s) {
   req.set_all_resources(absl::GetFlag(FLAGS_all_resources));
   AddAll(SplitList(absl::GetFlag(FLAGS_links)), req.mutable_resource_links());
   v1::Token resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/true);
-  grpc::Status status = s.tokens().UpdateToken(&ctx, req, &resp);
+  grpc::Status status = Unary(s, /*as_actor=*/true, s.tokens(),
+                              &v1::TokenService::Stub::UpdateToken, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] { PrintToken(resp); });
 }
@@ -178,9 +165,9 @@ int Refresh(Session& s) {
   req.set_token_id(absl::GetFlag(FLAGS_token));
   req.set_request_id(absl::GetFlag(FLAGS_request_id));
   v1::RefreshTokenResponse resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/true);
-  grpc::Status status = s.tokens().RefreshToken(&ctx, req, &resp);
+  grpc::Status status =
+      Unary(s, /*as_actor=*/true, s.tokens(),
+            &v1::TokenService::Stub::RefreshToken, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
     PrintNewSecret(resp.token(), resp.secret(), resp.replayed());
@@ -196,9 +183,8 @@ int Revoke(Session& s) {
   req.set_plan_id(absl::GetFlag(FLAGS_plan));
   req.set_token_id(absl::GetFlag(FLAGS_token));
   v1::Token resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/true);
-  grpc::Status status = s.tokens().RevokeToken(&ctx, req, &resp);
+  grpc::Status status = Unary(s, /*as_actor=*/true, s.tokens(),
+                              &v1::TokenService::Stub::RevokeToken, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] { PrintToken(resp); });
 }
@@ -213,24 +199,15 @@ int Audit(Session& s) {
   req.set_page_size(absl::GetFlag(FLAGS_page_size));
   req.set_page_token(absl::GetFlag(FLAGS_page_token));
   v1::ListAuditEventsResponse resp;
-  grpc::Status status = Paginate(
-      s, req,
-      [&](grpc::ClientContext* ctx, const v1::ListAuditEventsRequest& r,
-          v1::ListAuditEventsResponse* page) {
-        return s.tokens().ListAuditEvents(ctx, r, page);
-      },
-      [](v1::ListAuditEventsResponse& page, v1::ListAuditEventsResponse* all) {
-        for (v1::AuditEvent& e : *page.mutable_events()) {
-          *all->add_events() = std::move(e);
-        }
-      },
-      &resp);
+  grpc::Status status =
+      Paginate(s, s.tokens(), &v1::TokenService::Stub::ListAuditEvents,
+               &v1::ListAuditEventsResponse::mutable_events, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
     Table table({"time", "action", "actor", "token", "details"});
     for (const v1::AuditEvent& e : resp.events()) {
-      table.Add({e.has_time() ? TimeText(e.time()) : "-", e.action(),
-                 e.actor(), e.token_id(), e.details_json()});
+      table.Add({e.has_time() ? TimeText(e.time()) : "-", e.action(), e.actor(),
+                 e.token_id(), e.details_json()});
     }
     table.Print(s);
     NoteMorePages(resp.next_page_token());
@@ -244,9 +221,8 @@ int Check(Session& s) {
   req.set_method(absl::AsciiStrToUpper(absl::GetFlag(FLAGS_method)));
   req.set_path(absl::GetFlag(FLAGS_path));
   v1::CheckAccessResponse resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/true);
-  grpc::Status status = s.tokens().CheckAccess(&ctx, req, &resp);
+  grpc::Status status = Unary(s, /*as_actor=*/true, s.tokens(),
+                              &v1::TokenService::Stub::CheckAccess, req, &resp);
   if (!status.ok()) return RpcError(status);
   const int printed = Emit(s, resp, [&] {
     Line("allowed", resp.allowed() ? "true" : "false");
@@ -263,11 +239,20 @@ std::vector<Command> TokenCommands() {
   return {
       {"list-plans",
        "list the plans the actor administers",
-       "patctl --actor=alice list-plans\npatctl --actor=alice list-plans --output=json",
-       "", {}, {}, ListPlans},
+       "patctl --actor=alice list-plans\npatctl --actor=alice list-plans "
+       "--output=json",
+       "",
+       {},
+       {},
+       ListPlans},
       {"create",
        "create a token; prints its secret once",
-       "patctl --actor=alice create --plan=1234567890 --kind=rest --name=ci --days=90 \\\n    --scopes=file_content:read,file_metadata:read --links=https://www.figma.com/design/FILEKEY1\npatctl --actor=alice create --plan=1234567890 --kind=npm --name=publish --days=30 \\\n    --scopes=packages:read,packages:write --all_resources --request_id=ci-2024-06-01",
+       "patctl --actor=alice create --plan=1234567890 --kind=rest --name=ci "
+       "--days=90 \\\n    --scopes=file_content:read,file_metadata:read "
+       "--links=https://www.figma.com/design/FILEKEY1\npatctl --actor=alice "
+       "create --plan=1234567890 --kind=npm --name=publish --days=30 \\\n    "
+       "--scopes=packages:read,packages:write --all_resources "
+       "--request_id=ci-2024-06-01",
        "--plan=ORG --kind=rest|npm --name=N [--description=D] --days=N "
        "--scopes=a,b [--all_resources | --links=l1,l2] [--request_id=R]",
        {"plan", "kind", "name", "days", "scopes"},
@@ -276,10 +261,14 @@ std::vector<Command> TokenCommands() {
       {"get",
        "show one token",
        "patctl --actor=alice get --plan=1234567890 --token=tok_...",
-       "--plan=ORG --token=ID", {"plan", "token"}, {}, Get},
+       "--plan=ORG --token=ID",
+       {"plan", "token"},
+       {},
+       Get},
       {"list",
        "list a plan's tokens (a table; tab-separated when piped)",
-       "patctl --actor=alice list --plan=1234567890 --status=active\npatctl --actor=alice list --plan=1234567890 --all_pages | cut -f1,7",
+       "patctl --actor=alice list --plan=1234567890 --status=active\npatctl "
+       "--actor=alice list --plan=1234567890 --all_pages | cut -f1,7",
        "--plan=ORG [--kind=rest|npm] [--status=active,expired,revoked] "
        "[--page_size=N] [--page_token=T | --all_pages]",
        {"plan"},
@@ -287,7 +276,9 @@ std::vector<Command> TokenCommands() {
        List},
       {"update",
        "edit a token's name, description, scopes or resources",
-       "patctl --actor=alice update --plan=1234567890 --token=tok_... --scopes=file_content:read\npatctl --actor=alice update --plan=1234567890 --token=tok_... --description=",
+       "patctl --actor=alice update --plan=1234567890 --token=tok_... "
+       "--scopes=file_content:read\npatctl --actor=alice update "
+       "--plan=1234567890 --token=tok_... --description=",
        "--plan=ORG --token=ID [--name=N] [--description=D] [--scopes=a,b] "
        "[--all_resources | --links=l1,l2]",
        {"plan", "token"},
@@ -295,7 +286,8 @@ std::vector<Command> TokenCommands() {
        Update},
       {"refresh",
        "issue a new secret; the old one works 24 more hours",
-       "patctl --actor=alice refresh --plan=1234567890 --token=tok_... --request_id=r1",
+       "patctl --actor=alice refresh --plan=1234567890 --token=tok_... "
+       "--request_id=r1",
        "--plan=ORG --token=ID [--request_id=R]",
        {"plan", "token"},
        {"request_id"},
@@ -303,10 +295,14 @@ std::vector<Command> TokenCommands() {
       {"revoke",
        "revoke a token now, irreversibly",
        "patctl --actor=alice revoke --plan=1234567890 --token=tok_...",
-       "--plan=ORG --token=ID", {"plan", "token"}, {}, Revoke},
+       "--plan=ORG --token=ID",
+       {"plan", "token"},
+       {},
+       Revoke},
       {"audit",
        "list a plan's audit events",
-       "patctl --actor=alice audit --plan=1234567890 --token=tok_... --all_pages",
+       "patctl --actor=alice audit --plan=1234567890 --token=tok_... "
+       "--all_pages",
        "--plan=ORG [--token=ID] [--page_size=N] [--page_token=T | "
        "--all_pages]",
        {"plan"},
@@ -314,7 +310,8 @@ std::vector<Command> TokenCommands() {
        Audit},
       {"check",
        "would this token be allowed? exit 0 allowed, 1 denied",
-       "patctl --actor=alice check --plan=1234567890 --token=tok_... --method=GET --path=/v1/files/FILEKEY1 && echo allowed",
+       "patctl --actor=alice check --plan=1234567890 --token=tok_... "
+       "--method=GET --path=/v1/files/FILEKEY1 && echo allowed",
        "--plan=ORG --token=ID --method=GET --path=/v1/files/KEY",
        {"plan", "token", "method", "path"},
        {},

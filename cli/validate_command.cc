@@ -108,9 +108,9 @@ int Validate(Session& s) {
   req.set_secret_sha256(
       std::string(reinterpret_cast<const char*>(digest.data()), digest.size()));
   v1::ValidateTokenResponse resp;
-  grpc::ClientContext ctx;
-  s.Prepare(ctx, /*as_actor=*/false);
-  grpc::Status status = s.introspection().ValidateToken(&ctx, req, &resp);
+  grpc::Status status =
+      Unary(s, /*as_actor=*/false, s.introspection(),
+            &v1::IntrospectionService::Stub::ValidateToken, req, &resp);
   if (!status.ok()) return RpcError(status);
   const int printed = Emit(s, resp, [&] {
     Line("found", resp.found() ? "true" : "false");
@@ -138,8 +138,12 @@ std::vector<Command> ValidateCommands() {
   return {
       {"validate",
        "look up a secret (read from stdin); exit 0 found, 1 not found",
-       "patctl validate --secret_stdin < secret.txt\nprintf %s \"$SECRET\" | patctl validate --secret_stdin --output=json",
-       "--secret_stdin", {"secret_stdin"}, {}, Validate},
+       "patctl validate --secret_stdin < secret.txt\nprintf %s \"$SECRET\" | "
+       "patctl validate --secret_stdin --output=json",
+       "--secret_stdin",
+       {"secret_stdin"},
+       {},
+       Validate},
   };
 }
 
