@@ -63,7 +63,8 @@ inline std::optional<std::string> DidYouMean(
   size_t best_distance = 0;
   for (const std::string& c : candidates) {
     size_t d = EditDistance(absl::AsciiStrToLower(input), c);
-    if (input.size() >= 3 && absl::StartsWith(c, input)) d = std::min<size_t>(d, 1);
+    if (input.size() >= 3 && absl::StartsWith(c, input))
+      d = std::min<size_t>(d, 1);
     if (!best.has_value() || d < best_distance) {
       best = c;
       best_distance = d;
@@ -78,12 +79,13 @@ inline std::optional<std::string> DidYouMean(
 // to their widest cell and separated by two spaces, header in upper case;
 // otherwise (piped) tab-separated rows without a header, for cut/awk.
 // Cells must already be terminal-safe (no tabs or newlines).
-inline std::string RenderTable(const std::vector<std::string>& header,
-                               const std::vector<std::vector<std::string>>& rows,
-                               bool aligned) {
+inline std::string RenderTable(
+    const std::vector<std::string>& header,
+    const std::vector<std::vector<std::string>>& rows, bool aligned) {
   std::string out;
   if (!aligned) {
-    for (const auto& row : rows) absl::StrAppend(&out, absl::StrJoin(row, "\t"), "\n");
+    for (const auto& row : rows)
+      absl::StrAppend(&out, absl::StrJoin(row, "\t"), "\n");
     return out;
   }
   std::vector<size_t> width(header.size(), 0);
@@ -97,7 +99,8 @@ inline std::string RenderTable(const std::vector<std::string>& header,
     std::string l;
     for (size_t i = 0; i < cells.size(); ++i) {
       std::string cell = upper ? absl::AsciiStrToUpper(cells[i]) : cells[i];
-      if (i + 1 < cells.size()) cell.resize(std::max(cell.size(), width[i]), ' ');
+      if (i + 1 < cells.size())
+        cell.resize(std::max(cell.size(), width[i]), ' ');
       absl::StrAppend(&l, i == 0 ? "" : "  ", cell);
     }
     absl::StrAppend(&out, l, "\n");
@@ -145,9 +148,9 @@ inline ConfigFile ParseConfigFile(absl::string_view text) {
     }
     if (std::find(std::begin(kConfigKeys), std::end(kConfigKeys), key) ==
         std::end(kConfigKeys)) {
-      out.error = absl::StrCat("line ", number, ": unknown setting \"", key,
-                               "\" (settings: ",
-                               absl::StrJoin(kConfigKeys, ", "), ")");
+      out.error =
+          absl::StrCat("line ", number, ": unknown setting \"", key,
+                       "\" (settings: ", absl::StrJoin(kConfigKeys, ", "), ")");
       return out;
     }
     out.values[key] = std::string(value);
@@ -165,10 +168,9 @@ inline std::string ConnectionHint(absl::string_view message, bool insecure,
   const bool closed = absl::StrContains(m, "socket closed") ||
                       absl::StrContains(m, "connection reset") ||
                       absl::StrContains(m, "end of file");
-  const bool tls = absl::StrContains(m, "handshake") ||
-                   absl::StrContains(m, "ssl") ||
-                   absl::StrContains(m, "certificate") ||
-                   absl::StrContains(m, "tls");
+  const bool tls =
+      absl::StrContains(m, "handshake") || absl::StrContains(m, "ssl") ||
+      absl::StrContains(m, "certificate") || absl::StrContains(m, "tls");
   if (!insecure && (tls || closed)) {
     return absl::StrCat(
         "hint: the TLS handshake with ", authority,
@@ -222,7 +224,8 @@ inline std::vector<std::string> DeprecatedScopeWarnings(
 inline std::string BashCompletion(const std::vector<std::string>& commands,
                                   const std::vector<std::string>& flags) {
   std::string flag_words;
-  for (const std::string& f : flags) absl::StrAppend(&flag_words, " --", f, "=");
+  for (const std::string& f : flags)
+    absl::StrAppend(&flag_words, " --", f, "=");
   return absl::StrCat(
       "# bash completion for patctl; load with:\n"
       "#   source <(patctl completion bash)\n"
@@ -254,9 +257,7 @@ inline std::string ZshCompletion(const std::vector<std::string>& commands,
       "#   source <(patctl completion zsh)   (after compinit)\n"
       "_patctl() {\n"
       "  _arguments -s '1:command:(",
-      absl::StrJoin(commands, " "),
-      ")' '--help[show help]'",
-      flag_words,
+      absl::StrJoin(commands, " "), ")' '--help[show help]'", flag_words,
       "\n"
       "}\n"
       "compdef _patctl patctl\n");

@@ -8,10 +8,13 @@
 #   * the images hold no compiler and no -dev package (runtime libraries only);
 #   * pat-authority (in its image) starts against PostgreSQL
 #     ($PAT_TEST_DATABASE_URL, on loopback: chroot shares the network), becomes
-#     ready on /readyz, and pat-sidecar (in its image) syncs from it (/readyz).
+#     ready on /readyz, pat-sidecar (in its image) syncs from it (/readyz) and
+#     answers 401 without a token, patctl (in its image) upserts a plan, and
+#     pat-console (in its image) serves its page and /healthz.
 # Needs root and podman. Without podman (or without the images) it fails with
-# a message saying so; ctest runs it only when PAT_IMAGE_TESTS=1 (see
-# tests/CMakeLists.txt).
+# a message saying so. scripts/test runs it (through scripts/image --smoke)
+# when podman and the images are present and says which is missing when not;
+# ctest registers it only with -DPAT_IMAGE_TESTS=ON (tests/CMakeLists.txt).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -37,7 +40,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for name in pat-authority pat-sidecar patctl; do
+IMAGES=(pat-authority pat-sidecar patctl pat-console)
+for name in "${IMAGES[@]}"; do
   podman image exists "localhost/$name:$VERSION" ||
     fail "image localhost/$name:$VERSION is missing: run scripts/image first"
   MNT[$name]="$(podman image mount "localhost/$name:$VERSION")"
@@ -101,4 +105,17 @@ code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$proxy_port/v1/
 chroot --userspec=65532:65532 "${MNT[patctl]}" /usr/local/bin/patctl --insecure \
   --authority="127.0.0.1:$grpc_port" upsert-plan --id=1234567890 --name=Acme \
   --tier=organization --admins=alice >/dev/null || fail "patctl in its image failed"
-log "PASS: 3 images: --version, runtime-only contents, authority ready, sidecar synced, patctl works"
+log "patctl (image) upserted a plan"
+
+# pat-console (its image) serves its page, as a signed-in dev user.
+console_port="$(free_port)"
+chroot --userspec=65532:65532 "${MNT[pat-console]}" /usr/local/bin/pat-console \
+  --insecure --authority="127.0.0.1:$grpc_port" --listen="127.0.0.1:$console_port" \
+  --dev_user=alice >"${TMPDIR:-/tmp}/image-console.$$.log" 2>&1 &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$console_port/healthz" 60 ||
+  fail "pat-console in its image did not serve /healthz: $(tail -5 "${TMPDIR:-/tmp}/image-console.$$.log")"
+code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$console_port/")"
+[[ "$code" == 200 ]] || fail "pat-console answered $code for its page, not 200"
+log "pat-console (image) serves its page"
+log "PASS: ${#IMAGES[@]} images: --version, runtime-only contents, authority ready, sidecar synced and 401, patctl works, console serves"
