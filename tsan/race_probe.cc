@@ -1,21 +1,32 @@
 // TSAN tree self-test (test tsan_race_probe): a real race (two mutexes, one
 // variable) that TSAN must still report with absl_tsan_interpose.cc linked,
 // so the interposition cannot hide races.
+//
+// Neither thread exits before both have written: TSAN can miss a race with
+// a thread that already finished (its slot may be reused), which made the
+// probe fail once in a 20-repeat CI run. The wait is on a relaxed atomic,
+// which gives TSAN no happens-before edge.
+#include <atomic>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
 absl::Mutex mu, other;
 int guarded = 0;
+std::atomic<int> written{0};
+
+void WriteUnder(absl::Mutex* m) {
+  {
+    absl::MutexLock l(m);
+    ++guarded;
+  }
+  written.fetch_add(1, std::memory_order_relaxed);
+  while (written.load(std::memory_order_relaxed) < 2) std::this_thread::yield();
+}
+
 int main() {
-  // Locks a different mutex than the writer: a real race TSAN must report.
-  std::thread a([] {
-    absl::MutexLock l(&mu);
-    ++guarded;
-  });
-  std::thread b([] {
-    absl::MutexLock l(&other);
-    ++guarded;
-  });
+  // Locks a different mutex than the other writer: a real race.
+  std::thread a([] { WriteUnder(&mu); });
+  std::thread b([] { WriteUnder(&other); });
   a.join();
   b.join();
   return 0;
