@@ -11,6 +11,7 @@
 #include "common/domain.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "pat/v1/pat.pb.h"
+#include "proto/convert/proto_convert.h"
 #include "server/token_manager.h"
 
 // Conversion between pat.v1 protobuf messages and the domain structs of
@@ -25,30 +26,9 @@
 // fields, lengths, scopes, links) are the token manager's job.
 namespace pat {
 
-// --- Enums -----------------------------------------------------------------
-// *_UNSPECIFIED maps to kUnspecified (the manager decides whether that is
-// allowed); values outside the enum are INVALID_ARGUMENT
-// "<field>: unknown value N".
-v1::PlanTier PlanTierToProto(PlanTier tier);
-v1::TokenKind TokenKindToProto(TokenKind kind);
-v1::TokenStatus TokenStatusToProto(TokenStatus status);
-v1::ResourceKind ResourceKindToProto(ResourceKind kind);
-absl::StatusOr<PlanTier> PlanTierFromProto(int value, absl::string_view field);
-absl::StatusOr<TokenKind> TokenKindFromProto(int value,
-                                             absl::string_view field);
-absl::StatusOr<TokenStatus> TokenStatusFromProto(int value,
-                                                 absl::string_view field);
-absl::StatusOr<ResourceKind> ResourceKindFromProto(int value,
-                                                   absl::string_view field);
-
-// --- Time ------------------------------------------------------------------
-// Writes `t` into `out`. Infinite times (the domain's "unset") and times
-// outside Timestamp's range (years 1..9999) clear `out` instead.
-void TimeToProto(absl::Time t, google::protobuf::Timestamp* out);
-// INVALID_ARGUMENT "<field>: ..." for a Timestamp outside its documented
-// range (seconds within years 1..9999, nanos in [0, 1e9)).
-absl::StatusOr<absl::Time> TimeFromProto(const google::protobuf::Timestamp& ts,
-                                         absl::string_view field);
+// Enums and Timestamp: the shared, strict forms of
+// proto/convert/proto_convert.h (PlanTierFromProto(value, field), ...,
+// TimeToProto, TimeFromProto(ts, field)).
 
 // --- Messages: domain -> proto ----------------------------------------------
 void PlanToProto(const Plan& plan, v1::Plan* out);

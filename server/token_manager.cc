@@ -1,8 +1,5 @@
 #include "server/token_manager.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -20,6 +17,7 @@
 #include "common/scopes.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/token_rules.h"
 
 namespace pat {
 namespace {
@@ -28,235 +26,23 @@ using json = nlohmann::json;
 
 constexpr absl::string_view kTokenIdPrefix = "tok_";
 constexpr int kTokenIdRandomLength = 22;
-constexpr int kMaxRequestIdLength = 128;
-constexpr int kMaxIdLength = 128;
-constexpr int kMaxPlanNameLength = 256;
 
-// Times are kept at microsecond precision, as stored.
-absl::Time TruncateToMicros(absl::Time t) {
-  return absl::FromUnixMicros(absl::ToUnixMicros(t));
-}
-
-// Number of UTF-8 code points; -1 if `s` is not valid UTF-8 text without
-// control characters.
-int TextLength(absl::string_view s) {
-  int count = 0;
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    int len;
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return -1;
-      len = 1;
-    } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
-      len = 2;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-    } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
-      len = 4;
-    } else {
-      return -1;
-    }
-    if (i + len > s.size()) return -1;
-    for (int k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return -1;
-    }
-    i += len;
-    ++count;
-  }
-  return count;
-}
-
-absl::Status ValidateText(absl::string_view field, absl::string_view value,
-                          int min_len, int max_len) {
-  const int len = TextLength(value);
-  if (len < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be UTF-8 text without control characters"));
-  }
-  if (len < min_len) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-  }
-  if (len > max_len) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be at most ", max_len, " characters"));
-  }
-  return absl::OkStatus();
-}
-
-bool IsIdChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-         c == '-' || c == '.' || c == ':' || c == '@';
-}
-
-absl::Status ValidateId(absl::string_view field, absl::string_view id) {
-  if (id.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-  }
-  if (id.size() > kMaxIdLength ||
-      !std::all_of(id.begin(), id.end(), IsIdChar)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be 1-", kMaxIdLength,
-                     " characters of [A-Za-z0-9_.:@-]"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateRequestId(absl::string_view request_id) {
-  if (request_id.empty()) return absl::OkStatus();
-  if (request_id.size() > kMaxRequestIdLength ||
-      !std::all_of(request_id.begin(), request_id.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-               c == '_' || c == ':' || c == '-';
-      })) {
-    return absl::InvalidArgumentError(
-        "request_id: must be at most 128 characters of [A-Za-z0-9._:-]");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateTokenIdField(absl::string_view token_id) {
-  if (token_id.empty()) {
-    return absl::InvalidArgumentError("token_id: required");
-  }
-  if (!IsValidTokenId(token_id)) {
-    return absl::InvalidArgumentError("token_id: malformed");
-  }
-  return absl::OkStatus();
-}
-
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
-}
-
-// The audited view of a token: everything but volatile usage fields. Never
-// contains a secret (the domain Token has none).
-json TokenJson(const Token& t) {
-  json resources = json::array();
-  for (const TokenResource& r : t.resources) resources.push_back(r.link);
-  json j = {{"name", t.name},
-            {"description", t.description},
-            {"kind", std::string(TokenKindName(t.kind))},
-            {"scopes", t.scopes},
-            {"all_resources", t.all_resources},
-            {"resources", resources},
-            {"expire_time", Rfc3339(t.expire_time)},
-            {"lifetime_days", t.lifetime_days}};
-  return j;
-}
-
-// Digest of a request's parameters, to tell a retry from a reuse of a
-// request_id for something else.
-Digest ParamsDigest(const std::vector<std::string>& parts) {
-  std::string joined;
-  for (const std::string& p : parts) {
-    absl::StrAppend(&joined, p.size(), ":", p, ";");
-  }
-  return Sha256(joined);
-}
-
-absl::Status PermissionDenied() {
-  return absl::PermissionDeniedError(
-      "the actor is not an administrator of this plan");
-}
-
-std::string StatusError(TokenStatus status) {
-  return absl::StrCat("token is ", TokenStatusName(status));
-}
-
-int ResourceRank(ResourceKind k) {
-  switch (k) {
-    case ResourceKind::kFile:
-      return 1;
-    case ResourceKind::kProject:
-      return 2;
-    case ResourceKind::kTeam:
-      return 3;
-    case ResourceKind::kWorkspace:
-      return 4;
-    default:
-      return 0;
-  }
-}
-
-// Page tokens are opaque to clients: base64url of a cursor, a tag binding it
-// to the query's filters, and an HMAC under the replicas' shared key, so a
-// token can be neither forged, edited, nor replayed against another query.
-std::string FilterTag(absl::string_view text) {
-  return DigestHex(Sha256(text)).substr(0, 16);
-}
-
-constexpr absl::string_view kPageTokenKeyName = "page_token_hmac";
-
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested == 0) return kDefaultPageSize;
-  if (requested < 0 || requested > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: must be between 0 and ", kMaxPageSize));
-  }
-  return requested;
-}
-
-// RFC 9110 token characters (an HTTP method is a token).
-bool IsTchar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-         absl::string_view("!#$%&'*+-.^_`|~").find(c) !=
-             absl::string_view::npos;
-}
-
-// An IPv4 or IPv6 literal; IPv6 may carry a zone ("fe80::1%eth0").
-bool IsIpLiteral(absl::string_view ip) {
-  std::string addr(ip);
-  in6_addr v6;
-  in_addr v4;
-  if (inet_pton(AF_INET, addr.c_str(), &v4) == 1) return true;
-  const size_t zone = addr.find('%');
-  if (zone != std::string::npos) {
-    absl::string_view z = absl::string_view(addr).substr(zone + 1);
-    if (z.empty() || !std::all_of(z.begin(), z.end(), [](char c) {
-          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                 c == '.' || c == '_' || c == '-';
-        })) {
-      return false;
-    }
-    addr.resize(zone);
-  }
-  return inet_pton(AF_INET6, addr.c_str(), &v6) == 1;
-}
-
-// The store's resource directory as the decision engine sees it. Records the
-// first storage error, so that a database failure is reported as an error
-// and never as a denial.
-class StoreResourceResolver final : public policy::ResourceResolver {
- public:
-  explicit StoreResourceResolver(TokenStore& store) : store_(store) {}
-
-  std::optional<policy::ResolvedResource> Resolve(
-      ResourceKind kind, absl::string_view id) const override {
-    // Ids longer than any stored one cannot exist: no query for them.
-    if (id.empty() || id.size() > kMaxIdLength) return std::nullopt;
-    absl::StatusOr<std::vector<Resource>> chain =
-        store_.ResolveResource(kind, std::string(id));
-    if (!chain.ok()) {
-      if (!absl::IsNotFound(chain.status()) && error_.ok()) {
-        error_ = chain.status();
-      }
-      return std::nullopt;
-    }
-    policy::ResolvedResource resolved;
-    resolved.plan_id = chain->front().plan_id;
-    for (size_t i = 1; i < chain->size(); ++i) {
-      resolved.ancestors.emplace_back((*chain)[i].kind, (*chain)[i].id);
-    }
-    return resolved;
-  }
-
-  const absl::Status& error() const { return error_; }
-
- private:
-  TokenStore& store_;
-  // Decide runs on one thread; the resolver lives for one decision.
-  mutable absl::Status error_;
-};
+using token_rules::kMaxPlanNameLength;
+using token_rules::kSystemActor;
+using token_rules::TruncateToMicros;
+using token_rules::ValidateText;
+using token_rules::ValidateId;
+using token_rules::ValidateRequestId;
+using token_rules::ValidateTokenIdField;
+using token_rules::Rfc3339;
+using token_rules::TokenJson;
+using token_rules::ParamsDigest;
+using token_rules::PermissionDenied;
+using token_rules::StatusError;
+using token_rules::ResourceRank;
+using token_rules::IsIpLiteral;
+using token_rules::TierForbidsTokens;
+using token_rules::CheckPlanAccess;
 
 }  // namespace
 
@@ -265,45 +51,6 @@ TokenManager::TokenManager(TokenStore& store, const Clock& clock)
       clock_(clock),
       rest_routes_(policy::RouteMatcher::Default(TokenKind::kRestApi)),
       npm_routes_(policy::RouteMatcher::Default(TokenKind::kNpmRegistry)) {}
-
-absl::StatusOr<std::string> TokenManager::PageTokenKey() {
-  absl::MutexLock lock(&key_mu_);
-  if (page_token_key_.empty()) {
-    PAT_ASSIGN_OR_RETURN(page_token_key_,
-                         store_.GetOrCreateServerKey(
-                             std::string(kPageTokenKeyName), RandomBase62(43)));
-  }
-  return page_token_key_;
-}
-
-absl::StatusOr<std::string> TokenManager::EncodePageToken(
-    absl::string_view cursor, absl::string_view tag) {
-  PAT_ASSIGN_OR_RETURN(std::string key, PageTokenKey());
-  const std::string body = absl::StrCat("p1|", cursor, "|", tag);
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(body, "|", DigestHex(HmacSha256(key, body))));
-}
-
-absl::StatusOr<std::string> TokenManager::DecodePageToken(
-    absl::string_view token, absl::string_view tag) {
-  const absl::Status invalid =
-      absl::InvalidArgumentError("page_token: invalid");
-  std::string raw;
-  if (token.size() > 512 || !absl::WebSafeBase64Unescape(token, &raw)) {
-    return invalid;
-  }
-  const size_t mac_at = raw.rfind('|');
-  if (mac_at == std::string::npos) return invalid;
-  const std::string body = raw.substr(0, mac_at);
-  PAT_ASSIGN_OR_RETURN(std::string key, PageTokenKey());
-  if (!ConstantTimeEquals(raw.substr(mac_at + 1),
-                          DigestHex(HmacSha256(key, body)))) {
-    return invalid;
-  }
-  std::vector<std::string> parts = absl::StrSplit(body, '|');
-  if (parts.size() != 3 || parts[0] != "p1" || parts[2] != tag) return invalid;
-  return parts[1];
-}
 
 bool IsValidTokenId(absl::string_view id) {
   if (!absl::ConsumePrefix(&id, kTokenIdPrefix)) return false;
@@ -316,34 +63,6 @@ bool IsValidTokenId(absl::string_view id) {
 std::string NewTokenId() {
   return absl::StrCat(kTokenIdPrefix, RandomBase62(kTokenIdRandomLength));
 }
-
-namespace {
-
-// The actor of changes no user made (the tier-downgrade sweep).
-constexpr absl::string_view kSystemActor = "system";
-
-// R1 and R2 for one plan state: the pre-check before the write and the
-// re-check inside the write's transaction use this same function.
-absl::Status TierForbidsTokens(PlanTier tier) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "plan access tokens are available on organization and enterprise "
-      "plans only; this plan is ",
-      PlanTierName(tier)));
-}
-
-absl::Status CheckPlanAccess(const std::string& actor, const Plan& plan,
-                             TierRule tier_rule) {
-  if (std::find(plan.admin_user_ids.begin(), plan.admin_user_ids.end(),
-                actor) == plan.admin_user_ids.end()) {
-    return PermissionDenied();
-  }
-  if (tier_rule == TierRule::kRequired && !TierAllowsTokens(plan.tier)) {
-    return TierForbidsTokens(plan.tier);
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<Plan> TokenManager::AuthorizePlan(const std::string& actor,
                                                  const std::string& plan_id,
@@ -527,66 +246,6 @@ absl::StatusOr<CreateTokenResult> TokenManager::CreateToken(
   return result;
 }
 
-absl::StatusOr<Token> TokenManager::GetToken(const std::string& actor,
-                                             const std::string& plan_id,
-                                             const std::string& token_id) {
-  PAT_RETURN_IF_ERROR(
-      AuthorizePlan(actor, plan_id, TierRule::kRequired).status());
-  PAT_RETURN_IF_ERROR(ValidateTokenIdField(token_id));
-  return store_.GetToken(plan_id, token_id);
-}
-
-absl::StatusOr<TokenPage> TokenManager::ListTokens(const std::string& actor,
-                                                   const ListTokensParams& p) {
-  PAT_RETURN_IF_ERROR(
-      AuthorizePlan(actor, p.plan_id, TierRule::kRequired).status());
-  PAT_ASSIGN_OR_RETURN(int page_size, PageSize(p.page_size));
-  std::set<TokenStatus> statuses;
-  for (TokenStatus s : p.statuses) {
-    if (s == TokenStatus::kUnspecified) {
-      return absl::InvalidArgumentError(
-          "statuses: TOKEN_STATUS_UNSPECIFIED is not a status");
-    }
-    statuses.insert(s);
-  }
-  ListTokensQuery q;
-  q.plan_id = p.plan_id;
-  q.kind = p.kind;
-  q.statuses.assign(statuses.begin(), statuses.end());
-  q.now = clock_.Now();
-  q.page_size = page_size + 1;
-  std::string tag_text = absl::StrCat(p.plan_id, "|", TokenKindName(p.kind));
-  for (TokenStatus s : statuses) {
-    absl::StrAppend(&tag_text, "|", TokenStatusName(s));
-  }
-  const std::string tag = FilterTag(tag_text);
-  if (!p.page_token.empty()) {
-    PAT_ASSIGN_OR_RETURN(std::string cursor,
-                         DecodePageToken(p.page_token, tag));
-    std::pair<std::string, std::string> fields =
-        absl::StrSplit(cursor, absl::MaxSplits(':', 1));
-    int64_t us = 0;
-    if (!absl::SimpleAtoi(fields.first, &us) ||
-        !IsValidTokenId(fields.second)) {
-      return absl::InvalidArgumentError("page_token: invalid");
-    }
-    q.after = std::make_pair(absl::FromUnixMicros(us), fields.second);
-  }
-  PAT_ASSIGN_OR_RETURN(std::vector<Token> tokens, store_.ListTokens(q));
-  TokenPage page;
-  if (static_cast<int>(tokens.size()) > page_size) {
-    tokens.resize(page_size);
-    const Token& last = tokens.back();
-    PAT_ASSIGN_OR_RETURN(
-        page.next_page_token,
-        EncodePageToken(
-            absl::StrCat(absl::ToUnixMicros(last.create_time), ":", last.id),
-            tag));
-  }
-  page.tokens = std::move(tokens);
-  return page;
-}
-
 absl::StatusOr<Token> TokenManager::UpdateToken(const std::string& actor,
                                                 const UpdateTokenParams& p) {
   PAT_ASSIGN_OR_RETURN(Plan plan,
@@ -755,43 +414,6 @@ absl::StatusOr<Token> TokenManager::RevokeToken(const std::string& actor,
   return std::move(out->token);
 }
 
-absl::StatusOr<AuditPage> TokenManager::ListAuditEvents(
-    const std::string& actor, const std::string& plan_id,
-    const std::string& token_id, int page_size_requested,
-    const std::string& page_token) {
-  PAT_RETURN_IF_ERROR(
-      AuthorizePlan(actor, plan_id, TierRule::kRequired).status());
-  PAT_ASSIGN_OR_RETURN(int page_size, PageSize(page_size_requested));
-  if (!token_id.empty()) {
-    PAT_RETURN_IF_ERROR(ValidateTokenIdField(token_id));
-    PAT_RETURN_IF_ERROR(store_.GetToken(plan_id, token_id).status());
-  }
-  ListAuditQuery q;
-  q.plan_id = plan_id;
-  q.token_id = token_id;
-  q.page_size = page_size + 1;
-  const std::string tag =
-      FilterTag(absl::StrCat("audit|", plan_id, "|", token_id));
-  if (!page_token.empty()) {
-    PAT_ASSIGN_OR_RETURN(std::string cursor, DecodePageToken(page_token, tag));
-    int64_t id = 0;
-    if (!absl::SimpleAtoi(cursor, &id) || id <= 0) {
-      return absl::InvalidArgumentError("page_token: invalid");
-    }
-    q.after_id = id;
-  }
-  PAT_ASSIGN_OR_RETURN(std::vector<AuditEvent> events,
-                       store_.ListAuditEvents(q));
-  AuditPage page;
-  if (static_cast<int>(events.size()) > page_size) {
-    events.resize(page_size);
-    PAT_ASSIGN_OR_RETURN(page.next_page_token,
-                         EncodePageToken(absl::StrCat(events.back().id), tag));
-  }
-  page.events = std::move(events);
-  return page;
-}
-
 absl::StatusOr<Plan> TokenManager::UpsertPlan(const Plan& plan) {
   PAT_RETURN_IF_ERROR(ValidateId("plan.id", plan.id));
   PAT_RETURN_IF_ERROR(
@@ -838,103 +460,6 @@ absl::Status TokenManager::DeleteResource(ResourceKind kind,
   }
   PAT_RETURN_IF_ERROR(ValidateId("id", id));
   return store_.DeleteResource(kind, id);
-}
-
-absl::StatusOr<ValidateResult> TokenManager::ValidateToken(
-    absl::string_view digest_bytes) {
-  PAT_ASSIGN_OR_RETURN(Digest digest, DigestFromBytes(digest_bytes));
-  absl::StatusOr<SecretLookup> found = store_.LookupSecret(digest);
-  ValidateResult result;
-  if (absl::IsNotFound(found.status())) return result;
-  if (!found.ok()) return found.status();
-  const absl::Time now = clock_.Now();
-  result.token = std::move(found->token);
-  result.status = StatusAt(result.token, now);
-  if (result.status == TokenStatus::kRevoked) {
-    result.found = true;
-    result.secret_expire_time = *result.token.revoke_time;
-    return result;
-  }
-  if (found->secret_valid_until.has_value() &&
-      now >= *found->secret_valid_until) {
-    return ValidateResult{};  // a previous secret past its overlap
-  }
-  result.found = true;
-  result.secret_expire_time =
-      found->secret_valid_until.has_value()
-          ? std::min(*found->secret_valid_until, result.token.expire_time)
-          : result.token.expire_time;
-  return result;
-}
-
-absl::StatusOr<CheckAccessResult> TokenManager::CheckAccess(
-    const std::string& actor, const CheckAccessParams& p) {
-  PAT_RETURN_IF_ERROR(
-      AuthorizePlan(actor, p.plan_id, TierRule::kRequired).status());
-  PAT_RETURN_IF_ERROR(ValidateTokenIdField(p.token_id));
-  if (p.method.empty()) return absl::InvalidArgumentError("method: required");
-  if (p.method.size() > kMaxMethodLength ||
-      !std::all_of(p.method.begin(), p.method.end(), IsTchar)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("method: must be an HTTP method (at most ",
-                     kMaxMethodLength, " token characters, e.g. GET)"));
-  }
-  if (p.path.empty()) {
-    return absl::InvalidArgumentError(
-        "path: required (the request-target, e.g. /v1/files/KEY)");
-  }
-  PAT_ASSIGN_OR_RETURN(Token token, store_.GetToken(p.plan_id, p.token_id));
-
-  CheckAccessResult result;
-  auto deny = [&result](policy::Reason reason, absl::string_view detail) {
-    result.allowed = false;
-    result.reason = std::string(policy::ReasonCode(reason));
-    result.detail = policy::DecisionMessage(reason, detail);
-    return result;
-  };
-  // Rule 1: the path, exactly as the sidecar checks it.
-  const policy::TargetCheck target =
-      policy::CheckTarget(p.path, policy::PathModeFor(token.kind));
-  if (!target.ok()) return deny(target.reason, target.detail);
-  // Rule 2: the token's state (the credential itself is not part of this
-  // question: the token is named by id).
-  const absl::Time now = clock_.Now();
-  const policy::Reason state =
-      policy::GrantStateReason(StatusAt(token, now), token.kind, token.kind);
-  if (state == policy::Reason::kTokenRevoked) {
-    return deny(state, absl::StrCat("revoked at ",
-                                    Rfc3339(token.revoke_time.value_or(now))));
-  }
-  if (state == policy::Reason::kTokenExpired) {
-    return deny(state, absl::StrCat("expired at ", Rfc3339(token.expire_time)));
-  }
-  if (state != policy::Reason::kAllowed) return deny(state, "");
-  // Rules 3-5 with the catalog of the API the token is for.
-  const absl::StatusOr<policy::RouteMatcher>& routes =
-      token.kind == TokenKind::kNpmRegistry ? npm_routes_ : rest_routes_;
-  if (!routes.ok()) {
-    return absl::InternalError("the built-in endpoint catalog is unusable");
-  }
-  const policy::GrantView grant = policy::GrantViewOf(token);
-  StoreResourceResolver resolver(store_);
-  policy::DecisionInput input;
-  input.method = p.method;
-  input.target = target.target;
-  input.routes = &*routes;
-  input.grant = &grant;
-  input.resolver = &resolver;
-  input.api_kind = token.kind;
-  const policy::Decision decision = policy::Decide(input);
-  PAT_RETURN_IF_ERROR(resolver.error());
-  if (!decision.allowed) return deny(decision.reason, decision.detail);
-  result.allowed = true;
-  result.reason = std::string(policy::ReasonCode(policy::Reason::kAllowed));
-  result.detail = decision.endpoint == nullptr
-                      ? std::string("allowed")
-                      : absl::StrCat("allowed: ", decision.endpoint->name, " (",
-                                     decision.endpoint->method, " ",
-                                     decision.endpoint->path_template, ")");
-  return result;
 }
 
 absl::StatusOr<FeedSnapshot> TokenManager::ReadFeedSnapshot() {

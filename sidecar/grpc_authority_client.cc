@@ -24,6 +24,7 @@
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
 #include "pat/v1/pat.pb.h"
+#include "proto/convert/proto_convert.h"
 #include "sidecar/grant.h"
 #include "sidecar/metrics.h"
 
@@ -31,106 +32,29 @@ namespace pat::sidecar {
 namespace {
 
 // --- Proto -> domain (total, fail closed) ---
+// The shared conversions (proto/convert/proto_convert.h); a value the
+// sidecar cannot read becomes kUnspecified, which no rule allows, and an
+// unreadable time the caller's fail-closed fallback.
 
 TokenKind KindFromProto(int value) {
-  switch (value) {
-    case v1::TOKEN_KIND_REST_API:
-      return TokenKind::kRestApi;
-    case v1::TOKEN_KIND_NPM_REGISTRY:
-      return TokenKind::kNpmRegistry;
-    default:
-      return TokenKind::kUnspecified;
-  }
+  return TokenKindFromProtoValue(value).value_or(TokenKind::kUnspecified);
 }
 
 TokenStatus StatusFromProto(int value) {
-  switch (value) {
-    case v1::TOKEN_STATUS_ACTIVE:
-      return TokenStatus::kActive;
-    case v1::TOKEN_STATUS_EXPIRED:
-      return TokenStatus::kExpired;
-    case v1::TOKEN_STATUS_REVOKED:
-      return TokenStatus::kRevoked;
-    default:
-      return TokenStatus::kUnspecified;
-  }
+  return TokenStatusFromProtoValue(value).value_or(TokenStatus::kUnspecified);
 }
 
-ResourceKind ResourceKindFromProtoValue(int value) {
-  switch (value) {
-    case v1::RESOURCE_KIND_FILE:
-      return ResourceKind::kFile;
-    case v1::RESOURCE_KIND_PROJECT:
-      return ResourceKind::kProject;
-    case v1::RESOURCE_KIND_TEAM:
-      return ResourceKind::kTeam;
-    case v1::RESOURCE_KIND_WORKSPACE:
-      return ResourceKind::kWorkspace;
-    case v1::RESOURCE_KIND_NPM_SCOPE:
-      return ResourceKind::kNpmScope;
-    default:
-      return ResourceKind::kUnspecified;
-  }
-}
-
-v1::ResourceKind ResourceKindToProto(ResourceKind kind) {
-  switch (kind) {
-    case ResourceKind::kFile:
-      return v1::RESOURCE_KIND_FILE;
-    case ResourceKind::kProject:
-      return v1::RESOURCE_KIND_PROJECT;
-    case ResourceKind::kTeam:
-      return v1::RESOURCE_KIND_TEAM;
-    case ResourceKind::kWorkspace:
-      return v1::RESOURCE_KIND_WORKSPACE;
-    case ResourceKind::kNpmScope:
-      return v1::RESOURCE_KIND_NPM_SCOPE;
-    case ResourceKind::kUnspecified:
-      break;
-  }
-  return v1::RESOURCE_KIND_UNSPECIFIED;
+ResourceKind ResourceKindFromProtoOr(int value) {
+  return ResourceKindFromProtoValue(value).value_or(ResourceKind::kUnspecified);
 }
 
 PlanTier TierFromProto(int value) {
-  switch (value) {
-    case v1::PLAN_TIER_STARTER:
-      return PlanTier::kStarter;
-    case v1::PLAN_TIER_PROFESSIONAL:
-      return PlanTier::kProfessional;
-    case v1::PLAN_TIER_ORGANIZATION:
-      return PlanTier::kOrganization;
-    case v1::PLAN_TIER_ENTERPRISE:
-      return PlanTier::kEnterprise;
-    default:
-      return PlanTier::kUnspecified;
-  }
+  return PlanTierFromProtoValue(value).value_or(PlanTier::kUnspecified);
 }
 
-// Timestamp's documented range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
-
-// `fallback` when the timestamp is outside its documented range.
 absl::Time TimeFromProtoOr(const google::protobuf::Timestamp& ts,
                            absl::Time fallback) {
-  if (ts.seconds() < kMinTimestampSeconds ||
-      ts.seconds() > kMaxTimestampSeconds || ts.nanos() < 0 ||
-      ts.nanos() >= 1000000000) {
-    return fallback;
-  }
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-void TimeToProto(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  if (t == absl::InfinitePast() || t == absl::InfiniteFuture() ||
-      seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds) {
-    out->Clear();
-    return;
-  }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  return TimeFromProtoValue(ts).value_or(fallback);
 }
 
 Grant GrantFromProto(const v1::Grant& proto) {
@@ -148,7 +72,7 @@ Grant GrantFromProto(const v1::Grant& proto) {
   grant.resources.reserve(proto.resources_size());
   for (const v1::TokenResource& r : proto.resources()) {
     TokenResource resource;
-    resource.kind = ResourceKindFromProtoValue(r.kind());
+    resource.kind = ResourceKindFromProtoOr(r.kind());
     resource.id = r.id();
     // The canonical link is not needed for enforcement: not kept.
     grant.resources.push_back(std::move(resource));
@@ -169,9 +93,9 @@ Grant GrantFromProto(const v1::Grant& proto) {
 Resource ResourceFromProto(const v1::Resource& proto) {
   Resource resource;
   resource.plan_id = proto.plan_id();
-  resource.kind = ResourceKindFromProtoValue(proto.kind());
+  resource.kind = ResourceKindFromProtoOr(proto.kind());
   resource.id = proto.id();
-  resource.parent_kind = ResourceKindFromProtoValue(proto.parent_kind());
+  resource.parent_kind = ResourceKindFromProtoOr(proto.parent_kind());
   resource.parent_id = proto.parent_id();
   // The display name is not needed: not kept.
   return resource;

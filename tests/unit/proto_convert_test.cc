@@ -1,6 +1,8 @@
 #include "server/proto_convert.h"
 
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -101,6 +103,44 @@ TEST(EnumConversionTest, UnknownValuesNameTheField) {
   EXPECT_THAT(ResourceKindFromProto(6, "resource.parent_kind"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "resource.parent_kind: unknown value 6"));
+}
+
+// The total forms the sidecar uses: every declared value maps exactly as the
+// strict form does; anything else is nullopt (the sidecar's kUnspecified).
+TEST(EnumConversionTest, TotalFormsAgreeWithStrictOnesOverTheIntRange) {
+  for (int v = -3; v <= 8; ++v) {
+    absl::StatusOr<PlanTier> tier = PlanTierFromProto(v, "f");
+    EXPECT_EQ(PlanTierFromProtoValue(v).has_value(), tier.ok()) << v;
+    if (tier.ok()) EXPECT_EQ(*PlanTierFromProtoValue(v), *tier);
+    absl::StatusOr<TokenKind> kind = TokenKindFromProto(v, "f");
+    EXPECT_EQ(TokenKindFromProtoValue(v).has_value(), kind.ok()) << v;
+    if (kind.ok()) EXPECT_EQ(*TokenKindFromProtoValue(v), *kind);
+    absl::StatusOr<TokenStatus> status = TokenStatusFromProto(v, "f");
+    EXPECT_EQ(TokenStatusFromProtoValue(v).has_value(), status.ok()) << v;
+    if (status.ok()) EXPECT_EQ(*TokenStatusFromProtoValue(v), *status);
+    absl::StatusOr<ResourceKind> rk = ResourceKindFromProto(v, "f");
+    EXPECT_EQ(ResourceKindFromProtoValue(v).has_value(), rk.ok()) << v;
+    if (rk.ok()) EXPECT_EQ(*ResourceKindFromProtoValue(v), *rk);
+  }
+  EXPECT_FALSE(TokenKindFromProtoValue(3).has_value());
+  EXPECT_EQ(ResourceKindFromProtoValue(v1::RESOURCE_KIND_NPM_SCOPE),
+            ResourceKind::kNpmScope);
+}
+
+TEST(TimeFromProtoValueTest, NulloptExactlyWhereStrictFails) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(1700000000);
+  ts.set_nanos(5);
+  EXPECT_EQ(TimeFromProtoValue(ts),
+            absl::FromUnixSeconds(1700000000) + absl::Nanoseconds(5));
+  for (auto [seconds, nanos] :
+       {std::pair<int64_t, int32_t>{253402300800, 0}, {-62135596801, 0},
+        {0, -1}, {0, 1000000000}}) {
+    ts.set_seconds(seconds);
+    ts.set_nanos(nanos);
+    EXPECT_FALSE(TimeFromProtoValue(ts).has_value()) << seconds << " " << nanos;
+    EXPECT_FALSE(TimeFromProto(ts, "t").ok());
+  }
 }
 
 TEST(TokenToProtoTest, CopiesEveryFieldAndLeavesUnsetTimesUnset) {
