@@ -169,9 +169,8 @@ DecisionFixture::DecisionFixture() : clock_(kNow) {
   raw.staleness_bound = absl::Seconds(30);
   raw.workers = 1;  // idle; one thread is enough
   raw.access_log = false;
-  const sidecar::SidecarConfig config =
-      Check(sidecar::ValidateSidecarConfig(std::move(raw)),
-            "ValidateSidecarConfig");
+  const sidecar::SidecarConfig config = Check(
+      sidecar::ValidateSidecarConfig(std::move(raw)), "ValidateSidecarConfig");
 
   sidecar::SidecarDeps deps{.clock = clock_};
   // Should a call happen anyway, fail fast (the check below reports it).
