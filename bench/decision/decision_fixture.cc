@@ -18,6 +18,8 @@
 #include "absl/time/time.h"
 #include "common/domain.h"
 #include "common/policy/path.h"
+#include "sidecar/grpc_authority_client.h"
+#include "sidecar/sidecar_config.h"
 
 namespace pat::bench {
 namespace {
@@ -155,17 +157,32 @@ DecisionFixture::DecisionFixture() : clock_(kNow) {
   const absl::Time setup_start = absl::Now();
   grant_count_ = BenchGrantCount();
 
-  sidecar::AuthorityClientConfig config;
-  config.target = std::string(kNoAuthority);
-  config.insecure = true;
+  // The sidecar as sidecar/main.cc builds it, on the fixture's clock.
+  sidecar::SidecarConfig raw;
+  raw.listen = "127.0.0.1:0";
+  raw.admin_listen = "127.0.0.1:0";
+  // Never contacted: the benchmark calls the authorizer, not the proxy.
+  raw.upstream = "http://127.0.0.1:9";
+  raw.authority = std::string(kNoAuthority);
+  raw.insecure = true;
+  raw.api = "rest";
+  raw.staleness_bound = absl::Seconds(30);
+  raw.workers = 1;  // idle; one thread is enough
+  raw.access_log = false;
+  const sidecar::SidecarConfig config = Check(
+      sidecar::ValidateSidecarConfig(std::move(raw)), "ValidateSidecarConfig");
+
+  sidecar::SidecarDeps deps{.clock = clock_};
   // Should a call happen anyway, fail fast (the check below reports it).
-  config.rpc_timeout = absl::Milliseconds(100);
-  config.report_timeout = absl::Milliseconds(100);
-  client_ = Check(sidecar::GrpcAuthorityClient::Create(config, metrics_),
-                  "GrpcAuthorityClient::Create");
-  grants_ = std::make_unique<sidecar::GrantCache>(clock_, metrics_);
-  directory_ =
-      std::make_unique<sidecar::DirectoryCache>(client_.get(), metrics_);
+  sidecar::AuthorityClientConfig client_config;
+  client_config.target = config.authority;
+  client_config.insecure = true;
+  client_config.rpc_timeout = absl::Milliseconds(100);
+  client_config.report_timeout = absl::Milliseconds(100);
+  deps.authority_client_factory =
+      [client_config](sidecar::MetricsRegistry& metrics) {
+        return sidecar::GrpcAuthorityClient::Create(client_config, metrics);
+      };
   // The real reporter, without its flush thread: the thread would call
   // ReportUsage on the unreachable authority every flush_interval, and
   // nothing would be gained, since Record() never waits for a flush. With
@@ -173,33 +190,25 @@ DecisionFixture::DecisionFixture() : clock_(kNow) {
   // tokens here) never asks for an early flush either, so Record() is in
   // the steady state of production between two flushes: one shard lock and
   // an update in place.
-  sidecar::UsageReporterOptions usage_options;
-  usage_options.start_thread = false;
-  usage_options.flush_records = usage_options.max_records;
-  usage_ = Check(
-      sidecar::UsageReporter::Create(*client_, clock_, metrics_, usage_options),
-      "UsageReporter::Create");
-  sidecar::PatAuthorizerOptions authz_options;
-  authz_options.api = TokenKind::kRestApi;
-  authz_options.staleness_bound = absl::Seconds(30);
-  authorizer_ = Check(
-      sidecar::PatAuthorizer::Create(
-          authz_options,
-          Check(policy::RouteMatcher::Default(TokenKind::kRestApi),
-                "RouteMatcher::Default"),
-          *grants_, *directory_, *client_, usage_.get(), clock_, metrics_),
-      "PatAuthorizer::Create");
+  deps.usage.start_thread = false;
+  deps.usage.flush_records = deps.usage.max_records;
+  // The snapshot is applied by BuildWorld() below, as the watcher would;
+  // a started watcher would call WatchGrants on the unreachable authority.
+  deps.start_watcher = false;
+  server_ = Check(sidecar::SidecarServer::Create(config, std::move(deps)),
+                  "SidecarServer::Create");
   routes_ = std::make_unique<policy::RouteMatcher>(
       Check(policy::RouteMatcher::Default(TokenKind::kRestApi),
             "RouteMatcher::Default"));
 
   // The families exist already (created by the objects above); the help
   // text is only used for new families.
-  cache_misses_ = &metrics_.GetCounter("pat_sidecar_cache_misses_total", "");
-  cache_hits_ = &metrics_.GetCounter("pat_sidecar_cache_hits_total", "");
+  sidecar::MetricsRegistry& metrics = server_->metrics();
+  cache_misses_ = &metrics.GetCounter("pat_sidecar_cache_misses_total", "");
+  cache_hits_ = &metrics.GetCounter("pat_sidecar_cache_hits_total", "");
   for (const char* method :
        {"ValidateToken", "ResolveResource", "ReportUsage", "WatchGrants"}) {
-    rpc_counters_.push_back(&metrics_.GetCounter(
+    rpc_counters_.push_back(&metrics.GetCounter(
         "pat_sidecar_authority_rpcs_total", "", {{"method", method}}));
   }
 
@@ -211,8 +220,8 @@ DecisionFixture::DecisionFixture() : clock_(kNow) {
                "pat_decision_bench: %zu grants (%zu digests cached, %zu "
                "unknown), %zu resources, built in %.2f s (%llu cache hits "
                "while verifying)\n",
-               grant_count_, grants_->size(), grants_->negative_size(),
-               directory_->size(),
+               grant_count_, grants().size(), grants().negative_size(),
+               directory().size(),
                absl::ToDoubleSeconds(absl::Now() - setup_start),
                static_cast<unsigned long long>(cache_hits_->value()));
 }
@@ -243,8 +252,8 @@ void DecisionFixture::BuildWorld() {
   // As the watcher does for a WatchGrants snapshot: BeginSnapshot, apply
   // every event, FinishSnapshot, MarkSynced on the synced marker, Touch on
   // every message.
-  grants_->BeginSnapshot();
-  directory_->BeginSnapshot();
+  grants().BeginSnapshot();
+  directory().BeginSnapshot();
 
   // --- Directory ---
   std::vector<PlanDir> plans(plan_count);
@@ -252,25 +261,25 @@ void DecisionFixture::BuildWorld() {
     plan.plan_id = Keep(absl::StrCat("plan_", NumericId(rng, 19)));
     plan.workspace_id = Keep(NumericId(rng, 19));
     const std::string plan_id(plan.plan_id);
-    directory_->Upsert(Resource{plan_id, ResourceKind::kWorkspace,
+    directory().Upsert(Resource{plan_id, ResourceKind::kWorkspace,
                                 std::string(plan.workspace_id),
                                 ResourceKind::kUnspecified, "", "workspace"});
     for (int t = 0; t < kTeamsPerPlan; ++t) {
       plan.team_ids.push_back(Keep(NumericId(rng, 19)));
-      directory_->Upsert(Resource{
+      directory().Upsert(Resource{
           plan_id, ResourceKind::kTeam, std::string(plan.team_ids.back()),
           ResourceKind::kWorkspace, std::string(plan.workspace_id), "team"});
     }
     for (int p = 0; p < kProjectsPerPlan; ++p) {
       plan.project_ids.push_back(Keep(NumericId(rng, 9)));
-      directory_->Upsert(Resource{
+      directory().Upsert(Resource{
           plan_id, ResourceKind::kProject, std::string(plan.project_ids.back()),
           ResourceKind::kTeam,
           std::string(plan.team_ids[PlanDir::TeamOfProject(p)]), "project"});
     }
     for (int f = 0; f < kFilesPerPlan; ++f) {
       plan.file_keys.push_back(Keep(RandomBase62(22)));
-      directory_->Upsert(Resource{
+      directory().Upsert(Resource{
           plan_id, ResourceKind::kFile, std::string(plan.file_keys.back()),
           ResourceKind::kProject,
           std::string(plan.project_ids[PlanDir::ProjectOfFile(f)]), "file"});
@@ -310,7 +319,7 @@ void DecisionFixture::BuildWorld() {
     std::string secret = GenerateSecret(kind);
     const Digest digest = Sha256(secret);
     update.secrets.push_back(SecretState{digest, expire_time});
-    grants_->Apply(std::move(update));
+    grants().Apply(std::move(update));
     all_digests_.push_back(digest);
     return keep ? Keep(std::move(secret)) : absl::string_view();
   };
@@ -450,16 +459,16 @@ void DecisionFixture::BuildWorld() {
     }
   }
 
-  grants_->FinishSnapshot();
-  directory_->FinishSnapshot();
-  grants_->Touch(clock_.Now());
-  grants_->MarkSynced();
+  grants().FinishSnapshot();
+  directory().FinishSnapshot();
+  grants().Touch(clock_.Now());
+  grants().MarkSynced();
 
   // Secrets no token has, remembered as unknown as after ValidateToken
   // answered "not found" (the clock never moves, so they never expire).
   for (size_t j = 0; j < pool_size; ++j) {
     const absl::string_view secret = Keep(GenerateSecret(TokenKind::kRestApi));
-    grants_->PutUnknown(Sha256(secret), /*overwrite=*/false);
+    grants().PutUnknown(Sha256(secret), /*overwrite=*/false);
     unknown_secrets_.push_back(secret);
   }
   // A fixed random lookup order for BM_Component/cache_find_spread.
@@ -567,7 +576,7 @@ void DecisionFixture::PrepareCases() {
     sample.digest = Sha256(t.secret);
     sample.target = target;
     sample.file_key = t.file_ok;
-    const CacheLookup lookup = grants_->Find(sample.digest);
+    const CacheLookup lookup = grants().Find(sample.digest);
     if (lookup.kind != CacheLookup::Kind::kFound) Die("allowed token not held");
     sample.token = lookup.entry.token;
     const Grant& g = sample.token->grant;
@@ -637,7 +646,7 @@ void DecisionFixture::VerifyCases() {
     for (size_t i = 0; i < list.size(); ++i) {
       const PreparedRequest& r = list[i];
       const sidecar::AuthzResult result =
-          DecideFromMemory(*authorizer_, r.view);
+          DecideFromMemory(authorizer(), r.view);
       const bool want_allowed = r.expected == Reason::kAllowed;
       if (result.reason != r.expected ||
           result.http_status != policy::ReasonHttpStatus(r.expected) ||

@@ -16,20 +16,22 @@
 #include "common/policy/reason.h"
 #include "common/policy/route_matcher.h"
 #include "common/secret.h"
-#include "sidecar/authority_client.h"
 #include "sidecar/authorizer.h"
 #include "sidecar/directory_cache.h"
 #include "sidecar/grant_cache.h"
-#include "sidecar/grpc_authority_client.h"
 #include "sidecar/metrics.h"
 #include "sidecar/pat_authorizer.h"
+#include "sidecar/sidecar_server.h"
 #include "sidecar/usage_reporter.h"
 
-// The decision benchmark's world: the sidecar's real authorization stack
-// (PatAuthorizer over a GrantCache, a DirectoryCache, the built-in REST
-// catalog, a MetricsRegistry, a UsageReporter, a FakeClock and an
-// AuthorityClient), warmed up exactly the way the watcher does it after a
-// WatchGrants snapshot, and the prepared requests of every benchmark case.
+// The decision benchmark's world: the sidecar as production builds it
+// (sidecar::SidecarServer::Create, the wiring of sidecar/main.cc: a
+// PatAuthorizer over a GrantCache, a DirectoryCache, the built-in REST
+// catalog, a MetricsRegistry, a UsageReporter and a gRPC AuthorityClient,
+// here on a FakeClock, its proxy and admin servers on loopback port 0 and
+// idle, the watcher not started), warmed up exactly the way the watcher does
+// it after a WatchGrants snapshot, and the prepared requests of every
+// benchmark case. The benchmark calls the server's authorizer directly.
 //
 // Contents (N = PAT_BENCH_GRANTS, default 100,000, the SPEC §8 size):
 //  * a directory of plans, each a workspace -> 4 teams -> 4 projects per
@@ -43,7 +45,8 @@
 //  * kPoolSize well-formed secrets that no token has, remembered as unknown
 //    (GrantCache::PutUnknown, as after a ValidateToken "not found").
 //
-// The AuthorityClient points at a Unix socket path where nothing listens:
+// The authority target is a Unix socket path where nothing listens (the
+// server's gRPC client with 100 ms deadlines, so a call would fail fast):
 // every request must be answered from memory. CheckNoAuthorityCalls()
 // aborts if a cache miss or an authority RPC happened.
 namespace pat::bench {
@@ -111,14 +114,14 @@ class DecisionFixture {
   static constexpr size_t kPoolSize = 256;
 
   // The process-wide fixture, built on first use (about a second for 100,000
-  // grants) and deliberately never destroyed: destroying the UsageReporter
-  // would flush to the unreachable authority at exit.
+  // grants) and deliberately never destroyed: destroying the server would
+  // flush usage to the unreachable authority at exit.
   static DecisionFixture& Get();
 
   DecisionFixture(const DecisionFixture&) = delete;
   DecisionFixture& operator=(const DecisionFixture&) = delete;
 
-  sidecar::PatAuthorizer& authorizer() { return *authorizer_; }
+  sidecar::PatAuthorizer& authorizer() { return server_->authorizer(); }
   const std::vector<PreparedRequest>& requests(Case c) const {
     return requests_[static_cast<int>(c)];
   }
@@ -128,9 +131,9 @@ class DecisionFixture {
   // Every cached digest, in a fixed pseudo-random order.
   const std::vector<Digest>& all_digests() const { return all_digests_; }
 
-  sidecar::GrantCache& grants() { return *grants_; }
-  sidecar::DirectoryCache& directory() { return *directory_; }
-  sidecar::UsageReporter* usage() { return usage_.get(); }
+  sidecar::GrantCache& grants() { return server_->grants(); }
+  sidecar::DirectoryCache& directory() { return server_->directory(); }
+  sidecar::UsageReporter* usage() { return &server_->usage(); }
   FakeClock& clock() { return clock_; }
   // A second copy of the built-in REST catalog (the authorizer owns its own).
   const policy::RouteMatcher& routes() const { return *routes_; }
@@ -152,12 +155,7 @@ class DecisionFixture {
   void VerifyCases();
 
   FakeClock clock_;
-  sidecar::MetricsRegistry metrics_;
-  std::unique_ptr<sidecar::AuthorityClient> client_;
-  std::unique_ptr<sidecar::GrantCache> grants_;
-  std::unique_ptr<sidecar::DirectoryCache> directory_;
-  std::unique_ptr<sidecar::UsageReporter> usage_;
-  std::unique_ptr<sidecar::PatAuthorizer> authorizer_;
+  std::unique_ptr<sidecar::SidecarServer> server_;
   std::unique_ptr<policy::RouteMatcher> routes_;
 
   sidecar::Counter* cache_misses_ = nullptr;
