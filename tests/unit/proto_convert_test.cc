@@ -111,16 +111,24 @@ TEST(EnumConversionTest, TotalFormsAgreeWithStrictOnesOverTheIntRange) {
   for (int v = -3; v <= 8; ++v) {
     absl::StatusOr<PlanTier> tier = PlanTierFromProto(v, "f");
     EXPECT_EQ(PlanTierFromProtoValue(v).has_value(), tier.ok()) << v;
-    if (tier.ok()) EXPECT_EQ(*PlanTierFromProtoValue(v), *tier);
+    if (tier.ok()) {
+      EXPECT_EQ(*PlanTierFromProtoValue(v), *tier);
+    }
     absl::StatusOr<TokenKind> kind = TokenKindFromProto(v, "f");
     EXPECT_EQ(TokenKindFromProtoValue(v).has_value(), kind.ok()) << v;
-    if (kind.ok()) EXPECT_EQ(*TokenKindFromProtoValue(v), *kind);
+    if (kind.ok()) {
+      EXPECT_EQ(*TokenKindFromProtoValue(v), *kind);
+    }
     absl::StatusOr<TokenStatus> status = TokenStatusFromProto(v, "f");
     EXPECT_EQ(TokenStatusFromProtoValue(v).has_value(), status.ok()) << v;
-    if (status.ok()) EXPECT_EQ(*TokenStatusFromProtoValue(v), *status);
+    if (status.ok()) {
+      EXPECT_EQ(*TokenStatusFromProtoValue(v), *status);
+    }
     absl::StatusOr<ResourceKind> rk = ResourceKindFromProto(v, "f");
     EXPECT_EQ(ResourceKindFromProtoValue(v).has_value(), rk.ok()) << v;
-    if (rk.ok()) EXPECT_EQ(*ResourceKindFromProtoValue(v), *rk);
+    if (rk.ok()) {
+      EXPECT_EQ(*ResourceKindFromProtoValue(v), *rk);
+    }
   }
   EXPECT_FALSE(TokenKindFromProtoValue(3).has_value());
   EXPECT_EQ(ResourceKindFromProtoValue(v1::RESOURCE_KIND_NPM_SCOPE),
