@@ -17,6 +17,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +52,7 @@ void ServeEcho(grpc::AsyncGenericService* service,
 }
 
 struct CallState {
+  std::atomic<bool> written{false};
   int value = 0;
   int seen = -1;
   grpc::Status status;
@@ -67,12 +69,23 @@ bool CallOnce(grpc::GenericStub& stub, int i, bool planted) {
   state->value = i;
   stub.UnaryCall(&context, "/pat.probe.Echo/Call",
                  grpc::StubOptions(), &request, &response,
-                 [state](grpc::Status status) {
+                 [state, planted](grpc::Status status) {
+                   // planted: read only after the racing write (a relaxed
+                   // flag gives TSAN no ordering), so the write is the
+                   // recent access TSAN compares with: a race TSAN could
+                   // otherwise miss when the older access's trace is gone.
+                   while (planted &&
+                          !state->written.load(std::memory_order_relaxed)) {
+                     std::this_thread::yield();
+                   }
                    state->seen = state->value;
                    state->status = std::move(status);
                    state->done.Notify();
                  });
-  if (planted) state->value = i;  // unordered with the completion's read
+  if (planted) {
+    state->value = i;  // unordered with the completion's read
+    state->written.store(true, std::memory_order_relaxed);
+  }
   state->done.WaitForNotification();
   if (!state->status.ok() || state->seen != i) {
     std::fprintf(stderr, "call %d: status %d (%s), seen %d\n", i,
