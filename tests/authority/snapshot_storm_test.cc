@@ -272,5 +272,95 @@ TEST(SnapshotStormTest, StartUpStormSharesReadsAndLosesNoEvent) {
               static_cast<long long>(shared));
 }
 
+int64_t FeedHeadNow(AuthorityHarness& h) {
+  pqxx::connection conn(h.db().url());
+  pqxx::read_transaction txn(conn);
+  return txn.exec1("SELECT revision FROM feed_head")[0].as<int64_t>();
+}
+
+// Backends of the test database waiting for a lock.
+int64_t LockWaiters(AuthorityHarness& h) {
+  pqxx::connection conn(h.db().url());
+  pqxx::nontransaction nt(conn);
+  return nt
+      .exec1("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+             "current_database() AND wait_event_type = 'Lock'")[0]
+      .as<int64_t>();
+}
+
+// Polls `condition` until it holds or kWait passes; whether it held.
+template <typename Cond>
+bool Eventually(Cond condition) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (!condition()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+// A stream that joins a snapshot read taken at revision R gets the events
+// R + 1, ... committed while that read was still running, exactly once and
+// in order, like the stream that runs the read; a stream that asks after
+// those commits never gets the older snapshot.
+TEST(SnapshotStormTest, JoinedStreamGetsEventsCommittedDuringTheRead) {
+  HarnessOptions options;
+  options.metrics = true;
+  std::unique_ptr<AuthorityHarness> h = AuthorityHarness::Start(options);
+  ASSERT_NE(h, nullptr);
+  SeedWorld(*h);
+  ASSERT_FALSE(HasFailure());
+  MetricsRegistry& m = h->registry();
+  const int64_t reads_before = MetricValue(m, "pat_authority_snapshot_reads_total");
+  const int64_t shared_before = MetricValue(m, "pat_authority_snapshot_shared_total");
+
+  // Holds the snapshot read after it has taken its REPEATABLE READ
+  // snapshot (it reads token_secrets last) until `lock` commits.
+  pqxx::connection locker(h->db().url());
+  auto lock = std::make_unique<pqxx::work>(locker);
+  lock->exec("LOCK TABLE token_secrets IN ACCESS EXCLUSIVE MODE");
+
+  const int64_t r = FeedHeadNow(*h);
+  CountingWatcher leader(h->introspection(), "");
+  ASSERT_TRUE(Eventually([&] { return LockWaiters(*h) == 1; }));
+  CountingWatcher joiner(h->introspection(), "");
+  ASSERT_TRUE(Eventually(
+      [&] { return MetricValue(m, "pat_authority_snapshot_waiters") == 1; }));
+
+  // Three events committed while the read (at r) is still running.
+  UpsertResource(*h, kPlanA, v1::RESOURCE_KIND_FILE, "FILEA3",
+                 v1::RESOURCE_KIND_PROJECT, "projA");
+  UpsertResource(*h, kPlanA, v1::RESOURCE_KIND_FILE, "FILEA4",
+                 v1::RESOURCE_KIND_PROJECT, "projA");
+  UpsertResource(*h, kPlanA, v1::RESOURCE_KIND_FILE, "FILEA5",
+                 v1::RESOURCE_KIND_PROJECT, "projA");
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(FeedHeadNow(*h), r + 3);
+  // Asked after those commits: must not be served the read at r.
+  CountingWatcher late(h->introspection(), "");
+  ASSERT_TRUE(Eventually([&] { return LockWaiters(*h) == 2; }));
+  lock->commit();
+  lock.reset();
+
+  for (CountingWatcher* w : {&leader, &joiner}) {
+    const CountingWatcher::View v = w->WaitFor([&](const auto& v) {
+      return !v.live.empty() && v.live.back() >= r + 3;
+    });
+    ASSERT_FALSE(v.ended) << v.status.error_message();
+    EXPECT_EQ(v.synced, r);
+    EXPECT_TRUE(v.snapshot_consistent);
+    EXPECT_EQ(v.live, (std::vector<int64_t>{r + 1, r + 2, r + 3}));
+  }
+  const CountingWatcher::View v =
+      late.WaitFor([](const auto& v) { return v.synced >= 0; });
+  ASSERT_FALSE(v.ended) << v.status.error_message();
+  EXPECT_EQ(v.synced, r + 3);
+  EXPECT_TRUE(v.live.empty());
+  // The leader's and the late stream's reads; the joiner shared the first.
+  EXPECT_EQ(MetricValue(m, "pat_authority_snapshot_reads_total") - reads_before, 2);
+  EXPECT_EQ(MetricValue(m, "pat_authority_snapshot_shared_total") - shared_before, 1);
+  EXPECT_EQ(MetricValue(m, "pat_authority_snapshot_waiters"), 0);
+}
+
 }  // namespace
 }  // namespace pat::testing
