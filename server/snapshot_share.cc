@@ -31,7 +31,8 @@ std::shared_ptr<SnapshotShare::Flight> SnapshotShare::Joinable(
     int64_t head) const {
   std::shared_ptr<Flight> best;
   for (const std::shared_ptr<Flight>& flight : flights_) {
-    if (flight->floor >= head && (best == nullptr || flight->floor > best->floor)) {
+    if (flight->floor >= head &&
+        (best == nullptr || flight->floor > best->floor)) {
       best = flight;
     }
   }
@@ -93,8 +94,8 @@ absl::StatusOr<SnapshotPtr> SnapshotShare::Get(int64_t committed_head,
         break;
       }
       joined = Joinable(committed_head);
-      if (joined == nullptr && static_cast<int>(flights_.size()) <
-                                   options_.max_concurrent_reads) {
+      if (joined == nullptr &&
+          static_cast<int>(flights_.size()) < options_.max_concurrent_reads) {
         auto flight = std::make_shared<Flight>();
         // Every head observed so far was committed before this read
         // starts, so the read's revision is at least the highest of them.
@@ -128,8 +129,8 @@ absl::StatusOr<SnapshotPtr> SnapshotShare::Get(int64_t committed_head,
           "deadline exceeded while waiting for a shared snapshot");
       break;
     }
-    done_.WaitWithDeadline(&mu_,
-                           std::min(deadline, now + options_.cancel_check_interval));
+    done_.WaitWithDeadline(
+        &mu_, std::min(deadline, now + options_.cancel_check_interval));
   }
   if (waiting) {
     --waiters_;

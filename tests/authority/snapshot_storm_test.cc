@@ -206,7 +206,8 @@ TEST(SnapshotStormTest, StartUpStormSharesReadsAndLosesNoEvent) {
   std::vector<std::shared_ptr<grpc::Channel>> channels =
       Channels(*h, kStreams / kStreamsPerChannel);
   std::vector<std::unique_ptr<v1::IntrospectionService::Stub>> stubs;
-  for (auto& c : channels) stubs.push_back(v1::IntrospectionService::NewStub(c));
+  for (auto& c : channels)
+    stubs.push_back(v1::IntrospectionService::NewStub(c));
   std::vector<std::unique_ptr<CountingWatcher>> watchers;
   const absl::Time storm_start = absl::Now();
   for (int i = 0; i < kStreams / 2; ++i) {
@@ -288,8 +289,9 @@ int64_t LockWaiters(AuthorityHarness& h) {
   pqxx::connection conn(h.db().url());
   pqxx::nontransaction nt(conn);
   return nt
-      .exec1("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-             "current_database() AND wait_event_type = 'Lock'")[0]
+      .exec1(
+          "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+          "current_database() AND wait_event_type = 'Lock'")[0]
       .as<int64_t>();
 }
 
@@ -316,8 +318,10 @@ TEST(SnapshotStormTest, JoinedStreamGetsEventsCommittedDuringTheRead) {
   SeedWorld(*h);
   ASSERT_FALSE(HasFailure());
   MetricsRegistry& m = h->registry();
-  const int64_t reads_before = MetricValue(m, "pat_authority_snapshot_reads_total");
-  const int64_t shared_before = MetricValue(m, "pat_authority_snapshot_shared_total");
+  const int64_t reads_before =
+      MetricValue(m, "pat_authority_snapshot_reads_total");
+  const int64_t shared_before =
+      MetricValue(m, "pat_authority_snapshot_shared_total");
 
   // Holds the snapshot read after it has taken its REPEATABLE READ
   // snapshot (it reads token_secrets last) until `lock` commits.
@@ -362,8 +366,10 @@ TEST(SnapshotStormTest, JoinedStreamGetsEventsCommittedDuringTheRead) {
   EXPECT_EQ(v.synced, r + 3);
   EXPECT_TRUE(v.live.empty());
   // The leader's and the late stream's reads; the joiner shared the first.
-  EXPECT_EQ(MetricValue(m, "pat_authority_snapshot_reads_total") - reads_before, 2);
-  EXPECT_EQ(MetricValue(m, "pat_authority_snapshot_shared_total") - shared_before, 1);
+  EXPECT_EQ(MetricValue(m, "pat_authority_snapshot_reads_total") - reads_before,
+            2);
+  EXPECT_EQ(
+      MetricValue(m, "pat_authority_snapshot_shared_total") - shared_before, 1);
   EXPECT_EQ(MetricValue(m, "pat_authority_snapshot_waiters"), 0);
 }
 

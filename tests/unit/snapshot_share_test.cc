@@ -259,19 +259,19 @@ TEST(SnapshotShareTest, WaitersEndAtTheirDeadlineOrCancellation) {
   ASSERT_TRUE(f.reader.WaitStarted(1));
   f.reader.SetHead(2);
   // Head 2 is above the running read and no read slot is free: it waits.
-  EXPECT_THAT(f.share.Get(2, absl::Now() + absl::Milliseconds(50),
-                          [] { return false; })
-                  .status(),
-              StatusCodeIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(
+      f.share.Get(2, absl::Now() + absl::Milliseconds(50), [] { return false; })
+          .status(),
+      StatusCodeIs(absl::StatusCode::kDeadlineExceeded));
   std::atomic<bool> cancelled{false};
   std::thread canceller([&] {
     f.WaitWaiters(1);
     cancelled = true;
   });
-  EXPECT_THAT(f.share.Get(2, absl::Now() + kWait,
-                          [&] { return cancelled.load(); })
-                  .status(),
-              StatusCodeIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(
+      f.share.Get(2, absl::Now() + kWait, [&] { return cancelled.load(); })
+          .status(),
+      StatusCodeIs(absl::StatusCode::kCancelled));
   canceller.join();
   EXPECT_EQ(f.waiters.value(), 0);
   f.reader.ReleaseAll();
