@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -38,6 +39,15 @@ constexpr int kStreams = 200;
 constexpr int kBulkTokens = 4000;
 constexpr int kPoolSize = 4;
 constexpr int kStreamsPerChannel = 25;
+
+// kBulkTokens, or PAT_STORM_TOKENS when set (for measuring larger storms
+// by hand; docs/capacity.md).
+int BulkTokens() {
+  int n = 0;
+  const char* env = std::getenv("PAT_STORM_TOKENS");
+  if (env != nullptr && absl::SimpleAtoi(env, &n) && n > 0) return n;
+  return kBulkTokens;
+}
 
 // The value of an unlabelled series in the Prometheus text, or -1.
 int64_t MetricValue(MetricsRegistry& registry, absl::string_view name) {
@@ -193,12 +203,13 @@ TEST(SnapshotStormTest, StartUpStormSharesReadsAndLosesNoEvent) {
   std::unique_ptr<AuthorityHarness> h = AuthorityHarness::Start(options);
   ASSERT_NE(h, nullptr);
   SeedWorld(*h);
-  BulkInsertTokens(*h, kBulkTokens);
+  const int bulk_tokens = BulkTokens();
+  BulkInsertTokens(*h, bulk_tokens);
   const v1::CreateTokenResponse created =
       MustCreate(*h, kAlice, MakeCreateRequest(kPlanA));
   ASSERT_FALSE(HasFailure());
   const std::string revoked_id = created.token().id();
-  const int expected_grants = kBulkTokens + 1;
+  const int expected_grants = bulk_tokens + 1;
   const int expected_plans = static_cast<int>(CountRows(*h, "plans"));
   const int64_t reads_before =
       MetricValue(h->registry(), "pat_authority_snapshot_reads_total");
