@@ -187,6 +187,11 @@ absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
   if (raw.db_acquire_timeout <= absl::ZeroDuration()) {
     return FlagError("db_acquire_timeout", "must be positive");
   }
+  if (raw.snapshot_reads < 1 || raw.snapshot_reads > kMaxPoolSize) {
+    return FlagError("snapshot_reads",
+                     absl::StrCat("must be 1..", kMaxPoolSize, ", got ",
+                                  raw.snapshot_reads));
+  }
 
   const std::pair<absl::string_view, const std::string*> tls_flags[] = {
       {"tls_cert", &raw.tls_cert_path},

@@ -30,6 +30,12 @@ struct AuthorityConfig {
   std::string callers_config_path;
   int db_pool_size = 8;
   absl::Duration db_acquire_timeout = absl::Seconds(5);
+  // WatchGrants snapshot reads running at once (--snapshot_reads); each
+  // holds one pooled connection for the whole read, and streams that need
+  // a snapshot meanwhile share them (docs/capacity.md "Shared snapshots").
+  // Used as min(snapshot_reads, db_pool_size - 1), at least 1, so that a
+  // start-up storm always leaves a connection for the other RPCs.
+  int snapshot_reads = 2;
   bool auto_migrate = false;
   // Parsed callers config: certificate identity (a SAN) -> roles.
   std::map<std::string, std::set<CallerRole>> callers;

@@ -106,6 +106,16 @@ AuthorityMetrics::AuthorityMetrics(MetricsRegistry& registry)
           "pat_authority_snapshot_duration_seconds",
           "Time to read and send one WatchGrants snapshot.", {},
           DatabaseBuckets())),
+      snapshot_reads(registry.GetCounter(
+          "pat_authority_snapshot_reads_total",
+          "Snapshot reads from the database (each shared by every "
+          "WatchGrants stream that needed a snapshot meanwhile).")),
+      snapshot_shared(registry.GetCounter(
+          "pat_authority_snapshot_shared_total",
+          "WatchGrants snapshots served by a read another stream ran.")),
+      snapshot_waiters(registry.GetGauge(
+          "pat_authority_snapshot_waiters",
+          "WatchGrants streams waiting now for a shared snapshot read.")),
       ready(registry.GetGauge("pat_authority_ready",
                               "1 when /readyz answers ready.")),
       database_up(registry.GetGauge(

@@ -22,6 +22,9 @@
 //   pat_authority_watch_events_sent_total                    counter
 //   pat_authority_snapshots_total                            counter
 //   pat_authority_snapshot_duration_seconds                  histogram
+//   pat_authority_snapshot_reads_total                       counter
+//   pat_authority_snapshot_shared_total                      counter
+//   pat_authority_snapshot_waiters                           gauge
 //   pat_authority_lifecycle_actions_total{action}            counter
 //       action: create, update, refresh, revoke
 //   pat_authority_ready                                      gauge (0/1)
@@ -54,6 +57,9 @@ class AuthorityMetrics {
   Counter& watch_events_sent;
   Counter& snapshots;
   Histogram& snapshot_duration;
+  Counter& snapshot_reads;
+  Counter& snapshot_shared;
+  Gauge& snapshot_waiters;
   Gauge& ready;
   Gauge& database_up;
 

@@ -32,6 +32,7 @@
 #include "server/migrations.h"
 #include "server/pg_token_store.h"
 #include "server/rpc_observer.h"
+#include "server/snapshot_share.h"
 #include "server/token_manager.h"
 #include "server/token_service.h"
 
@@ -149,6 +150,7 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<PgTokenStore> store_;
   std::unique_ptr<TokenManager> manager_;
   std::unique_ptr<FeedHub> feed_;
+  std::unique_ptr<SnapshotShare> snapshots_;
   std::unique_ptr<CallerAuth> auth_;
   std::unique_ptr<TokenServiceImpl> token_service_;
   std::unique_ptr<DirectoryServiceImpl> directory_service_;
@@ -211,10 +213,21 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   token_service_ = std::make_unique<TokenServiceImpl>(*manager_, *auth_);
   directory_service_ =
       std::make_unique<DirectoryServiceImpl>(*manager_, *auth_);
+  SnapshotShareOptions share_options;
+  share_options.max_concurrent_reads =
+      std::max(1, std::min(config.snapshot_reads, config.db_pool_size - 1));
+  if (metrics != nullptr) {
+    share_options.reads = &metrics->snapshot_reads;
+    share_options.shared = &metrics->snapshot_shared;
+    share_options.waiters = &metrics->snapshot_waiters;
+  }
+  snapshots_ = std::make_unique<SnapshotShare>(
+      [manager = manager_.get()] { return manager->ReadFeedSnapshot(); },
+      share_options);
   IntrospectionOptions introspection_options;
   introspection_options.metrics = metrics;
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
-      *manager_, *auth_, *feed_, introspection_options);
+      *manager_, *auth_, *feed_, *snapshots_, introspection_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -98,21 +98,27 @@ grpc::Status IntrospectionServiceImpl::WatchGrants(
   return ToGrpcStatus(DoWatchGrants(context, *request, *writer));
 }
 
-absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshot(Writer& writer) {
+absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshot(
+    grpc::ServerContext* context, int64_t committed_head, Writer& writer) {
   const auto start = std::chrono::steady_clock::now();
-  PAT_ASSIGN_OR_RETURN(int64_t revision, SendSnapshotEvents(writer));
+  PAT_ASSIGN_OR_RETURN(
+      SnapshotPtr snapshot,
+      snapshots_.Get(committed_head, absl::FromChrono(context->deadline()),
+                     [context] { return context->IsCancelled(); }));
+  PAT_RETURN_IF_ERROR(SendSnapshotEvents(*snapshot, writer));
   if (AuthorityMetrics* m = options_.metrics; m != nullptr) {
     m->snapshots.Inc();
     m->snapshot_duration.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count());
   }
-  return revision;
+  return snapshot->revision;
 }
 
-absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshotEvents(
-    Writer& writer) {
-  PAT_ASSIGN_OR_RETURN(FeedSnapshot snapshot, manager_.ReadFeedSnapshot());
+// Grant statuses are computed now, per stream, as they were before reads
+// were shared (the shared snapshot holds the records, not the events).
+absl::Status IntrospectionServiceImpl::SendSnapshotEvents(
+    const FeedSnapshot& snapshot, Writer& writer) {
   const absl::Time now = manager_.Now();
   v1::WatchGrantsResponse response;
   response.set_snapshot(true);
@@ -140,7 +146,7 @@ absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshotEvents(
         snapshot.plans.size() + snapshot.resources.size() +
         snapshot.grants.size());
   }
-  return snapshot.revision;
+  return absl::OkStatus();
 }
 
 absl::Status IntrospectionServiceImpl::SendFromDatabase(Writer& writer,
@@ -176,14 +182,18 @@ absl::Status IntrospectionServiceImpl::DoWatchGrants(
     return absl::InvalidArgumentError("since_revision: must not be negative");
   }
   bool snapshot = since == 0;
-  if (!snapshot && !feed_.Covers(since)) {
+  // The committed feed head, when a snapshot is needed: the snapshot sent
+  // is at this revision or a later one.
+  int64_t committed_head = 0;
+  if (snapshot || !feed_.Covers(since)) {
     PAT_ASSIGN_OR_RETURN(FeedPosition position,
                          manager_.GetFeedPosition(since));
-    snapshot = !position.resumable;
+    snapshot = snapshot || !position.resumable;
+    committed_head = position.head;
   }
   int64_t cursor = since;
   if (snapshot) {
-    PAT_ASSIGN_OR_RETURN(cursor, SendSnapshot(writer));
+    PAT_ASSIGN_OR_RETURN(cursor, SendSnapshot(context, committed_head, writer));
   }
   v1::WatchGrantsResponse synced;
   synced.set_synced_revision(cursor);

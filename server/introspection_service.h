@@ -9,6 +9,7 @@
 #include "server/authority_metrics.h"
 #include "server/caller_auth.h"
 #include "server/grant_feed.h"
+#include "server/snapshot_share.h"
 #include "server/token_manager.h"
 
 namespace pat {
@@ -25,14 +26,19 @@ struct IntrospectionOptions {
 };
 
 // pat.v1.IntrospectionService: what sidecars ask. Every RPC requires a
-// caller with the sidecar role. Thread-safe; `manager`, `auth` and `feed`
-// must outlive the service.
+// caller with the sidecar role. Thread-safe; `manager`, `auth`, `feed` and
+// `snapshots` (which reads through `manager`) must outlive the service.
 class IntrospectionServiceImpl final
     : public v1::IntrospectionService::Service {
  public:
   IntrospectionServiceImpl(TokenManager& manager, const CallerAuth& auth,
-                           FeedHub& feed, IntrospectionOptions options = {})
-      : manager_(manager), auth_(auth), feed_(feed), options_(options) {}
+                           FeedHub& feed, SnapshotShare& snapshots,
+                           IntrospectionOptions options = {})
+      : manager_(manager),
+        auth_(auth),
+        feed_(feed),
+        snapshots_(snapshots),
+        options_(options) {}
 
   // INVALID_ARGUMENT unless secret_sha256 is 32 bytes. found=false for a
   // digest no token has; otherwise the token's grant (with its status now,
@@ -51,9 +57,12 @@ class IntrospectionServiceImpl final
   // (resource_upserted, parents before children) and every token whose grant
   // still matters (grant + secrets; expired less than 7 days ago, revoked
   // ones included), each sent as an event with revision R and snapshot=true,
-  // then synced_revision = R. A client applying a snapshot replaces its state
-  // with it. Otherwise (resume) no snapshot: synced_revision = since_revision
-  // at once.
+  // then synced_revision = R. R is at least the feed head committed when the
+  // stream asked; streams asking at the same time share one read
+  // (SnapshotShare) and queue for it, bounded by the stream's deadline and
+  // cancellation. A client applying a snapshot replaces its state with it.
+  // Otherwise (resume) no snapshot: synced_revision = since_revision at
+  // once.
   //
   // Then live events with revision > the synced revision, each exactly once,
   // strictly in revision order with no gap (revisions are dense), carrying
@@ -90,10 +99,13 @@ class IntrospectionServiceImpl final
   absl::Status DoWatchGrants(
       grpc::ServerContext* context, const v1::WatchGrantsRequest& request,
       grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
-  // Sends the snapshot and returns its revision.
+  // Sends a snapshot at a revision >= `committed_head` (a feed head read as
+  // committed) and returns its revision.
   absl::StatusOr<int64_t> SendSnapshot(
+      grpc::ServerContext* context, int64_t committed_head,
       grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
-  absl::StatusOr<int64_t> SendSnapshotEvents(
+  absl::Status SendSnapshotEvents(
+      const FeedSnapshot& snapshot,
       grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
   // Sends events after `*cursor` read from the database (for a watcher that
   // is behind the hub's memory) and advances `*cursor`.
@@ -108,6 +120,7 @@ class IntrospectionServiceImpl final
   TokenManager& manager_;
   const CallerAuth& auth_;
   FeedHub& feed_;
+  SnapshotShare& snapshots_;
   const IntrospectionOptions options_;
 };
 

@@ -64,6 +64,10 @@ ABSL_FLAG(std::string, callers_config, "",
 ABSL_FLAG(bool, auto_migrate, false,
           "Apply database migrations at start (safe with several replicas).");
 ABSL_FLAG(int32_t, db_pool_size, 8, "Maximum PostgreSQL connections.");
+ABSL_FLAG(int32_t, snapshot_reads, 2,
+          "WatchGrants snapshot reads running at once (streams that need a "
+          "snapshot meanwhile share them and queue); at most "
+          "--db_pool_size - 1 are used.");
 ABSL_FLAG(bool, allow_insecure_non_loopback, false,
           "Allow --insecure on a non-loopback --listen address.");
 
@@ -79,6 +83,7 @@ constexpr const char* kFlagNames[] = {
     "tls_key",        "tls_client_ca",
     "callers_config", "auto_migrate",
     "db_pool_size",   "allow_insecure_non_loopback",
+    "snapshot_reads",
 };
 
 const pat::ProgramHelp kHelp = {
@@ -181,6 +186,7 @@ int Serve(bool admin_listen_given) {
   raw.callers_config_path = absl::GetFlag(FLAGS_callers_config);
   raw.auto_migrate = absl::GetFlag(FLAGS_auto_migrate);
   raw.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  raw.snapshot_reads = absl::GetFlag(FLAGS_snapshot_reads);
   absl::StatusOr<pat::AuthorityConfig> config = pat::ValidateAuthorityConfig(
       std::move(raw), absl::GetFlag(FLAGS_allow_insecure_non_loopback));
   if (!config.ok()) {

@@ -14,7 +14,8 @@ namespace {
 constexpr absl::Duration kRpcDeadline = absl::Seconds(10);
 
 // The fatal part of Start: a void function so that ASSERT_* can be used.
-void StartInto(FakeClock& clock, std::unique_ptr<TestDatabase>& db,
+void StartInto(const HarnessOptions& options, FakeClock& clock,
+               AuthorityMetrics* metrics, std::unique_ptr<TestDatabase>& db,
                std::unique_ptr<AuthorityServer>& server) {
   absl::StatusOr<std::unique_ptr<TestDatabase>> created =
       TestDatabase::Create();
@@ -25,12 +26,13 @@ void StartInto(FakeClock& clock, std::unique_ptr<TestDatabase>& db,
   raw.listen = "127.0.0.1:0";
   raw.database_url = db->url();
   raw.insecure = true;
-  raw.db_pool_size = 8;
+  raw.db_pool_size = options.db_pool_size;
+  raw.db_acquire_timeout = options.db_acquire_timeout;
   absl::StatusOr<AuthorityConfig> config =
       ValidateAuthorityConfig(std::move(raw));
   ASSERT_TRUE(config.ok()) << config.status();
   absl::StatusOr<std::unique_ptr<AuthorityServer>> started =
-      AuthorityServer::Create(*config, clock);
+      AuthorityServer::Create(*config, clock, metrics);
   ASSERT_TRUE(started.ok()) << started.status();
   server = *std::move(started);
   ASSERT_GT(server->port(), 0);
@@ -38,9 +40,13 @@ void StartInto(FakeClock& clock, std::unique_ptr<TestDatabase>& db,
 
 }  // namespace
 
-std::unique_ptr<AuthorityHarness> AuthorityHarness::Start() {
+std::unique_ptr<AuthorityHarness> AuthorityHarness::Start(
+    HarnessOptions options) {
   std::unique_ptr<AuthorityHarness> h(new AuthorityHarness());
-  StartInto(h->clock_, h->db_, h->server_);
+  if (options.metrics) {
+    h->metrics_ = std::make_unique<AuthorityMetrics>(h->registry_);
+  }
+  StartInto(options, h->clock_, h->metrics_.get(), h->db_, h->server_);
   if (::testing::Test::HasFatalFailure()) return nullptr;
   h->channel_ =
       grpc::CreateChannel(h->target(), grpc::InsecureChannelCredentials());

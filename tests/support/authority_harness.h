@@ -7,17 +7,27 @@
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
+#include "common/metrics.h"
+#include "server/authority_metrics.h"
 #include "server/authority_server.h"
 #include "tests/support/test_database.h"
 
 namespace pat::testing {
+
+// What a test may change about the in-process authority.
+struct HarnessOptions {
+  int db_pool_size = 8;
+  absl::Duration db_acquire_timeout = absl::Seconds(5);
+  // With metrics the authority also writes its per-RPC access log (stderr).
+  bool metrics = false;
+};
 
 // An in-process pat-authority (real gRPC server on 127.0.0.1:0, --insecure)
 // on a fresh TestDatabase, with a FakeClock the test can Advance.
 class AuthorityHarness {
  public:
   // Fails the calling test (ASSERT) on error.
-  static std::unique_ptr<AuthorityHarness> Start();
+  static std::unique_ptr<AuthorityHarness> Start(HarnessOptions options = {});
   ~AuthorityHarness();
 
   FakeClock& clock() { return clock_; }
@@ -28,6 +38,9 @@ class AuthorityHarness {
   pat::v1::DirectoryService::Stub& directory() { return *directory_; }
   pat::v1::IntrospectionService::Stub& introspection() { return *introspection_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  // The authority's metrics; only with HarnessOptions::metrics.
+  MetricsRegistry& registry() { return registry_; }
+  AuthorityMetrics* metrics() { return metrics_.get(); }
 
   // A client context carrying `x-pat-actor: actor` (none when empty) and a
   // 10 s deadline.
@@ -36,6 +49,8 @@ class AuthorityHarness {
  private:
   AuthorityHarness() = default;
   FakeClock clock_;
+  MetricsRegistry registry_;
+  std::unique_ptr<AuthorityMetrics> metrics_;
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<AuthorityServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
