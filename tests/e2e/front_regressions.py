@@ -843,11 +843,11 @@ def item4(st):
         # Cached-token probes, each on a new connection, for 3 s of flood.
         while time.monotonic() - t0 < 3.0:
             try:
-                r = request(port, "GET", "/v1/files/" + FILE_A, bearer(st.rest_secret), timeout=20)
+                r = request(port, "GET", "/v1/files/" + FILE_A, bearer(st.rest_secret), timeout=45)
                 lat.append(r.seconds)
                 statuses.append(r.status)
             except (OSError, http.client.HTTPException) as e:
-                lat.append(20.0)
+                lat.append(45.0)
                 statuses.append(type(e).__name__)
             time.sleep(0.05)
     finally:
@@ -856,10 +856,13 @@ def item4(st):
     lat_ms = sorted(x * 1000 for x in lat)
     p50 = lat_ms[len(lat_ms) // 2]
     p99 = lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))]
-    ok = all(s == 200 for s in statuses) and lat_ms[-1] < 1000
+    # Not queued behind a miss: a request that waits for a stalled miss's
+    # turn waits at least until that miss's RPC deadline (2 s), usually many.
+    ok = all(s == 200 for s in statuses) and lat_ms[-1] < 2000
     detail = ("%d cached-token requests (new connection each) during %.1f s of a flood of unknown "
               "secrets on 16 connections with the authority SIGSTOPped: p50 %.1f ms, p99 %.1f ms, "
-              "max %.1f ms (bound 1000 ms, the RPC deadline is 2 s), statuses %s") % (
+              "max %.1f ms (bound: under the 2 s RPC deadline; 45000 = client gave up), "
+              "statuses %s") % (
         len(lat), window, p50, p99, lat_ms[-1], sorted(set(map(str, statuses))))
     return ok, detail, threads, flood_stats
 
