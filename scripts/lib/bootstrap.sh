@@ -38,7 +38,7 @@ PAT_DEB_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost1.81-dev nlohmann-json3-dev
   zlib1g-dev ccache
   clang libclang-rt-14-dev llvm
-  prometheus python3-yaml curl
+  prometheus python3 python3-yaml curl
 )
 
 # pat_missing_packages PKG...: prints the ones dpkg does not have installed.
