@@ -181,7 +181,39 @@ std::chrono::system_clock::time_point DeadlineAfter(absl::Duration d) {
 
 // --- Implementation ---
 
-struct GrpcAuthorityClient::Impl {
+namespace {
+
+// What a call object tells the client when it is destroyed.
+class InFlightCounter {
+ public:
+  virtual void End() = 0;
+
+ protected:
+  ~InFlightCounter() = default;
+};
+
+// Ends a call's in-flight registration when the call object is destroyed.
+// It is the first member of UnaryCall, so it runs after ~ClientContext: the
+// client's Shutdown() (which waits for in_flight == 0) returns only once no
+// ClientContext of ours holds the channel. The channel's last reference is
+// then dropped by ~Impl on the destroying thread, never by a gRPC callback
+// thread: a grpc::Channel destroyed there tears down grpc++'s callback
+// completion queue from one of its own threads (the self-join fails and the
+// queue is freed twice: ASan double-free in grpc_cq_internal_unref, 8 of 30
+// miss_flood_test runs under load; grpc/grpc#32584).
+struct InFlightRelease {
+  InFlightCounter* impl = nullptr;
+  InFlightRelease() = default;
+  InFlightRelease(const InFlightRelease&) = delete;
+  InFlightRelease& operator=(const InFlightRelease&) = delete;
+  ~InFlightRelease() {
+    if (impl != nullptr) impl->End();
+  }
+};
+
+}  // namespace
+
+struct GrpcAuthorityClient::Impl final : InFlightCounter {
   struct MethodMetrics {
     Counter* calls = nullptr;
     Counter* errors = nullptr;
@@ -228,12 +260,14 @@ struct GrpcAuthorityClient::Impl {
     absl::MutexLock lock(&mu);
     contexts.erase(context);
   }
-  // The call's user callback has returned.
-  void End() {
+  // The call object (context included) is being destroyed
+  // (InFlightRelease).
+  void End() override {
     absl::MutexLock lock(&mu);
     in_flight_gauge.Set(static_cast<int64_t>(--in_flight));
   }
-  // Cancels every call in flight and waits until their callbacks returned.
+  // Cancels every call in flight and waits until their call objects (and
+  // so their ClientContexts' channel references) are gone.
   // TryCancel runs without the lock (the shared pointers keep the contexts
   // alive), so a callback that runs inline cannot deadlock.
   void Shutdown() {
@@ -274,6 +308,7 @@ namespace {
 // client's registry (for cancellation at shutdown).
 template <typename Request, typename Response, typename Callback>
 struct UnaryCall {
+  InFlightRelease release;  // first: destroyed last
   grpc::ClientContext context;
   Request request;
   Response response;
@@ -406,6 +441,7 @@ void GrpcAuthorityClient::ValidateToken(const Digest& digest,
     std::move(call->done)(ShuttingDown());
     return;
   }
+  call->release.impl = impl_.get();
   impl_->validate.calls->Inc();
   Impl* impl = impl_.get();
   impl->stub->async()->ValidateToken(
@@ -419,7 +455,6 @@ void GrpcAuthorityClient::ValidateToken(const Digest& digest,
         ValidateCallback user = std::move(call->done);
         impl->Untrack(&call->context);
         std::move(user)(std::move(result));
-        impl->End();
       });
 }
 
@@ -438,6 +473,7 @@ void GrpcAuthorityClient::ResolveResource(ResourceKind kind,
     std::move(call->done)(ShuttingDown());
     return;
   }
+  call->release.impl = impl_.get();
   impl_->resolve.calls->Inc();
   Impl* impl = impl_.get();
   impl->stub->async()->ResolveResource(
@@ -455,7 +491,6 @@ void GrpcAuthorityClient::ResolveResource(ResourceKind kind,
         ResolveCallback user = std::move(call->done);
         impl->Untrack(&call->context);
         std::move(user)(std::move(result));
-        impl->End();
       });
 }
 
