@@ -106,6 +106,16 @@ AuthorityMetrics::AuthorityMetrics(MetricsRegistry& registry)
           "pat_authority_snapshot_duration_seconds",
           "Time to read and send one WatchGrants snapshot.", {},
           DatabaseBuckets())),
+      rate_limited_actor(registry.GetCounter(
+          "pat_authority_rate_limited_total",
+          "TokenService requests refused (RESOURCE_EXHAUSTED) by a rate "
+          "limit, by limit: per actor or per caller identity.",
+          {{"limit", "actor"}})),
+      rate_limited_caller(registry.GetCounter(
+          "pat_authority_rate_limited_total",
+          "TokenService requests refused (RESOURCE_EXHAUSTED) by a rate "
+          "limit, by limit: per actor or per caller identity.",
+          {{"limit", "caller"}})),
       ready(registry.GetGauge("pat_authority_ready",
                               "1 when /readyz answers ready.")),
       database_up(registry.GetGauge(

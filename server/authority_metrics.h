@@ -24,6 +24,8 @@
 //   pat_authority_snapshot_duration_seconds                  histogram
 //   pat_authority_lifecycle_actions_total{action}            counter
 //       action: create, update, refresh, revoke
+//   pat_authority_rate_limited_total{limit="actor"|"caller"}  counter
+//       TokenService requests refused RESOURCE_EXHAUSTED by a rate limit
 //   pat_authority_ready                                      gauge (0/1)
 //   pat_authority_database_up                                gauge (0/1)
 //   pat_authority_build_info{version,commit}                 gauge (1)
@@ -54,6 +56,8 @@ class AuthorityMetrics {
   Counter& watch_events_sent;
   Counter& snapshots;
   Histogram& snapshot_duration;
+  Counter& rate_limited_actor;
+  Counter& rate_limited_caller;
   Gauge& ready;
   Gauge& database_up;
 
