@@ -300,6 +300,41 @@ TestDatabase* ClientCertTest::db_ = nullptr;
 FakeClock* ClientCertTest::clock_ = nullptr;
 AuthorityServer* ClientCertTest::server_ = nullptr;
 
+// OpenSSL's verdict on certificate `leaf` against CA `ca` (as the
+// authority's trust store would give it), with or without the time checks.
+int VerifyError(const Identity& ca, const Identity& leaf, bool check_time) {
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_add_cert(store, ca.cert.get());
+  if (!check_time) X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME);
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  X509_STORE_CTX_init(ctx, store, leaf.cert.get(), nullptr);
+  X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+  const int ok = X509_verify_cert(ctx);
+  const int error = ok == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  return error;
+}
+
+// The refused certificates differ from the accepted one only by their dates:
+// without the time checks every one verifies.
+TEST_F(ClientCertTest, RefusedCertificatesAreWrongOnlyInTime) {
+  const Identity& ca = (*ids_)["ca"];
+  const Identity& expired_ca = (*ids_)["expired_ca"];
+  EXPECT_EQ(VerifyError(ca, (*ids_)["admin"], true), X509_V_OK);
+  EXPECT_EQ(VerifyError(ca, (*ids_)["expired_admin"], true),
+            X509_V_ERR_CERT_HAS_EXPIRED);
+  EXPECT_EQ(VerifyError(ca, (*ids_)["future_admin"], true),
+            X509_V_ERR_CERT_NOT_YET_VALID);
+  EXPECT_EQ(VerifyError(expired_ca, (*ids_)["admin_of_expired_ca"], true),
+            X509_V_ERR_CERT_HAS_EXPIRED);
+  for (const char* name : {"admin", "expired_admin", "future_admin"}) {
+    EXPECT_EQ(VerifyError(ca, (*ids_)[name], false), X509_V_OK) << name;
+  }
+  EXPECT_EQ(VerifyError(expired_ca, (*ids_)["admin_of_expired_ca"], false),
+            X509_V_OK);
+}
+
 TEST_F(ClientCertTest, ValidClientCertificateIsAccepted) {
   EXPECT_THAT(ListPlans(Channel("admin")), IsOk());
 }
