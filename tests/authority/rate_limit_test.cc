@@ -5,12 +5,26 @@
 // trailer) and pat_authority_rate_limited_total counts it; every RPC of
 // TokenService (enumerated from its descriptor) is limited; sidecar and
 // directory RPCs are not; the limits are off by default with --insecure.
+// And the pat-authority binary's rate flags (command line and PAT_*
+// variables; given explicitly they apply under --insecure too; invalid
+// values are usage errors).
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -31,6 +45,8 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_database.h"
+
+extern char** environ;
 
 namespace pat::testing {
 namespace {
@@ -304,6 +320,167 @@ TEST(RateLimitConfigTest, DefaultsApplyWithTlsAndAreValidated) {
   ASSERT_THAT(valid, IsOk());
   EXPECT_FALSE(valid->actor_rate_limit.enabled());
   EXPECT_TRUE(valid->caller_rate_limit.enabled());
+}
+
+// --- The binary's flags ------------------------------------------------------
+
+// pat-authority (PAT_AUTHORITY_BIN) with `args`, stderr on a pipe, the
+// environment without PAT_* plus `env`. Killed and reaped on destruction.
+class AuthorityBinary {
+ public:
+  AuthorityBinary(const std::vector<std::string>& args,
+                  const std::vector<std::string>& env) {
+    const char* binary = std::getenv("PAT_AUTHORITY_BIN");
+    if (binary == nullptr || pipe2(fds_, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds_[1], STDERR_FILENO);
+    std::vector<std::string> argv_storage = {binary};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_storage = env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (!absl::StartsWith(*e, "PAT_")) env_storage.emplace_back(*e);
+    }
+    std::vector<char*> envp;
+    for (std::string& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (posix_spawn(&pid_, binary, &actions, nullptr, argv.data(),
+                    envp.data()) != 0) {
+      pid_ = 0;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds_[1]);
+  }
+  ~AuthorityBinary() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (fds_[0] >= 0) close(fds_[0]);
+  }
+
+  // Reads stderr until a line contains `needle` (true) or end of file or
+  // `timeout` (false).
+  bool WaitForOutput(absl::string_view needle, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!absl::StrContains(output_, needle)) {
+      const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+      if (ms <= 0 || fds_[0] < 0) return false;
+      pollfd p{fds_[0], POLLIN, 0};
+      const int ready = poll(&p, 1, static_cast<int>(ms));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return false;
+      char chunk[4096];
+      const ssize_t n = read(fds_[0], chunk, sizeof(chunk));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      output_.append(chunk, static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // The port of {"msg":"listening","port":N}, or 0.
+  int WaitForPort() {
+    if (!WaitForOutput("\"msg\":\"listening\"", absl::Seconds(60))) return 0;
+    const size_t at = output_.find("\"port\":", output_.find("listening"));
+    int port = 0;
+    if (at == std::string::npos) return 0;
+    const std::string digits = output_.substr(at + 7, 5);
+    absl::SimpleAtoi(digits.substr(0, digits.find_first_not_of("0123456789")),
+                     &port);
+    return port;
+  }
+
+  // Waits for the exit; the exit code, or -1.
+  int WaitExit() {
+    WaitForOutput("\n<never>", absl::Seconds(30));  // drain to end of file
+    int status = 0;
+    if (pid_ <= 0 || waitpid(pid_, &status, 0) != pid_) return -1;
+    pid_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  const std::string& output() const { return output_; }
+
+ private:
+  int fds_[2] = {-1, -1};
+  pid_t pid_ = 0;
+  std::string output_;
+};
+
+// How many of `n` quick ListPlans calls of one actor are refused.
+int RefusedOf(int port, int n) {
+  auto stub = v1::TokenService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  int refused = 0;
+  for (int i = 0; i < n; ++i) {
+    v1::ListPlansResponse response;
+    grpc::Status status = stub->ListPlans(Ctx("alice").get(), {}, &response);
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+    } else {
+      EXPECT_THAT(status, IsOk());
+    }
+  }
+  return refused;
+}
+
+class RateLimitBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(std::getenv("PAT_AUTHORITY_BIN"), nullptr);
+    absl::StatusOr<std::unique_ptr<TestDatabase>> db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+  }
+  std::vector<std::string> Args(std::vector<std::string> more) {
+    std::vector<std::string> args = {
+        "--insecure", "--listen=127.0.0.1:0",
+        "--admin_listen=", "--database_url=" + db_->url()};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  }
+  std::unique_ptr<TestDatabase> db_;
+};
+
+// A rate of 1 per 1000 s: nothing refills during the test.
+TEST_F(RateLimitBinaryTest, ExplicitFlagTurnsTheLimitOnUnderInsecure) {
+  AuthorityBinary authority(
+      Args({"--actor_rate_limit=0.001", "--actor_rate_burst=3"}), {});
+  const int port = authority.WaitForPort();
+  ASSERT_GT(port, 0) << authority.output();
+  EXPECT_EQ(RefusedOf(port, 5), 2);
+}
+
+TEST_F(RateLimitBinaryTest, EnvironmentVariableCountsAsGiven) {
+  AuthorityBinary authority(
+      Args({}), {"PAT_CALLER_RATE_LIMIT=0.001", "PAT_CALLER_RATE_BURST=2"});
+  const int port = authority.WaitForPort();
+  ASSERT_GT(port, 0) << authority.output();
+  EXPECT_EQ(RefusedOf(port, 4), 2);
+}
+
+TEST_F(RateLimitBinaryTest, InsecureWithoutRateFlagsIsUnlimited) {
+  AuthorityBinary authority(Args({}), {});
+  const int port = authority.WaitForPort();
+  ASSERT_GT(port, 0) << authority.output();
+  // Beyond the default actor burst (40).
+  EXPECT_EQ(RefusedOf(port, 60), 0);
+}
+
+TEST_F(RateLimitBinaryTest, InvalidRateFlagsAreUsageErrors) {
+  for (const auto& [flag, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--actor_rate_burst=0", "--actor_rate_burst: must be 1..1000000"},
+           {"--caller_rate_limit=-1", "--caller_rate_limit: must be 0 (off)"},
+       }) {
+    AuthorityBinary authority(Args({flag}), {});
+    EXPECT_EQ(authority.WaitExit(), 2) << flag << "\n" << authority.output();
+    EXPECT_THAT(authority.output(), HasSubstr(message)) << flag;
+  }
 }
 
 }  // namespace
