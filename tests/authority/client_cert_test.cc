@@ -6,7 +6,8 @@
 // accepted. And function-level authorization (BFLA) over every RPC of every
 // pat.v1 service, enumerated from the descriptors: a caller whose role does
 // not grant the service is refused PERMISSION_DENIED, so a new RPC or
-// service cannot be added without coverage.
+// service cannot be added without coverage. And the per-caller rate limit
+// keyed by the certificate identity.
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>
@@ -52,6 +53,10 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kAdminId[] = "spiffe://pat/console";
+constexpr char kSecondAdminId[] = "spiffe://pat/console-2";
+// The per-caller burst of this suite's authority (every test but
+// CallerLimitIsPerCertificateIdentity makes fewer admin calls).
+constexpr int kCallerBurst = 30;
 constexpr char kPlatformId[] = "spiffe://pat/directory-sync";
 constexpr char kSidecarId[] = "spiffe://pat/sidecar";
 
@@ -200,6 +205,8 @@ class ClientCertTest : public ::testing::Test {
     issue("server", "ca", server_spec);
     const std::string admin_san = absl::StrCat("URI:", kAdminId);
     issue("admin", "ca", spec("admin", admin_san));
+    issue("second_admin", "ca",
+          spec("admin 2", absl::StrCat("URI:", kSecondAdminId)));
     issue("platform", "ca",
           spec("platform", absl::StrCat("URI:", kPlatformId)));
     issue("sidecar", "ca", spec("sidecar", absl::StrCat("URI:", kSidecarId)));
@@ -228,14 +235,16 @@ class ClientCertTest : public ::testing::Test {
     raw.tls_client_ca_path =
         WriteTemp(*dir_, "ca.pem",
                   (*ids_)["ca"].cert_pem + (*ids_)["expired_ca"].cert_pem);
-    raw.callers_config_path =
-        WriteTemp(*dir_, "callers",
-                  absl::StrCat(kAdminId, " admin\n", kPlatformId, " platform\n",
-                               kSidecarId, " sidecar\n"));
+    raw.callers_config_path = WriteTemp(
+        *dir_, "callers",
+        absl::StrCat(kAdminId, " admin\n", kSecondAdminId, " admin\n",
+                     kPlatformId, " platform\n", kSidecarId, " sidecar\n"));
     absl::StatusOr<std::unique_ptr<TestDatabase>> db = TestDatabase::Create();
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = db->release();
     raw.database_url = db_->url();
+    raw.caller_rate_limit = {.per_second = 1, .burst = kCallerBurst};
+    raw.rate_limits_explicit = true;
     absl::StatusOr<AuthorityConfig> config = ValidateAuthorityConfig(raw);
     ASSERT_TRUE(config.ok()) << config.status();
     clock_ = new FakeClock();
@@ -355,6 +364,31 @@ TEST_F(ClientCertTest, NotYetValidClientCertificateFailsTheHandshake) {
 TEST_F(ClientCertTest, CertificateOfAnExpiredCaFailsTheHandshake) {
   EXPECT_THAT(ListPlans(Channel("admin_of_expired_ca")),
               StatusCodeIs(absl::StatusCode::kUnavailable));
+}
+
+// The per-caller bucket is keyed by the certificate's configured SAN: one
+// admin identity exhausting its bucket (with a new actor each call, so the
+// actor limit never trips) leaves another admin identity untouched.
+TEST_F(ClientCertTest, CallerLimitIsPerCertificateIdentity) {
+  // Full buckets whatever ran before (burst / rate = 30 s).
+  clock_->Advance(absl::Seconds(kCallerBurst));
+  auto second = v1::TokenService::NewStub(Channel("second_admin"));
+  for (int i = 0; i < kCallerBurst; ++i) {
+    v1::ListPlansResponse response;
+    ASSERT_THAT(
+        second->ListPlans(Ctx(absl::StrCat("actor-", i)).get(), {}, &response),
+        IsOk())
+        << i;
+  }
+  // A new connection with the same certificate shares the bucket.
+  auto again = v1::TokenService::NewStub(Channel("second_admin"));
+  v1::ListPlansResponse response;
+  grpc::Status refused =
+      again->ListPlans(Ctx("actor-new").get(), {}, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(),
+            "rate limit exceeded for this caller; retry after 1000 ms");
+  EXPECT_THAT(ListPlans(Channel("admin")), IsOk());
 }
 
 // --- BFLA over every RPC, from the descriptors -------------------------------
