@@ -23,6 +23,8 @@ namespace pat {
 namespace {
 
 constexpr int kMaxPoolSize = 1000;
+constexpr int kMaxRatePerSecond = 1000000;
+constexpr int kMaxBurst = 1000000;
 constexpr size_t kMaxEchoBytes = 64;
 
 std::string Echo(absl::string_view input) {
@@ -126,6 +128,22 @@ absl::string_view StripComment(absl::string_view line) {
   return line;
 }
 
+absl::Status ValidateRateLimit(absl::string_view prefix,
+                               const RateLimit& limit) {
+  // !(x >= 0) also refuses NaN.
+  if (!(limit.per_second >= 0) || limit.per_second > kMaxRatePerSecond) {
+    return FlagError(absl::StrCat(prefix, "_rate_limit"),
+                     absl::StrCat("must be 0 (off) to ", kMaxRatePerSecond,
+                                  " requests per second"));
+  }
+  if (limit.enabled() && (limit.burst < 1 || limit.burst > kMaxBurst)) {
+    return FlagError(
+        absl::StrCat(prefix, "_rate_burst"),
+        absl::StrCat("must be 1..", kMaxBurst, ", got ", limit.burst));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::map<std::string, std::set<CallerRole>>> ParseCallersConfig(
@@ -192,6 +210,8 @@ absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
                      absl::StrCat("must be 1..", kMaxPoolSize, ", got ",
                                   raw.snapshot_reads));
   }
+  PAT_RETURN_IF_ERROR(ValidateRateLimit("actor", raw.actor_rate_limit));
+  PAT_RETURN_IF_ERROR(ValidateRateLimit("caller", raw.caller_rate_limit));
 
   const std::pair<absl::string_view, const std::string*> tls_flags[] = {
       {"tls_cert", &raw.tls_cert_path},
@@ -215,6 +235,10 @@ absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
                        "\" without --allow_insecure_non_loopback"));
     }
     raw.callers.clear();
+    if (!raw.rate_limits_explicit) {
+      raw.actor_rate_limit = RateLimit{};
+      raw.caller_rate_limit = RateLimit{};
+    }
     return raw;
   }
 

@@ -13,6 +13,19 @@ namespace pat {
 // Which services a caller may use (SPEC §4).
 enum class CallerRole { kAdmin, kPlatform, kSidecar };
 
+// A token bucket: `per_second` requests a second on average, up to `burst`
+// at once. per_second 0 turns the limit off (burst is then ignored).
+struct RateLimit {
+  double per_second = 0;
+  int burst = 0;
+  bool enabled() const { return per_second > 0; }
+};
+
+// The production defaults of the TokenService rate limits (the flags'
+// defaults; see ValidateAuthorityConfig for --insecure).
+inline constexpr RateLimit kDefaultActorRateLimit = {20, 40};
+inline constexpr RateLimit kDefaultCallerRateLimit = {200, 400};
+
 // Validated, immutable configuration of pat-authority.
 struct AuthorityConfig {
   std::string listen = "127.0.0.1:7443";
@@ -37,6 +50,14 @@ struct AuthorityConfig {
   // start-up storm always leaves a connection for the other RPCs.
   int snapshot_reads = 2;
   bool auto_migrate = false;
+  // TokenService rate limits per actor (x-pat-actor) and per caller
+  // identity (certificate SAN).
+  RateLimit actor_rate_limit = kDefaultActorRateLimit;
+  RateLimit caller_rate_limit = kDefaultCallerRateLimit;
+  // False when the four rate-limit fields are the defaults (no flag given):
+  // then --insecure turns both limits off, so that development servers,
+  // tests on a frozen FakeClock and benchmarks are not throttled.
+  bool rate_limits_explicit = false;
   // Parsed callers config: certificate identity (a SAN) -> roles.
   std::map<std::string, std::set<CallerRole>> callers;
 };
@@ -45,7 +66,9 @@ struct AuthorityConfig {
 // Errors are INVALID_ARGUMENT naming the flag: e.g. "--database_url: required".
 // Rules: database_url required; without --insecure, tls_cert, tls_key,
 // tls_client_ca and callers_config are required; with --insecure and a
-// non-loopback listen address, refused unless allow_insecure_non_loopback.
+// non-loopback listen address, refused unless allow_insecure_non_loopback;
+// a rate limit's per_second must be 0..1e6 and, when not 0, its burst
+// 1..1e6; with --insecure and !rate_limits_explicit both limits are off.
 absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
     AuthorityConfig raw, bool allow_insecure_non_loopback = false);
 

@@ -116,6 +116,16 @@ AuthorityMetrics::AuthorityMetrics(MetricsRegistry& registry)
       snapshot_waiters(registry.GetGauge(
           "pat_authority_snapshot_waiters",
           "WatchGrants streams waiting now for a shared snapshot read.")),
+      rate_limited_actor(registry.GetCounter(
+          "pat_authority_rate_limited_total",
+          "TokenService requests refused (RESOURCE_EXHAUSTED) by a rate "
+          "limit, by limit: per actor or per caller identity.",
+          {{"limit", "actor"}})),
+      rate_limited_caller(registry.GetCounter(
+          "pat_authority_rate_limited_total",
+          "TokenService requests refused (RESOURCE_EXHAUSTED) by a rate "
+          "limit, by limit: per actor or per caller identity.",
+          {{"limit", "caller"}})),
       ready(registry.GetGauge("pat_authority_ready",
                               "1 when /readyz answers ready.")),
       database_up(registry.GetGauge(

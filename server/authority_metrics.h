@@ -27,6 +27,8 @@
 //   pat_authority_snapshot_waiters                           gauge
 //   pat_authority_lifecycle_actions_total{action}            counter
 //       action: create, update, refresh, revoke
+//   pat_authority_rate_limited_total{limit="actor"|"caller"}  counter
+//       TokenService requests refused RESOURCE_EXHAUSTED by a rate limit
 //   pat_authority_ready                                      gauge (0/1)
 //   pat_authority_database_up                                gauge (0/1)
 //   pat_authority_build_info{version,commit}                 gauge (1)
@@ -60,6 +62,8 @@ class AuthorityMetrics {
   Counter& snapshot_reads;
   Counter& snapshot_shared;
   Gauge& snapshot_waiters;
+  Counter& rate_limited_actor;
+  Counter& rate_limited_caller;
   Gauge& ready;
   Gauge& database_up;
 

@@ -35,6 +35,7 @@
 #include "server/snapshot_share.h"
 #include "server/token_manager.h"
 #include "server/token_service.h"
+#include "server/token_service_limits.h"
 
 namespace pat {
 namespace {
@@ -152,6 +153,7 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<FeedHub> feed_;
   std::unique_ptr<SnapshotShare> snapshots_;
   std::unique_ptr<CallerAuth> auth_;
+  std::unique_ptr<TokenServiceLimits> token_limits_;
   std::unique_ptr<TokenServiceImpl> token_service_;
   std::unique_ptr<DirectoryServiceImpl> directory_service_;
   std::unique_ptr<IntrospectionServiceImpl> introspection_service_;
@@ -210,7 +212,15 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     feed_options.poll_wakeups = &metrics->feed_poll_wakeups;
   }
   PAT_ASSIGN_OR_RETURN(feed_, FeedHub::Start(std::move(feed_options), clock));
-  token_service_ = std::make_unique<TokenServiceImpl>(*manager_, *auth_);
+  RateLimitCounters limit_counters;
+  if (metrics != nullptr) {
+    limit_counters.actor = &metrics->rate_limited_actor;
+    limit_counters.caller = &metrics->rate_limited_caller;
+  }
+  token_limits_ = std::make_unique<TokenServiceLimits>(
+      config.caller_rate_limit, config.actor_rate_limit, clock, limit_counters);
+  token_service_ =
+      std::make_unique<TokenServiceImpl>(*manager_, *auth_, *token_limits_);
   directory_service_ =
       std::make_unique<DirectoryServiceImpl>(*manager_, *auth_);
   SnapshotShareOptions share_options;

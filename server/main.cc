@@ -31,7 +31,9 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -68,6 +70,18 @@ ABSL_FLAG(int32_t, snapshot_reads, 2,
           "WatchGrants snapshot reads running at once (streams that need a "
           "snapshot meanwhile share them and queue); at most "
           "--db_pool_size - 1 are used.");
+ABSL_FLAG(double, actor_rate_limit, pat::kDefaultActorRateLimit.per_second,
+          "TokenService requests per second per actor (x-pat-actor), "
+          "token bucket; 0 disables. Over it: RESOURCE_EXHAUSTED with a "
+          "retry-after-ms trailer. With --insecure and no rate flag given, "
+          "both rate limits are off.");
+ABSL_FLAG(int32_t, actor_rate_burst, pat::kDefaultActorRateLimit.burst,
+          "Requests an actor may make at once (bucket size).");
+ABSL_FLAG(double, caller_rate_limit, pat::kDefaultCallerRateLimit.per_second,
+          "TokenService requests per second per caller identity (client "
+          "certificate SAN), token bucket; 0 disables.");
+ABSL_FLAG(int32_t, caller_rate_burst, pat::kDefaultCallerRateLimit.burst,
+          "Requests a caller may make at once (bucket size).");
 ABSL_FLAG(bool, allow_insecure_non_loopback, false,
           "Allow --insecure on a non-loopback --listen address.");
 
@@ -84,7 +98,13 @@ constexpr const char* kFlagNames[] = {
     "callers_config", "auto_migrate",
     "db_pool_size",   "allow_insecure_non_loopback",
     "snapshot_reads",
+    "actor_rate_limit", "actor_rate_burst",
+    "caller_rate_limit", "caller_rate_burst",
 };
+
+constexpr const char* kRateLimitFlags[] = {
+    "actor_rate_limit", "actor_rate_burst",
+    "caller_rate_limit", "caller_rate_burst"};
 
 const pat::ProgramHelp kHelp = {
     .program = "pat-authority",
@@ -158,24 +178,33 @@ int WaitForSignal(const pat::AuthorityProcess& process) {
   }
 }
 
-// Whether --admin_listen was given on the command line or in the
-// environment (absl has no "was this flag set" query).
-bool AdminListenGiven(int argc, char** argv) {
-  if (std::getenv("PAT_ADMIN_LISTEN") != nullptr) return true;
+// Whether flag `name` was given on the command line or in the environment
+// (absl has no "was this flag set" query).
+bool FlagGiven(absl::string_view name, int argc, char** argv) {
+  const std::string variable =
+      absl::StrCat("PAT_", absl::AsciiStrToUpper(name));
+  if (std::getenv(variable.c_str()) != nullptr) return true;
   for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
+    absl::string_view arg = argv[i];
     if (arg == "--") break;
-    if (arg.rfind("--admin_listen", 0) == 0 ||
-        arg.rfind("-admin_listen", 0) == 0) {
+    if (!absl::ConsumePrefix(&arg, "--")) absl::ConsumePrefix(&arg, "-");
+    if (absl::ConsumePrefix(&arg, name) && (arg.empty() || arg[0] == '=')) {
       return true;
     }
   }
   return false;
 }
 
-int Serve(bool admin_listen_given) {
+int Serve(int argc, char** argv) {
   pat::AuthorityConfig raw;
-  raw.admin_listen_explicit = admin_listen_given;
+  raw.admin_listen_explicit = FlagGiven("admin_listen", argc, argv);
+  for (const char* name : kRateLimitFlags) {
+    if (FlagGiven(name, argc, argv)) raw.rate_limits_explicit = true;
+  }
+  raw.actor_rate_limit = {absl::GetFlag(FLAGS_actor_rate_limit),
+                          absl::GetFlag(FLAGS_actor_rate_burst)};
+  raw.caller_rate_limit = {absl::GetFlag(FLAGS_caller_rate_limit),
+                           absl::GetFlag(FLAGS_caller_rate_burst)};
   raw.listen = absl::GetFlag(FLAGS_listen);
   raw.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   raw.database_url = absl::GetFlag(FLAGS_database_url);
@@ -246,7 +275,7 @@ int main(int argc, char** argv) {
   pat::RouteGrpcLogsToJson();
   if (!ApplyEnvironmentDefaults()) return kExitUsage;
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() == 1) return Serve(AdminListenGiven(argc, argv));
+  if (positional.size() == 1) return Serve(argc, argv);
   if (positional.size() == 2 && std::string(positional[1]) == "migrate") {
     return Migrate();
   }

@@ -11,6 +11,13 @@
 
 namespace pat {
 
+absl::StatusOr<Caller> TokenServiceImpl::Admit(grpc::ServerContext* context) {
+  PAT_ASSIGN_OR_RETURN(Caller caller,
+                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_RETURN_IF_ERROR(limits_.Admit(*context, caller));
+  return caller;
+}
+
 void TokenServiceImpl::WriteToken(const Token& token, v1::Token* out) const {
   TokenToProto(token, StatusAt(token, manager_.Now()), out);
 }
@@ -23,8 +30,7 @@ grpc::Status TokenServiceImpl::ListPlans(grpc::ServerContext* context,
 
 absl::Status TokenServiceImpl::DoListPlans(grpc::ServerContext* context,
                                            v1::ListPlansResponse& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(std::vector<Plan> plans,
                        manager_.ListPlans(caller.actor));
   for (const Plan& plan : plans) PlanToProto(plan, response.add_plans());
@@ -40,8 +46,7 @@ grpc::Status TokenServiceImpl::CreateToken(
 absl::Status TokenServiceImpl::DoCreateToken(
     grpc::ServerContext* context, const v1::CreateTokenRequest& request,
     v1::CreateTokenResponse& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(CreateTokenParams params,
                        CreateTokenParamsFromProto(request));
   PAT_ASSIGN_OR_RETURN(CreateTokenResult result,
@@ -61,8 +66,7 @@ grpc::Status TokenServiceImpl::GetToken(grpc::ServerContext* context,
 absl::Status TokenServiceImpl::DoGetToken(grpc::ServerContext* context,
                                           const v1::GetTokenRequest& request,
                                           v1::Token& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(
       Token token,
       manager_.GetToken(caller.actor, request.plan_id(), request.token_id()));
@@ -79,8 +83,7 @@ grpc::Status TokenServiceImpl::ListTokens(grpc::ServerContext* context,
 absl::Status TokenServiceImpl::DoListTokens(
     grpc::ServerContext* context, const v1::ListTokensRequest& request,
     v1::ListTokensResponse& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(ListTokensParams params,
                        ListTokensParamsFromProto(request));
   PAT_ASSIGN_OR_RETURN(TokenPage page,
@@ -101,8 +104,7 @@ grpc::Status TokenServiceImpl::UpdateToken(
 absl::Status TokenServiceImpl::DoUpdateToken(
     grpc::ServerContext* context, const v1::UpdateTokenRequest& request,
     v1::Token& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(UpdateTokenParams params,
                        UpdateTokenParamsFromProto(request));
   PAT_ASSIGN_OR_RETURN(Token token, manager_.UpdateToken(caller.actor, params));
@@ -119,8 +121,7 @@ grpc::Status TokenServiceImpl::RefreshToken(
 absl::Status TokenServiceImpl::DoRefreshToken(
     grpc::ServerContext* context, const v1::RefreshTokenRequest& request,
     v1::RefreshTokenResponse& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(
       RefreshTokenResult result,
       manager_.RefreshToken(caller.actor, request.plan_id(), request.token_id(),
@@ -142,8 +143,7 @@ grpc::Status TokenServiceImpl::RevokeToken(
 absl::Status TokenServiceImpl::DoRevokeToken(
     grpc::ServerContext* context, const v1::RevokeTokenRequest& request,
     v1::Token& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(Token token,
                        manager_.RevokeToken(caller.actor, request.plan_id(),
                                             request.token_id()));
@@ -160,8 +160,7 @@ grpc::Status TokenServiceImpl::ListAuditEvents(
 absl::Status TokenServiceImpl::DoListAuditEvents(
     grpc::ServerContext* context, const v1::ListAuditEventsRequest& request,
     v1::ListAuditEventsResponse& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(AuditPage page,
                        manager_.ListAuditEvents(
                            caller.actor, request.plan_id(), request.token_id(),
@@ -182,8 +181,7 @@ grpc::Status TokenServiceImpl::CheckAccess(
 absl::Status TokenServiceImpl::DoCheckAccess(
     grpc::ServerContext* context, const v1::CheckAccessRequest& request,
     v1::CheckAccessResponse& response) {
-  PAT_ASSIGN_OR_RETURN(Caller caller,
-                       auth_.Authorize(context, CallerRole::kAdmin));
+  PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(CheckAccessParams params,
                        CheckAccessParamsFromProto(request));
   // The same authorization as every token RPC (R2) comes first, inside.

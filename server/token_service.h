@@ -5,19 +5,23 @@
 #include "pat/v1/pat.grpc.pb.h"
 #include "server/caller_auth.h"
 #include "server/token_manager.h"
+#include "server/token_service_limits.h"
 
 namespace pat {
 
 // pat.v1.TokenService: the admin token lifecycle. Every RPC requires a caller
 // with the admin role; the actor is the `x-pat-actor` metadata (see
-// CallerAuth). Requests are converted with server/proto_convert.h and handed
-// to the TokenManager, whose statuses are returned through ToGrpcStatus.
-// Nothing here logs: responses of CreateToken and RefreshToken carry a secret.
-// Thread-safe; `manager` and `auth` must outlive the service.
+// CallerAuth), and the caller and the actor are rate limited (see
+// TokenServiceLimits) before any other work. Requests are converted with
+// server/proto_convert.h and handed to the TokenManager, whose statuses are
+// returned through ToGrpcStatus. Nothing here logs: responses of CreateToken
+// and RefreshToken carry a secret. Thread-safe; `manager`, `auth` and `limits`
+// must outlive the service.
 class TokenServiceImpl final : public v1::TokenService::Service {
  public:
-  TokenServiceImpl(TokenManager& manager, const CallerAuth& auth)
-      : manager_(manager), auth_(auth) {}
+  TokenServiceImpl(TokenManager& manager, const CallerAuth& auth,
+                   TokenServiceLimits& limits)
+      : manager_(manager), auth_(auth), limits_(limits) {}
 
   grpc::Status ListPlans(grpc::ServerContext* context,
                          const v1::ListPlansRequest* request,
@@ -78,11 +82,16 @@ class TokenServiceImpl final : public v1::TokenService::Service {
                              const v1::CheckAccessRequest& request,
                              v1::CheckAccessResponse& response);
 
+  // The first step of every RPC: the admin caller (CallerAuth::Authorize),
+  // admitted by the rate limits (TokenServiceLimits::Admit).
+  absl::StatusOr<Caller> Admit(grpc::ServerContext* context);
+
   // Writes `token` with its status as of now.
   void WriteToken(const Token& token, v1::Token* out) const;
 
   TokenManager& manager_;
   const CallerAuth& auth_;
+  TokenServiceLimits& limits_;
 };
 
 }  // namespace pat

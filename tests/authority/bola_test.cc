@@ -1,16 +1,23 @@
 // Broken object-level authorization (threat checklist; OWASP API1): every
 // TokenService RPC, called by someone who is not an admin of the token's plan,
-// fails with the exact code and changes nothing.
+// fails with the exact code and changes nothing. The RPCs are enumerated from
+// the service descriptor: a method without a row in the table of how to call
+// it (AllPlanRpcs / TokenRpcs, or kNotPlanAddressed) fails the test, so a new
+// RPC cannot be added without BOLA coverage.
 
 #include <chrono>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "pat/v1/pat.grpc.pb.h"
 #include "pat/v1/pat.pb.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"
@@ -25,6 +32,100 @@ using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::SizeIs;
+
+// TokenService methods that take no plan id, with the test that covers them.
+const std::map<std::string, std::string>& NotPlanAddressed() {
+  static const auto* methods = new std::map<std::string, std::string>{
+      {"ListPlans", "ListingsNeverIncludeAnotherPlansTokens"},
+  };
+  return *methods;
+}
+
+// The RPC a table row calls: "ListAuditEvents(token)" -> "ListAuditEvents".
+std::string MethodOf(const PlanRpc& rpc) {
+  return rpc.name.substr(0, rpc.name.find('('));
+}
+
+// Every method of pat.v1.TokenService, from its descriptor.
+std::vector<const google::protobuf::MethodDescriptor*> TokenServiceMethods() {
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          v1::TokenService::service_full_name());
+  std::vector<const google::protobuf::MethodDescriptor*> methods;
+  if (service == nullptr) {
+    ADD_FAILURE() << "no descriptor for "
+                  << v1::TokenService::service_full_name();
+    return methods;
+  }
+  for (int i = 0; i < service->method_count(); ++i) {
+    methods.push_back(service->method(i));
+  }
+  return methods;
+}
+
+// The rows of `table` for each TokenService method, in descriptor order.
+// Fails the test for a method with no row (and not in NotPlanAddressed), for
+// a row naming no method, and when `table` is empty.
+std::vector<PlanRpc> RowsForEveryMethod(std::vector<PlanRpc> table,
+                                        bool token_rpcs_only) {
+  std::map<std::string, std::vector<PlanRpc>> by_method;
+  for (PlanRpc& rpc : table) by_method[MethodOf(rpc)].push_back(std::move(rpc));
+  std::vector<PlanRpc> ordered;
+  for (const google::protobuf::MethodDescriptor* method :
+       TokenServiceMethods()) {
+    const bool takes_plan =
+        method->input_type()->FindFieldByName("plan_id") != nullptr;
+    const bool takes_token =
+        method->input_type()->FindFieldByName("token_id") != nullptr;
+    auto it = by_method.find(method->name());
+    if (it == by_method.end()) {
+      if (NotPlanAddressed().contains(method->name())) {
+        EXPECT_FALSE(takes_plan)
+            << method->full_name() << " takes a plan_id: give it a row";
+        continue;
+      }
+      if (token_rpcs_only && !takes_token) continue;
+      ADD_FAILURE() << method->full_name()
+                    << " has no row in the BOLA table (tests/support/"
+                       "fixtures.cc AllPlanRpcs/TokenRpcs): add one";
+      continue;
+    }
+    for (PlanRpc& rpc : it->second) {
+      // A method with a token id is checked in its token form too.
+      if (rpc.takes_token_id) {
+        EXPECT_TRUE(takes_token) << rpc.name << " takes no token_id";
+      }
+      ordered.push_back(std::move(rpc));
+    }
+    by_method.erase(it);
+  }
+  for (const auto& [name, rpcs] : by_method) {
+    ADD_FAILURE() << "table row " << name << " is not a TokenService method";
+  }
+  EXPECT_FALSE(ordered.empty());
+  return ordered;
+}
+
+TEST(BolaCoverageTest, EveryTokenServiceRpcHasARow) {
+  const std::vector<PlanRpc> all = RowsForEveryMethod(AllPlanRpcs(), false);
+  std::set<std::string> covered;
+  for (const PlanRpc& rpc : all) covered.insert(MethodOf(rpc));
+  std::set<std::string> token_covered;
+  for (const PlanRpc& rpc : RowsForEveryMethod(TokenRpcs(), true)) {
+    token_covered.insert(MethodOf(rpc));
+  }
+  for (const google::protobuf::MethodDescriptor* method :
+       TokenServiceMethods()) {
+    SCOPED_TRACE(method->full_name());
+    const std::string name(method->name());
+    EXPECT_TRUE(covered.contains(name) || NotPlanAddressed().contains(name));
+    // Every RPC that addresses a token is in the token table, which the
+    // indistinguishability test walks.
+    if (method->input_type()->FindFieldByName("token_id") != nullptr) {
+      EXPECT_TRUE(token_covered.contains(name));
+    }
+  }
+}
 
 class BolaTest : public SeededAuthorityTest {
  protected:
@@ -143,7 +244,7 @@ TEST_F(BolaTest, EveryRpcRefusesEveryoneButThePlansAdmins) {
                                  : row.token == Target::kTokenB
                                      ? b_.token().id()
                                      : kUnknownTokenId;
-    for (const PlanRpc& rpc : AllPlanRpcs()) {
+    for (const PlanRpc& rpc : RowsForEveryMethod(AllPlanRpcs(), false)) {
       if (row.token_rpcs_only && !rpc.takes_token_id) continue;
       SCOPED_TRACE(absl::StrCat(rpc.name, " — ", row.what));
       grpc::Status s = rpc.call(h(), row.actor, row.plan_id, token_id);
@@ -156,7 +257,7 @@ TEST_F(BolaTest, EveryRpcRefusesEveryoneButThePlansAdmins) {
 }
 
 TEST_F(BolaTest, OtherPlansTokenIsIndistinguishableFromUnknownToken) {
-  for (const PlanRpc& rpc : TokenRpcs()) {
+  for (const PlanRpc& rpc : RowsForEveryMethod(TokenRpcs(), true)) {
     SCOPED_TRACE(rpc.name);
     grpc::Status existing = rpc.call(h(), kAlice, kPlanA, b_.token().id());
     grpc::Status unknown = rpc.call(h(), kAlice, kPlanA, kUnknownTokenId);

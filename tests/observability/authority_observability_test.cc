@@ -123,7 +123,7 @@ TEST(AuthorityFlags, HelpListsFlagsAndExits0) {
     for (const char* name :
          {"--listen=", "--admin_listen=", "--database_url=", "--insecure=",
           "--tls_cert=", "--tls_key=", "--tls_client_ca=", "--callers_config=",
-          "--db_pool_size=", "--snapshot_reads=", "--auto_migrate=", "--version"}) {
+          "--db_pool_size=", "--snapshot_reads=", "--actor_rate_limit=", "--auto_migrate=", "--version"}) {
       EXPECT_THAT(r.output, HasSubstr(name)) << flag;
     }
     EXPECT_THAT(r.output, HasSubstr("PAT_ADMIN_LISTEN"));
