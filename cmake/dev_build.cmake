@@ -20,17 +20,14 @@ option(PAT_DEV_UNITY "PAT_DEV_BUILD: unity build of our libraries" ON)
 set(PAT_DEV_UNITY_BATCH 8 CACHE STRING
     "PAT_DEV_BUILD: .cc files per unity translation unit (0: one per library)")
 
-# Flags of the Dev configuration. A cache entry, so -DCMAKE_CXX_FLAGS_DEV=...
-# can try others (e.g. -O1) without editing this file.
-set(CMAKE_CXX_FLAGS_DEV "-O0 -g0 -DNDEBUG" CACHE STRING
-    "C++ flags of CMAKE_BUILD_TYPE=Dev (PAT_DEV_BUILD)")
-set(CMAKE_EXE_LINKER_FLAGS_DEV "" CACHE STRING "")
-set(CMAKE_SHARED_LINKER_FLAGS_DEV "" CACHE STRING "")
-set(CMAKE_STATIC_LINKER_FLAGS_DEV "" CACHE STRING "")
-set(CMAKE_MODULE_LINKER_FLAGS_DEV "" CACHE STRING "")
-mark_as_advanced(CMAKE_CXX_FLAGS_DEV CMAKE_EXE_LINKER_FLAGS_DEV
-                 CMAKE_SHARED_LINKER_FLAGS_DEV CMAKE_STATIC_LINKER_FLAGS_DEV
-                 CMAKE_MODULE_LINKER_FLAGS_DEV)
+# Flags of the Dev configuration. project() has made an empty cache entry for
+# the build type's flags already; it is filled in once, so
+# -DCMAKE_CXX_FLAGS_DEV=... (e.g. -O1) can try others without editing this
+# file.
+if("${CMAKE_CXX_FLAGS_DEV}" STREQUAL "")
+  set(CMAKE_CXX_FLAGS_DEV "-O0 -g0 -DNDEBUG" CACHE STRING
+      "C++ flags of CMAKE_BUILD_TYPE=Dev (PAT_DEV_BUILD)" FORCE)
+endif()
 
 # Files that cannot share a translation unit with the rest of their library
 # (paths relative to the source root), and why.
