@@ -357,7 +357,7 @@ class Stack:
                 log("stopping %s: %s" % (p.name, e))
         pmap(one, self.procs, workers=max(1, len(self.procs)))
 
-    def patctl(self, authority, *args, timeout="5s"):
+    def patctl(self, authority, *args, timeout="15s"):
         r = subprocess.run([self.bins["patctl"], "--insecure", "--authority=" + authority.target,
                             "--actor=" + ACTOR, "--timeout=" + timeout] + list(args),
                            env=child_env(), capture_output=True, timeout=60)
