@@ -317,7 +317,8 @@ class Stack:
         p = self.spawn(name, [self.bins["authority"], "--listen=127.0.0.1:0", "--insecure",
                               "--admin_listen=127.0.0.1:0", "--database_url=" + self.db_url,
                               "--auto_migrate"])
-        p.target = "127.0.0.1:%d" % p.listening()["port"]
+        j = p.listening()
+        p.target, p.admin_port = "127.0.0.1:%d" % j["port"], j.get("admin_port", 0)
         return p
 
     def start_sidecar(self, name, authority):
@@ -531,6 +532,13 @@ def drill(st, mode, primary, standby):
     rc, out = st.revoke(0, witness_revoke[0])
     check(rc != 0 and "UNAVAILABLE" in out,
           "a revoke during the outage fails UNAVAILABLE (exit %d: %s)" % (rc, out.strip()[:120]))
+    def probes():
+        return {a.name: (http_get(a.admin_port, "/readyz", timeout=5)[0],
+                         http_get(a.admin_port, "/healthz", timeout=5)[0])
+                for a in st.authorities}
+    wait_for(lambda: all(r == (503, 200) for r in probes().values()),
+             "the authorities' /readyz 503 (and /healthz 200) during the outage", 15)
+    check(True, "during the outage the authorities' /readyz is 503 and /healthz 200")
     check(not outage_bad and all(outage_live),
           "during the outage both sidecars still deny revoked tokens and allow the live one "
           "from cache")
@@ -539,6 +547,10 @@ def drill(st, mode, primary, standby):
     t_promote = time.monotonic()
     log("standby promoted %.1f s after the kill" % (t_promote - t_kill))
     rec = wait_authorities_recover(st, witness_live[0], t_kill)
+    for a in st.authorities:
+        wait_for(lambda: http_get(a.admin_port, "/readyz", timeout=5)[0] == 200,
+                 a.name + " /readyz 200 after the promotion", 30)
+    check(True, "both authorities ready again without a restart")
     for name, (secs, failures) in rec.items():
         log("measure: %s answered again %.1f s after the kill (%.1f s after promotion); "
             "failed probes: %s" % (name, secs, secs - (t_promote - t_kill), failures or "none"))
