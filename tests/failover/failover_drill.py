@@ -273,9 +273,10 @@ class Proc:
 
     def stop(self):
         if self.p.poll() is None:
+            # Shutdown is not under test here: a short grace, then SIGKILL.
             self.p.send_signal(signal.SIGTERM)
             try:
-                self.p.wait(15)
+                self.p.wait(3)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait(10)
@@ -589,6 +590,13 @@ def finish_sync(st, standby, revoked, burst, burst_results, witness_revoke, witn
     check(not bad, "sync: both sidecars deny all %d acked revokes after the failover"
           % N_REVOKES)
     resyncs = [st.metric(sc, "pat_sidecar_watch_resyncs_total") for sc in st.sidecars]
+    # Not only the sidecars' (sticky) caches: a sidecar started now takes a
+    # snapshot of the new primary and denies them too.
+    late = st.start_sidecar("pat-sidecar-late", st.authorities[1])
+    bad = denied_everywhere_one(st, late, [s for _, s in revoked] +
+                                [burst[k][1] for k, rc in burst_results.items() if rc == 0])
+    check(not bad, "sync: a sidecar started after the failover (snapshot of the new primary) "
+          "denies every acked revoke")
 
     # New changes after the failover, one through each authority.
     st.patctl_ok(st.authorities[0], "revoke", "--plan=" + PLAN, "--token=" + witness_revoke[0])
@@ -600,8 +608,9 @@ def finish_sync(st, standby, revoked, burst, burst_results, witness_revoke, witn
     for sc in st.sidecars:
         wait_for(lambda: st.through(sc, witness_revoke[1])[0] == 401,
                  "%s to deny the token revoked after the failover" % sc.name, 20)
+    wait_for(lambda: st.through(late, witness_revoke[1])[0] == 401, "the late sidecar", 20)
     check(all(reason_of(st.through(sc, witness_revoke[1])[1]) == "token_revoked"
-              for sc in st.sidecars),
+              for sc in st.sidecars + [late]),
           "sync: a revoke made after the failover reaches both sidecars (401 token_revoked)")
     check(all(allowed_by(sc, st, new_secret) and allowed_by(sc, st, witness_live[1])
               for sc in st.sidecars),
