@@ -26,7 +26,10 @@ and changed with patctl.
 
 Environment: PAT_AUTHORITY_BIN, PAT_SIDECAR_BIN, PAT_PATCTL_BIN,
 PAT_SAMPLE_UPSTREAM_BIN (tests/failover/failover_drill.sh sets them),
-PAT_FAILOVER_KEEP=1 keeps the work directory (printed). Every result line
+PAT_FAILOVER_KEEP=1 keeps the work directory (printed),
+PAT_FAILOVER_LAG=pause makes the async standby lag by pg_wal_replay_pause()
+instead (docs/failover.md: that loses nothing, the assertion then fails),
+PAT_FAILOVER_STRICT=1 asserts the async findings. Every result line
 starts with "failover[mode]:"; the last line is PASS or FAIL. Only the
 standard library.
 """
@@ -496,7 +499,12 @@ def drill(st, mode, primary, standby):
     check(all(allowed_by(sc, st, s) for sc in st.sidecars for _, s in tokens),
           "every new token is allowed (200) through both sidecars")
 
-    if not sync:
+    if not sync and os.environ.get("PAT_FAILOVER_LAG") == "pause":
+        # Variant: the standby still receives (and flushes) WAL, only replay
+        # is paused.
+        psql(standby.port, "SELECT pg_wal_replay_pause()")
+        log("standby replay paused (pg_wal_replay_pause); WAL still received")
+    elif not sync:
         # The standby stops receiving WAL: from here on it lags.
         standby.append_conf("postgresql.auto.conf", ["primary_conninfo = ''"])
         psql(standby.port, "SELECT pg_reload_conf()")
