@@ -29,7 +29,8 @@ PAT_SAMPLE_UPSTREAM_BIN (tests/failover/failover_drill.sh sets them),
 PAT_FAILOVER_KEEP=1 keeps the work directory (printed),
 PAT_FAILOVER_LAG=pause makes the async standby lag by pg_wal_replay_pause()
 instead (docs/failover.md: that loses nothing, the assertion then fails),
-PAT_FAILOVER_STRICT=1 asserts the async findings. Every result line
+PAT_FAILOVER_STRICT=0 only reports the async feed findings instead of
+asserting them (for binaries without the FeedHub fix of docs/failover.md). Every result line
 starts with "failover[mode]:"; the last line is PASS or FAIL. Only the
 standard library.
 """
@@ -629,15 +630,20 @@ def finish_sync(st, standby, revoked, burst, burst_results, witness_revoke, witn
     return True
 
 
+def strict():
+    return os.environ.get("PAT_FAILOVER_STRICT", "1") != "0"
+
+
 def report(cond, what):
-    """A known defect the async drill documents (docs/failover.md): logged as
-    a finding, or asserted with PAT_FAILOVER_STRICT=1 (fails until fixed)."""
-    if os.environ.get("PAT_FAILOVER_STRICT"):
+    """The feed going backwards (docs/failover.md): asserted, or with
+    PAT_FAILOVER_STRICT=0 only logged as a finding (binaries without the
+    FeedHub fix)."""
+    if strict():
         check(cond, what)
     elif cond:
         log("ok: " + what)
     else:
-        log("finding (BUG, not asserted; PAT_FAILOVER_STRICT=1 asserts it): NOT " + what)
+        log("finding (BUG, not asserted with PAT_FAILOVER_STRICT=0): NOT " + what)
 
 
 def sidecar_view(st, sc, revoked, witness):
@@ -671,7 +677,9 @@ def finish_async(st, standby, revoked, witness_revoke, witness_live, head_before
     # 1. The authorities that survived the failover, and their sidecars.
     st.patctl_ok(st.authorities[0], "revoke", "--plan=" + PLAN, "--token=" + witness_revoke[0])
     head_new = feed_head(standby.port)
-    deadline = time.monotonic() + 3
+    # Enough for the authorities' feed listeners to reconnect and their
+    # sidecars to resync (with the fix); the bug makes it wait it out.
+    deadline = time.monotonic() + (15 if strict() else 5)
     while time.monotonic() < deadline and not all(
             st.through(sc, witness_revoke[1])[0] == 401 for sc in st.sidecars):
         time.sleep(0.1)
