@@ -146,8 +146,8 @@ class FeedRewindTest : public SeededAuthorityTest {
 TEST_F(FeedRewindTest, LostHistoryIsNeverServedAndWatchersResnapshot) {
   std::unique_ptr<Stream> before = Watch(0);
   ASSERT_TRUE(before->WaitFor(Synced));
-  const int64_t head = before->messages()[SyncedIndex(before->messages())]
-                           .synced_revision();
+  const int64_t head =
+      before->messages()[SyncedIndex(before->messages())].synced_revision();
   for (int i = 0; i < 3; ++i) NewTokenId();
   ASSERT_TRUE(before->WaitFor(HasLiveEvents(3)));
   const int64_t old_end = LiveEvents(before->messages()).back().revision();
