@@ -285,6 +285,27 @@ void FeedHub::Append(std::vector<FeedEventPtr> events) {
   changed_.SignalAll();
 }
 
+bool FeedHub::CheckHeadAfterConnect() {
+  int64_t head = 0;
+  try {
+    pqxx::nontransaction nt(*listener_->conn);
+    head = nt.exec("SELECT revision FROM feed_head WHERE id = 1")[0][0]
+               .as<int64_t>();
+  } catch (const std::exception&) {
+    return false;
+  }
+  absl::MutexLock lock(&mu_);
+  if (head >= last_) return true;
+  Log("error", "feed head went backwards: the database lost commits",
+      {{"read", last_}, {"head", head}});
+  lost_history_end_ = std::max(lost_history_end_, last_);
+  buffer_.clear();
+  base_ = head;
+  last_ = head;
+  changed_.SignalAll();
+  return true;
+}
+
 void FeedHub::MaybePrune() {
   const absl::Time now = absl::Now();
   if (now < next_prune_) return;
@@ -314,7 +335,8 @@ void FeedHub::Run() {
       if (stopping_) break;
     }
     if (listener_->conn == nullptr) {
-      if (!Connect().ok()) {
+      if (!Connect().ok() || !CheckHeadAfterConnect()) {
+        Disconnect();
         absl::MutexLock lock(&mu_);
         if (!stopping_) changed_.WaitWithTimeout(&mu_, backoff);
         backoff = std::min(backoff * 2, options_.max_reconnect_backoff);
@@ -362,7 +384,7 @@ FeedHub::Batch FeedHub::WaitForEvents(int64_t after, size_t max_events,
       batch.status = WaitStatus::kStopped;
       break;
     }
-    if (after < base_) {
+    if (after < base_ || (after > last_ && after <= lost_history_end_)) {
       batch.status = WaitStatus::kBehind;
       break;
     }

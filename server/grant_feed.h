@@ -167,6 +167,12 @@ class FeedHub {
   // does not follow last_ restarts the buffer at it.
   void Append(std::vector<FeedEventPtr> events);
   void MarkPolled(bool ok);
+  // After a (re)connect: when the database's feed head is below the newest
+  // revision read (a failover to a standby that lacked commits), drops the
+  // buffer and restarts it at the head, so no event of the old history is
+  // served again and the new history is read from the head on. False when
+  // the connection failed.
+  bool CheckHeadAfterConnect();
 
   const FeedHubOptions options_;
   const Clock& clock_;
@@ -184,6 +190,11 @@ class FeedHub {
   std::deque<FeedEventPtr> buffer_ ABSL_GUARDED_BY(mu_);
   int64_t base_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_ ABSL_GUARDED_BY(mu_) = 0;
+  // The newest revision read before the feed head last went backwards (0:
+  // never). A watcher whose cursor is above last_ and at most this is on the
+  // lost history: WaitForEvents answers kBehind, the database has no events
+  // after its cursor, and the watch ends so its client gets a snapshot.
+  int64_t lost_history_end_ ABSL_GUARDED_BY(mu_) = 0;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_poll_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
