@@ -140,7 +140,7 @@ WITH exp AS (
            THEN 'token.expiring_1d'
          ELSE 'token.expiring_7d' END AS type
   FROM tokens t
-  WHERE t.revoke_time IS NULL AND t.expire_time > pat_ts($1 - $2)
+  WHERE t.revoke_time IS NULL AND t.expire_time > pat_ts($1::bigint - $2::bigint)
     AND t.expire_time <= pat_ts($1) + interval '7 days'),
 cand AS (
   SELECT exp.type || ':' || exp.id AS key, exp.plan_id, exp.id AS token_id,
@@ -154,7 +154,7 @@ cand AS (
       AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
   FROM token_secrets s JOIN tokens t ON t.id = s.token_id
   WHERE t.revoke_time IS NULL AND s.valid_until IS NOT NULL
-    AND s.valid_until <= pat_ts($1 + $3) AND s.valid_until > pat_ts($1 - $2)),
+    AND s.valid_until <= pat_ts($1::bigint + $3::bigint) AND s.valid_until > pat_ts($1::bigint - $2::bigint)),
 todo AS (
   SELECT * FROM cand WHERE NOT EXISTS (
     SELECT 1 FROM webhook_events e WHERE e.source_key = cand.key)
@@ -323,7 +323,7 @@ absl::StatusOr<bool> PgWebhookStore::TryAcquireLease(const std::string& name,
       pool_, "webhook lease", [&](pqxx::work& txn) -> absl::StatusOr<bool> {
         pqxx::result r = txn.exec_params(
             "INSERT INTO webhook_leases (name, holder, expires_at) VALUES "
-            "($1, $2, pat_ts($3 + $4)) ON CONFLICT (name) DO UPDATE SET "
+            "($1, $2, pat_ts($3::bigint + $4::bigint)) ON CONFLICT (name) DO UPDATE SET "
             "holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at "
             "WHERE webhook_leases.holder = EXCLUDED.holder OR "
             "webhook_leases.expires_at <= pat_ts($3) RETURNING 1",
@@ -354,7 +354,7 @@ absl::StatusOr<std::vector<DeliveryJob>> PgWebhookStore::ClaimDue(
             "webhook_deliveries WHERE state = 'pending' AND next_attempt_at "
             "<= pat_ts($1) ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP "
             "LOCKED) UPDATE webhook_deliveries d SET attempts = d.attempts + "
-            "1, next_attempt_at = pat_ts($1 + $3), updated_at = pat_ts($1) "
+            "1, next_attempt_at = pat_ts($1::bigint + $3::bigint), updated_at = pat_ts($1) "
             "FROM due, webhook_subscriptions s, webhook_events e WHERE "
             "d.subscription_id = due.subscription_id AND d.event_id = "
             "due.event_id AND s.id = d.subscription_id AND e.id = d.event_id "

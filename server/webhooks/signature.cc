@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 

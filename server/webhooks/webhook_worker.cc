@@ -1,11 +1,12 @@
 #include "server/webhooks/webhook_worker.h"
 
 #include <cstdio>
+#include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/secret.h"
 #include "server/webhooks/signature.h"
@@ -80,7 +81,9 @@ void WebhookWorker::RecordFinished() {
     absl::MutexLock lock(&mu_);
     done.swap(finished_);
   }
-  absl::BitGen gen;
+  // Jitter only: not security relevant.
+  static thread_local std::mt19937_64 gen{std::random_device{}()};
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
   for (const Finished& f : done) {
     const absl::Time now = clock_.Now();
     absl::Status s;
@@ -91,7 +94,7 @@ void WebhookWorker::RecordFinished() {
       if (f.attempts < options_.max_attempts) {
         retry_at = now + RetryBackoff(f.attempts, options_.backoff_base,
                                       options_.backoff_max,
-                                      absl::Uniform(gen, 0.0, 1.0));
+                                      unit(gen));
       }
       s = store_.MarkFailed(f.subscription_id, f.event_id, f.result.error, now,
                             retry_at);

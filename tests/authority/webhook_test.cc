@@ -625,7 +625,7 @@ TEST_F(WebhookTest, EveryRpcRefusesEveryoneButThePlansAdmins) {
 }
 
 TEST_F(WebhookTest, CreateRefusesBadUrlsAndTypes) {
-  for (const std::string& url :
+  for (const char* url :
        {"", "ftp://x/", "http://", "http://user@h/", "http://h:0/",
         "http://h:99999/", "http://h/#frag", "http://h /",
         "https://example.com/hook"}) {
