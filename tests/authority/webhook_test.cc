@@ -178,6 +178,12 @@ class WebhookTest : public ::testing::Test {
     return absl::StrCat("pat_ts(", absl::ToUnixMicros(clock_.Now()), ")");
   }
 
+  bool AllDelivered() {
+    return WaitSql(
+        "SELECT count(*) FROM webhook_deliveries WHERE state <> 'delivered'",
+        0);
+  }
+
   static json Body(const Request& r) { return json::parse(r.body); }
 
   static std::vector<Request> OfType(const std::vector<Request>& all,
@@ -252,12 +258,18 @@ TEST_F(WebhookTest, EveryEventTypeIsDeliveredSignedAndOnlyToItsPlan) {
   // The previous secret of t1 ends 24 h after the refresh (reported 1 h
   // before); t1, leaked (not really revoked by the SQL row) and flagged
   // expire in 30 days.
+  // Before each jump of the clock, every delivery so far is recorded: a
+  // jump past an in-flight claim (4 s) would rightly send it again.
+  ASSERT_TRUE(AllDelivered());
   clock_.Advance(absl::Hours(23) + absl::Minutes(30));
   ASSERT_TRUE(receiver_.WaitFor(has("token.previous_secret_ending", 1)));
-  clock_.Advance(absl::Hours(24 * 22));  // ~6.5 days before expiry
+  ASSERT_TRUE(AllDelivered());
+  clock_.Advance(absl::Hours(24 * 22 + 12));  // 6 d 12.5 h before expiry
   ASSERT_TRUE(receiver_.WaitFor(has("token.expiring_7d", 3)));
-  clock_.Advance(absl::Hours(24 * 6));  // ~0.5 day before
+  ASSERT_TRUE(AllDelivered());
+  clock_.Advance(absl::Hours(24 * 6));  // 12.5 h before
   ASSERT_TRUE(receiver_.WaitFor(has("token.expiring_1d", 3)));
+  ASSERT_TRUE(AllDelivered());
   clock_.Advance(absl::Hours(24));
   ASSERT_TRUE(receiver_.WaitFor(has("token.expired", 3)));
   ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
