@@ -45,8 +45,8 @@ int Create(Session& s) {
   v1::CreateWebhookSubscriptionRequest req;
   req.set_plan_id(absl::GetFlag(FLAGS_plan));
   req.set_url(absl::GetFlag(FLAGS_url));
-  for (absl::string_view t : absl::StrSplit(absl::GetFlag(FLAGS_events), ',',
-                                            absl::SkipEmpty())) {
+  for (absl::string_view t :
+       absl::StrSplit(absl::GetFlag(FLAGS_events), ',', absl::SkipEmpty())) {
     req.add_event_types(std::string(t));
   }
   v1::CreateWebhookSubscriptionResponse resp;
@@ -134,8 +134,8 @@ int Redeliver(Session& s) {
             &v1::WebhookService::Stub::RedeliverWebhookDeadLetter, req, &resp);
   if (!status.ok()) return RpcError(status);
   return Emit(s, resp, [&] {
-    Line("redelivering", absl::StrCat(req.subscription_id(), ":",
-                                      req.event_id()));
+    Line("redelivering",
+         absl::StrCat(req.subscription_id(), ":", req.event_id()));
   });
 }
 

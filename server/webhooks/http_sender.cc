@@ -74,24 +74,25 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     for (const auto& [name, value] : request_.headers) req_.set(name, value);
     req_.body() = request_.body;
     req_.prepare_payload();
-    http::async_write(stream_, req_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        if (ec) return self->Finish(false, Describe("write", ec));
-                        self->Read();
-                      });
+    http::async_write(
+        stream_, req_,
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->Finish(false, Describe("write", ec));
+          self->Read();
+        });
   }
 
   void Read() {
     parser_.body_limit(kMaxResponseBytes);
     parser_.header_limit(kMaxResponseBytes);
-    http::async_read(
-        stream_, buffer_, parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) {
-          if (ec) return self->Finish(false, Describe("read", ec));
-          const unsigned status = self->parser_.get().result_int();
-          if (status >= 200 && status < 300) return self->Finish(true, "");
-          self->Finish(false, absl::StrCat("http ", status));
-        });
+    http::async_read(stream_, buffer_, parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->Finish(false, Describe("read", ec));
+                       const unsigned status = self->parser_.get().result_int();
+                       if (status >= 200 && status < 300)
+                         return self->Finish(true, "");
+                       self->Finish(false, absl::StrCat("http ", status));
+                     });
   }
 
   void Finish(bool ok, std::string error) {

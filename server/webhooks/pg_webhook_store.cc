@@ -255,8 +255,7 @@ absl::Status PgWebhookStore::DeleteSubscription(const std::string& plan_id,
 }
 
 absl::StatusOr<std::vector<DeadLetter>> PgWebhookStore::ListDeadLetters(
-    const std::string& plan_id, const std::string& subscription_id,
-    int limit) {
+    const std::string& plan_id, const std::string& subscription_id, int limit) {
   return Transact<std::vector<DeadLetter>>(
       pool_, "list webhook dead letters",
       [&](pqxx::work& txn) -> absl::StatusOr<std::vector<DeadLetter>> {
@@ -300,7 +299,8 @@ absl::Status PgWebhookStore::Redeliver(const std::string& plan_id,
                    "d.subscription_id = $2 AND d.event_id = $3 AND "
                    "d.state = 'dead' RETURNING 1",
                    plan_id, subscription_id, event_id, Us(now));
-               if (r.empty()) return absl::NotFoundError("dead letter not found");
+               if (r.empty())
+                 return absl::NotFoundError("dead letter not found");
                return true;
              })
       .status();
@@ -323,7 +323,8 @@ absl::StatusOr<bool> PgWebhookStore::TryAcquireLease(const std::string& name,
       pool_, "webhook lease", [&](pqxx::work& txn) -> absl::StatusOr<bool> {
         pqxx::result r = txn.exec_params(
             "INSERT INTO webhook_leases (name, holder, expires_at) VALUES "
-            "($1, $2, pat_ts($3::bigint + $4::bigint)) ON CONFLICT (name) DO UPDATE SET "
+            "($1, $2, pat_ts($3::bigint + $4::bigint)) ON CONFLICT (name) DO "
+            "UPDATE SET "
             "holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at "
             "WHERE webhook_leases.holder = EXCLUDED.holder OR "
             "webhook_leases.expires_at <= pat_ts($3) RETURNING 1",
@@ -334,14 +335,13 @@ absl::StatusOr<bool> PgWebhookStore::TryAcquireLease(const std::string& name,
 
 absl::StatusOr<int> PgWebhookStore::EmitScheduled(
     absl::Time now, const ScheduleWindows& windows, int limit) {
-  return Transact<int>(
-      pool_, "emit scheduled webhooks",
-      [&](pqxx::work& txn) -> absl::StatusOr<int> {
-        pqxx::result r = txn.exec_params(ScheduleSql(), Us(now),
-                                         Us(windows.lookback),
-                                         Us(windows.secret_ending_lead), limit);
-        return r[0][0].as<int>();
-      });
+  return Transact<int>(pool_, "emit scheduled webhooks",
+                       [&](pqxx::work& txn) -> absl::StatusOr<int> {
+                         pqxx::result r = txn.exec_params(
+                             ScheduleSql(), Us(now), Us(windows.lookback),
+                             Us(windows.secret_ending_lead), limit);
+                         return r[0][0].as<int>();
+                       });
 }
 
 absl::StatusOr<std::vector<DeliveryJob>> PgWebhookStore::ClaimDue(
@@ -354,7 +354,8 @@ absl::StatusOr<std::vector<DeliveryJob>> PgWebhookStore::ClaimDue(
             "webhook_deliveries WHERE state = 'pending' AND next_attempt_at "
             "<= pat_ts($1) ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP "
             "LOCKED) UPDATE webhook_deliveries d SET attempts = d.attempts + "
-            "1, next_attempt_at = pat_ts($1::bigint + $3::bigint), updated_at = pat_ts($1) "
+            "1, next_attempt_at = pat_ts($1::bigint + $3::bigint), updated_at "
+            "= pat_ts($1) "
             "FROM due, webhook_subscriptions s, webhook_events e WHERE "
             "d.subscription_id = due.subscription_id AND d.event_id = "
             "due.event_id AND s.id = d.subscription_id AND e.id = d.event_id "

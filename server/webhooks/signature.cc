@@ -27,9 +27,8 @@ std::string GenerateSigningSecret() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();
   return absl::StrCat(
-      kSecretPrefix,
-      absl::WebSafeBase64Escape(absl::string_view(
-          reinterpret_cast<const char*>(bytes), sizeof(bytes))));
+      kSecretPrefix, absl::WebSafeBase64Escape(absl::string_view(
+                         reinterpret_cast<const char*>(bytes), sizeof(bytes))));
 }
 
 std::string SignatureHeader(absl::string_view secret, absl::Time t,

@@ -13,7 +13,8 @@ absl::Status Bad(absl::string_view flag, absl::string_view why) {
 
 absl::Status ValidateWebhookOptions(const WebhookOptions& o) {
   if (o.workers < 1 || o.workers > 256) {
-    return Bad("webhook_workers", absl::StrCat("must be 1..256, got ", o.workers));
+    return Bad("webhook_workers",
+               absl::StrCat("must be 1..256, got ", o.workers));
   }
   if (o.max_attempts < 1 || o.max_attempts > 100) {
     return Bad("webhook_max_attempts",
@@ -23,7 +24,8 @@ absl::Status ValidateWebhookOptions(const WebhookOptions& o) {
     return Bad("webhook_backoff_base", "must be positive");
   }
   if (o.backoff_max < o.backoff_base) {
-    return Bad("webhook_backoff_max", "must be at least --webhook_backoff_base");
+    return Bad("webhook_backoff_max",
+               "must be at least --webhook_backoff_base");
   }
   if (o.request_deadline < absl::Milliseconds(100) ||
       o.request_deadline > absl::Minutes(5)) {

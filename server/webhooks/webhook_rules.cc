@@ -14,11 +14,9 @@ namespace pat::webhooks {
 
 absl::Span<const absl::string_view> EventTypes() {
   static constexpr absl::string_view kTypes[] = {
-      "token.created",     "token.updated",
-      "token.refreshed",   "token.revoked",
-      "token.leaked",      "token.expiring_7d",
-      "token.expiring_1d", "token.expired",
-      "token.previous_secret_ending",
+      "token.created",     "token.updated", "token.refreshed",
+      "token.revoked",     "token.leaked",  "token.expiring_7d",
+      "token.expiring_1d", "token.expired", "token.previous_secret_ending",
   };
   return kTypes;
 }
@@ -59,8 +57,8 @@ absl::StatusOr<Target> ParseTarget(absl::string_view url) {
   const size_t slash = rest.find_first_of("/?");
   absl::string_view authority = rest.substr(0, slash);
   Target t;
-  t.target = slash == absl::string_view::npos ? "/"
-                                               : std::string(rest.substr(slash));
+  t.target =
+      slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (t.target[0] == '?') t.target = absl::StrCat("/", t.target);
   if (absl::StrContains(authority, "@")) return bad("must not have userinfo");
   absl::string_view host = authority, port = "80";

@@ -37,8 +37,7 @@ absl::StatusOr<Target> ParseTarget(absl::string_view url);
 
 // "<subscription id>:<event id>": stable per event per subscription, and
 // the same on every attempt and redelivery.
-std::string IdempotencyKey(absl::string_view subscription_id,
-                           int64_t event_id);
+std::string IdempotencyKey(absl::string_view subscription_id, int64_t event_id);
 
 // The JSON body of a delivery: idempotency_key, event_id, type, plan_id,
 // token_id, time (RFC 3339 UTC), data (the event's details). Never a secret.

@@ -151,9 +151,10 @@ absl::Status WebhookServiceImpl::DoListDead(
   }
   const int limit =
       request.page_size() == 0 ? kDefaultPageSize : request.page_size();
-  PAT_ASSIGN_OR_RETURN(std::vector<DeadLetter> dead,
-                       store_.ListDeadLetters(request.plan_id(),
-                                              request.subscription_id(), limit));
+  PAT_ASSIGN_OR_RETURN(
+      std::vector<DeadLetter> dead,
+      store_.ListDeadLetters(request.plan_id(), request.subscription_id(),
+                             limit));
   for (const DeadLetter& d : dead) {
     v1::WebhookDeadLetter* out = response.add_dead_letters();
     out->set_subscription_id(d.subscription_id);

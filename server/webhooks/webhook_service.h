@@ -69,8 +69,9 @@ class WebhookServiceImpl final : public v1::WebhookService::Service {
   absl::Status DoListDead(grpc::ServerContext* context,
                           const v1::ListWebhookDeadLettersRequest& request,
                           v1::ListWebhookDeadLettersResponse& response);
-  absl::Status DoRedeliver(grpc::ServerContext* context,
-                           const v1::RedeliverWebhookDeadLetterRequest& request);
+  absl::Status DoRedeliver(
+      grpc::ServerContext* context,
+      const v1::RedeliverWebhookDeadLetterRequest& request);
 
   WebhookStore& store_;
   TokenStore& tokens_;

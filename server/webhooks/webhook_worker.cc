@@ -19,6 +19,7 @@ constexpr char kSchedulerLease[] = "expiry-scheduler";
 constexpr int kDispatchBatch = 200;
 constexpr int kDispatchBatchesPerPoll = 5;
 constexpr int kScheduleBatch = 500;
+constexpr int64_t kLogEvery = 100;
 
 }  // namespace
 
@@ -48,10 +49,15 @@ void WebhookWorker::Stop() {
 }
 
 void WebhookWorker::Log(absl::string_view what, const absl::Status& status) {
-  std::fprintf(stderr,
-               "{\"level\":\"warn\",\"msg\":\"webhooks: %s\",\"code\":\"%s\"}\n",
-               std::string(what).c_str(),
-               absl::StatusCodeToString(status.code()).c_str());
+  // Bounded: the first failure, then one in kLogEvery (a database outage
+  // would otherwise log several lines per poll).
+  if (log_count_.fetch_add(1, std::memory_order_relaxed) % kLogEvery != 0) {
+    return;
+  }
+  std::fprintf(
+      stderr, "{\"level\":\"warn\",\"msg\":\"webhooks: %s\",\"code\":\"%s\"}\n",
+      std::string(what).c_str(),
+      absl::StatusCodeToString(status.code()).c_str());
 }
 
 void WebhookWorker::Loop() {
@@ -93,8 +99,7 @@ void WebhookWorker::RecordFinished() {
       std::optional<absl::Time> retry_at;
       if (f.attempts < options_.max_attempts) {
         retry_at = now + RetryBackoff(f.attempts, options_.backoff_base,
-                                      options_.backoff_max,
-                                      unit(gen));
+                                      options_.backoff_max, unit(gen));
       }
       s = store_.MarkFailed(f.subscription_id, f.event_id, f.result.error, now,
                             retry_at);
@@ -157,15 +162,21 @@ void WebhookWorker::Send(DeliveryJob job) {
        IdempotencyKey(job.subscription_id, job.event_id)},
       {"X-Pat-Delivery-Attempt", absl::StrCat(job.attempts)},
   };
+  std::string key = IdempotencyKey(job.subscription_id, job.event_id);
   {
     absl::MutexLock lock(&mu_);
+    // Claimed again while this replica still sends it (its claim expired,
+    // e.g. after a clock step): the exchange in flight records the outcome.
+    if (!in_flight_keys_.insert(key).second) return;
     ++in_flight_;
   }
   sender_.Post(std::move(request), options_.request_deadline,
-               [this, finished = std::move(finished)](SendResult r) mutable {
+               [this, key = std::move(key),
+                finished = std::move(finished)](SendResult r) mutable {
                  finished.result = std::move(r);
                  absl::MutexLock lock(&mu_);
                  --in_flight_;
+                 in_flight_keys_.erase(key);
                  finished_.push_back(std::move(finished));
                });
 }

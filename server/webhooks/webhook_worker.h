@@ -1,12 +1,14 @@
 #ifndef PAT_SERVER_WEBHOOKS_WEBHOOK_WORKER_H_
 #define PAT_SERVER_WEBHOOKS_WEBHOOK_WORKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "server/webhooks/http_sender.h"
@@ -57,11 +59,13 @@ class WebhookWorker {
   const Clock& clock_;
   const WebhookOptions options_;
   const std::string replica_id_;
+  std::atomic<int64_t> log_count_{0};
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<std::string> in_flight_keys_ ABSL_GUARDED_BY(mu_);
   std::vector<Finished> finished_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   // Last: destroyed first, while the members its callbacks touch live.

@@ -97,8 +97,9 @@ class WebhookTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status();
     if (!s.ok()) return nullptr;
     a->server = *std::move(s);
-    a->channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", a->server->port()),
-                                     grpc::InsecureChannelCredentials());
+    a->channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", a->server->port()),
+                            grpc::InsecureChannelCredentials());
     a->tokens = v1::TokenService::NewStub(a->channel);
     a->directory = v1::DirectoryService::NewStub(a->channel);
     a->webhooks = v1::WebhookService::NewStub(a->channel);
@@ -129,9 +130,9 @@ class WebhookTest : public ::testing::Test {
     req.set_url(url);
     for (const std::string& t : types) req.add_event_types(t);
     v1::CreateWebhookSubscriptionResponse resp;
-    EXPECT_THAT(a.webhooks->CreateWebhookSubscription(Ctx(actor).get(), req,
-                                                      &resp),
-                IsOk());
+    EXPECT_THAT(
+        a.webhooks->CreateWebhookSubscription(Ctx(actor).get(), req, &resp),
+        IsOk());
     return resp;
   }
 
@@ -169,8 +170,8 @@ class WebhookTest : public ::testing::Test {
   std::string Settled(int attempts) const {
     return absl::StrCat(
         "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending' AND "
-        "last_error <> '' AND attempts = ", attempts,
-        " AND next_attempt_at < pat_ts(",
+        "last_error <> '' AND attempts = ",
+        attempts, " AND next_attempt_at < pat_ts(",
         absl::ToUnixMicros(clock_.Now() + absl::Seconds(3)), ")");
   }
 
@@ -235,12 +236,14 @@ TEST_F(WebhookTest, EveryEventTypeIsDeliveredSignedAndOnlyToItsPlan) {
   // leak flag.
   Sql(absl::StrCat(
       "INSERT INTO audit_events (plan_id, token_id, actor, action, time, "
-      "details) VALUES ('", kPlanA, "', '", leaked.token().id(),
-      "', 'scanner', 'revoke', ", NowSql(), ", '{\"reason\":\"leaked\",\"source\":"
+      "details) VALUES ('",
+      kPlanA, "', '", leaked.token().id(), "', 'scanner', 'revoke', ", NowSql(),
+      ", '{\"reason\":\"leaked\",\"source\":"
       "\"github\",\"url\":\"https://github.com/x/y/blob/main/a\",\"type\":"
       "\"pat_rest\"}'), ('",
-      kPlanA, "', '", flagged.token().id(),
-      "', 'scanner', 'leak_flagged', ", NowSql(), ", '{\"reason\":\"leaked\","
+      kPlanA, "', '", flagged.token().id(), "', 'scanner', 'leak_flagged', ",
+      NowSql(),
+      ", '{\"reason\":\"leaked\","
       "\"source\":\"github\",\"url\":\"https://github.com/x/y\"}')"));
   // A plan-B token: Bob's receiver only.
   const auto b1 = CreateToken(*a_, kBob, kPlanB);
@@ -272,9 +275,10 @@ TEST_F(WebhookTest, EveryEventTypeIsDeliveredSignedAndOnlyToItsPlan) {
   ASSERT_TRUE(AllDelivered());
   clock_.Advance(absl::Hours(24));
   ASSERT_TRUE(receiver_.WaitFor(has("token.expired", 3)));
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
-                      "state <> 'delivered'",
-                      0));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
+              "state <> 'delivered'",
+              0));
 
   const std::vector<Request> got = receiver_.requests();
   std::map<std::string, int> by_type;
@@ -292,14 +296,14 @@ TEST_F(WebhookTest, EveryEventTypeIsDeliveredSignedAndOnlyToItsPlan) {
                            body["event_id"].get<int64_t>()));
     EXPECT_NE(body["token_id"], b1.token().id());
     // Signed with this subscription's secret, not with another's.
-    EXPECT_THAT(webhooks::VerifySignature(sub.signing_secret(), r.signature,
-                                          r.body, clock_.Now(),
-                                          absl::Hours(24 * 31)),
-                IsOk());
-    EXPECT_THAT(webhooks::VerifySignature(bob_sub.signing_secret(),
-                                          r.signature, r.body, clock_.Now(),
-                                          absl::Hours(24 * 31)),
-                StatusCodeIs(StatusCode::kUnauthenticated));
+    EXPECT_THAT(
+        webhooks::VerifySignature(sub.signing_secret(), r.signature, r.body,
+                                  clock_.Now(), absl::Hours(24 * 31)),
+        IsOk());
+    EXPECT_THAT(
+        webhooks::VerifySignature(bob_sub.signing_secret(), r.signature, r.body,
+                                  clock_.Now(), absl::Hours(24 * 31)),
+        StatusCodeIs(StatusCode::kUnauthenticated));
     // A tampered body fails.
     EXPECT_THAT(webhooks::VerifySignature(sub.signing_secret(), r.signature,
                                           r.body + " ", clock_.Now(),
@@ -312,10 +316,10 @@ TEST_F(WebhookTest, EveryEventTypeIsDeliveredSignedAndOnlyToItsPlan) {
   }
   EXPECT_EQ(keys.size(), got.size()) << "a duplicate delivery";
   const std::map<std::string, int> want = {
-      {"token.created", 4},          {"token.updated", 1},
-      {"token.refreshed", 1},        {"token.revoked", 1},
-      {"token.leaked", 2},           {"token.previous_secret_ending", 1},
-      {"token.expiring_7d", 3},      {"token.expiring_1d", 3},
+      {"token.created", 4},     {"token.updated", 1},
+      {"token.refreshed", 1},   {"token.revoked", 1},
+      {"token.leaked", 2},      {"token.previous_secret_ending", 1},
+      {"token.expiring_7d", 3}, {"token.expiring_1d", 3},
       {"token.expired", 3},
   };
   EXPECT_EQ(by_type, want);
@@ -323,8 +327,7 @@ TEST_F(WebhookTest, EveryEventTypeIsDeliveredSignedAndOnlyToItsPlan) {
   for (const Request& r : OfType(got, "token.leaked")) {
     const json body = Body(r);
     EXPECT_EQ(body["data"]["source"], "github");
-    EXPECT_EQ(body["data"]["revoked"],
-              body["token_id"] == leaked.token().id());
+    EXPECT_EQ(body["data"]["revoked"], body["token_id"] == leaked.token().id());
   }
   // Bob's receiver saw plan B only: one created, then its expiry events.
   for (const Request& r : other_receiver_.requests()) {
@@ -343,9 +346,10 @@ TEST_F(WebhookTest, EventTypeFilterDeliversOnlyThoseTypes) {
   v1::Token revoked;
   ASSERT_THAT(a_->tokens->RevokeToken(Ctx(kAlice).get(), rv, &revoked), IsOk());
   ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_outbox", 0));
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
-                      "state = 'delivered'",
-                      1));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
+              "state = 'delivered'",
+              1));
   ASSERT_THAT(receiver_.requests(), SizeIs(1));
   EXPECT_EQ(Body(receiver_.requests()[0])["type"], "token.revoked");
 }
@@ -365,9 +369,10 @@ TEST_F(WebhookTest, RetriesAcrossReceiverDowntimeThenDelivers) {
   clock_.Advance(absl::Seconds(5));
   ASSERT_TRUE(receiver_.WaitFor(
       [](const std::vector<Request>& r) { return !r.empty(); }));
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
-                      "state = 'delivered' AND attempts = 3",
-                      1));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
+              "state = 'delivered' AND attempts = 3",
+              1));
   ASSERT_THAT(receiver_.requests(), SizeIs(1));
   EXPECT_EQ(receiver_.requests()[0].attempt, "3");
 }
@@ -378,13 +383,15 @@ TEST_F(WebhookTest, ARetriedDeliveryKeepsItsIdempotencyKey) {
   // The receiver records the request, then answers 503: it is sent again.
   receiver_.FailNext(1, 503);
   CreateToken(*a_, kAlice, kPlanA);
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
-                      "last_error = 'http 503'",
-                      1));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
+              "last_error = 'http 503'",
+              1));
   clock_.Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
-                      "state = 'delivered'",
-                      1));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
+              "state = 'delivered'",
+              1));
   const std::vector<Request> got = receiver_.requests();
   ASSERT_THAT(got, SizeIs(2));
   EXPECT_EQ(got[0].idempotency_key, got[1].idempotency_key);
@@ -397,16 +404,16 @@ TEST_F(WebhookTest, DeadLetterAfterMaxAttemptsIsListedAndRedelivered) {
   clock_.Advance(absl::Seconds(1));
   receiver_.Stop();
   const auto t = CreateToken(*a_, kAlice, kPlanA);
-  ASSERT_TRUE(WaitSql(
-      "SELECT count(*) FROM webhook_deliveries WHERE state = 'dead'", 1,
-      [&] { clock_.Advance(absl::Seconds(5)); }));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE state = 'dead'", 1,
+              [&] { clock_.Advance(absl::Seconds(5)); }));
 
   v1::ListWebhookDeadLettersRequest lr;
   lr.set_plan_id(kPlanA);
   v1::ListWebhookDeadLettersResponse dead;
-  ASSERT_THAT(a_->webhooks->ListWebhookDeadLetters(Ctx(kAlice).get(), lr,
-                                                   &dead),
-              IsOk());
+  ASSERT_THAT(
+      a_->webhooks->ListWebhookDeadLetters(Ctx(kAlice).get(), lr, &dead),
+      IsOk());
   ASSERT_THAT(dead.dead_letters(), SizeIs(1));
   const v1::WebhookDeadLetter d = dead.dead_letters(0);
   EXPECT_EQ(d.subscription_id(), sub.subscription().id());
@@ -431,21 +438,23 @@ TEST_F(WebhookTest, DeadLetterAfterMaxAttemptsIsListedAndRedelivered) {
   rd.set_event_id(d.event_id());
   v1::RedeliverWebhookDeadLetterResponse ok;
   // Not Bob's to redeliver.
-  EXPECT_THAT(a_->webhooks->RedeliverWebhookDeadLetter(Ctx(kBob).get(), rd, &ok),
-              StatusCodeIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      a_->webhooks->RedeliverWebhookDeadLetter(Ctx(kBob).get(), rd, &ok),
+      StatusCodeIs(StatusCode::kPermissionDenied));
   ASSERT_THAT(
       a_->webhooks->RedeliverWebhookDeadLetter(Ctx(kAlice).get(), rd, &ok),
       IsOk());
   ASSERT_TRUE(receiver_.WaitFor(
       [](const std::vector<Request>& r) { return r.size() == 1; }));
   EXPECT_EQ(receiver_.requests()[0].idempotency_key, d.idempotency_key());
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
-                      "state = 'delivered'",
-                      1));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
+              "state = 'delivered'",
+              1));
   dead.Clear();
-  ASSERT_THAT(a_->webhooks->ListWebhookDeadLetters(Ctx(kAlice).get(), lr,
-                                                   &dead),
-              IsOk());
+  ASSERT_THAT(
+      a_->webhooks->ListWebhookDeadLetters(Ctx(kAlice).get(), lr, &dead),
+      IsOk());
   EXPECT_THAT(dead.dead_letters(), IsEmpty());
   // Delivered: no longer a dead letter to redeliver.
   EXPECT_THAT(
@@ -477,9 +486,10 @@ TEST_F(WebhookTest, NothingIsLostAcrossAnAuthorityRestart) {
   a_ = Start(true);
   ASSERT_NE(a_, nullptr);
   clock_.Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
-                      "state = 'delivered'",
-                      4));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
+              "state = 'delivered'",
+              4));
   std::set<std::string> got;
   for (const Request& r : receiver_.requests()) {
     got.insert(Body(r)["token_id"].get<std::string>());
@@ -495,20 +505,21 @@ TEST_F(WebhookTest, TwoAuthoritiesEmitEachExpiryEventOnce) {
   clock_.Advance(absl::Seconds(1));
   std::set<std::string> tokens;
   for (int i = 0; i < 5; ++i) {
-    tokens.insert(CreateToken(i % 2 ? *a_ : *second, kAlice, kPlanA)
-                      .token()
-                      .id());
+    tokens.insert(
+        CreateToken(i % 2 ? *a_ : *second, kAlice, kPlanA).token().id());
   }
   clock_.Advance(absl::Hours(24 * 25));
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
-                      "state = 'delivered'",
-                      5));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_deliveries WHERE "
+              "state = 'delivered'",
+              5));
   // Both replicas keep polling (and contending for the lease) meanwhile.
   clock_.Advance(absl::Minutes(1));
-  ASSERT_TRUE(WaitSql("SELECT count(*) FROM webhook_leases WHERE "
-                      "expires_at > pat_ts(" +
-                          absl::StrCat(absl::ToUnixMicros(clock_.Now())) + ")",
-                      1));
+  ASSERT_TRUE(
+      WaitSql("SELECT count(*) FROM webhook_leases WHERE "
+              "expires_at > pat_ts(" +
+                  absl::StrCat(absl::ToUnixMicros(clock_.Now())) + ")",
+              1));
   EXPECT_EQ(Sql("SELECT count(*) FROM webhook_events WHERE "
                 "type = 'token.expiring_7d'"),
             5);
@@ -623,32 +634,31 @@ TEST_F(WebhookTest, EveryRpcRefusesEveryoneButThePlansAdmins) {
   v1::ListWebhookSubscriptionsRequest req;
   req.set_plan_id(kPlanB);
   v1::ListWebhookSubscriptionsResponse resp;
-  ASSERT_THAT(a_->webhooks->ListWebhookSubscriptions(Ctx(kBob).get(), req,
-                                                     &resp),
-              IsOk());
+  ASSERT_THAT(
+      a_->webhooks->ListWebhookSubscriptions(Ctx(kBob).get(), req, &resp),
+      IsOk());
   ASSERT_THAT(resp.subscriptions(), SizeIs(1));
   EXPECT_EQ(resp.subscriptions(0).id(), bobs);
   req.set_plan_id(kPlanA);
   resp.Clear();
-  ASSERT_THAT(a_->webhooks->ListWebhookSubscriptions(Ctx(kAlice).get(), req,
-                                                     &resp),
-              IsOk());
+  ASSERT_THAT(
+      a_->webhooks->ListWebhookSubscriptions(Ctx(kAlice).get(), req, &resp),
+      IsOk());
   EXPECT_THAT(resp.subscriptions(), IsEmpty());
 }
 
 TEST_F(WebhookTest, CreateRefusesBadUrlsAndTypes) {
-  for (const char* url :
-       {"", "ftp://x/", "http://", "http://user@h/", "http://h:0/",
-        "http://h:99999/", "http://h/#frag", "http://h /",
-        "https://example.com/hook"}) {
+  for (const char* url : {"", "ftp://x/", "http://", "http://user@h/",
+                          "http://h:0/", "http://h:99999/", "http://h/#frag",
+                          "http://h /", "https://example.com/hook"}) {
     SCOPED_TRACE(url);
     v1::CreateWebhookSubscriptionRequest req;
     req.set_plan_id(kPlanA);
     req.set_url(url);
     v1::CreateWebhookSubscriptionResponse resp;
-    EXPECT_THAT(a_->webhooks->CreateWebhookSubscription(Ctx(kAlice).get(), req,
-                                                        &resp),
-                StatusCodeIs(StatusCode::kInvalidArgument));
+    EXPECT_THAT(
+        a_->webhooks->CreateWebhookSubscription(Ctx(kAlice).get(), req, &resp),
+        StatusCodeIs(StatusCode::kInvalidArgument));
     EXPECT_TRUE(resp.signing_secret().empty());
   }
   for (const std::vector<std::string>& types :
@@ -659,9 +669,9 @@ TEST_F(WebhookTest, CreateRefusesBadUrlsAndTypes) {
     req.set_url(receiver_.url());
     for (const std::string& t : types) req.add_event_types(t);
     v1::CreateWebhookSubscriptionResponse resp;
-    EXPECT_THAT(a_->webhooks->CreateWebhookSubscription(Ctx(kAlice).get(), req,
-                                                        &resp),
-                StatusCodeIs(StatusCode::kInvalidArgument));
+    EXPECT_THAT(
+        a_->webhooks->CreateWebhookSubscription(Ctx(kAlice).get(), req, &resp),
+        StatusCodeIs(StatusCode::kInvalidArgument));
   }
   EXPECT_EQ(Sql("SELECT count(*) FROM webhook_subscriptions"), 0);
 }

@@ -102,8 +102,7 @@ void WebhookReceiver::Serve(tcp::socket socket) {
       status = fail_status_;
     }
   }
-  http::response<http::string_body> res(static_cast<http::status>(status),
-                                        11);
+  http::response<http::string_body> res(static_cast<http::status>(status), 11);
   res.set(http::field::connection, "close");
   res.body() = "ok";
   res.prepare_payload();

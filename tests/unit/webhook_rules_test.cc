@@ -1,6 +1,8 @@
 // Pure webhook rules: signatures (every tampering class), URL validation,
 // the payload's fields, and the backoff bounds.
 
+#include "server/webhooks/webhook_rules.h"
+
 #include <string>
 #include <vector>
 
@@ -10,7 +12,6 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/webhooks/signature.h"
-#include "server/webhooks/webhook_rules.h"
 #include "tests/support/status_matchers.h"
 
 namespace pat::webhooks {
@@ -33,21 +34,22 @@ TEST(SignatureTest, VerifiesWithTheSecretAndNothingElse) {
   const std::string header = SignatureHeader(secret, kT, body);
   EXPECT_THAT(header, ::testing::StartsWith("t=1767225600,v1="));
   EXPECT_THAT(VerifySignature(secret, header, body, kT, kTolerance), IsOk());
-  EXPECT_THAT(VerifySignature(secret, header, body, kT + kTolerance, kTolerance),
-              IsOk());
+  EXPECT_THAT(
+      VerifySignature(secret, header, body, kT + kTolerance, kTolerance),
+      IsOk());
   // Another secret, any changed body byte, stale or future timestamps, a
   // changed timestamp with the old MAC, malformed headers.
-  EXPECT_THAT(VerifySignature(GenerateSigningSecret(), header, body, kT,
-                              kTolerance),
-              StatusCodeIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(
+      VerifySignature(GenerateSigningSecret(), header, body, kT, kTolerance),
+      StatusCodeIs(StatusCode::kUnauthenticated));
   for (size_t i = 0; i < body.size(); ++i) {
     std::string tampered = body;
     tampered[i] ^= 1;
     EXPECT_THAT(VerifySignature(secret, header, tampered, kT, kTolerance),
                 StatusCodeIs(StatusCode::kUnauthenticated));
   }
-  for (absl::Duration skew : {kTolerance + absl::Seconds(1),
-                              -kTolerance - absl::Seconds(1)}) {
+  for (absl::Duration skew :
+       {kTolerance + absl::Seconds(1), -kTolerance - absl::Seconds(1)}) {
     EXPECT_THAT(VerifySignature(secret, header, body, kT + skew, kTolerance),
                 StatusCodeIs(StatusCode::kUnauthenticated));
   }
@@ -63,9 +65,8 @@ TEST(SignatureTest, VerifiesWithTheSecretAndNothingElse) {
         << bad;
   }
   // Key rotation style: several v1 values, one matching.
-  EXPECT_THAT(VerifySignature(secret,
-                              absl::StrCat("t=1767225600,v1=00,", mac), body,
-                              kT, kTolerance),
+  EXPECT_THAT(VerifySignature(secret, absl::StrCat("t=1767225600,v1=00,", mac),
+                              body, kT, kTolerance),
               IsOk());
 }
 
@@ -88,9 +89,9 @@ TEST(ParseTargetTest, AcceptsHttpUrls) {
 TEST(ParseTargetTest, RefusesEverythingElse) {
   for (const std::string& url : std::vector<std::string>{
            "", "https://x/", "ftp://x/", "http://", "http:///x", "http://u@h/",
-        "http://h:0/", "http://h:65536/", "http://h:x/", "http://h/#f",
-        "http://h/a b", "http://h/\x01", "http://[::1/",
-        std::string("http://h/") + std::string(kMaxUrlLength, 'a')}) {
+           "http://h:0/", "http://h:65536/", "http://h:x/", "http://h/#f",
+           "http://h/a b", "http://h/\x01", "http://[::1/",
+           std::string("http://h/") + std::string(kMaxUrlLength, 'a')}) {
     EXPECT_THAT(ParseTarget(url).status(),
                 StatusCodeIs(StatusCode::kInvalidArgument))
         << url;
