@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
+#include "pat/v1/webhooks.grpc.pb.h"
 
 namespace pat::patctl {
 
@@ -28,6 +29,7 @@ class Session {
       : tokens_(v1::TokenService::NewStub(channel)),
         directory_(v1::DirectoryService::NewStub(channel)),
         introspection_(v1::IntrospectionService::NewStub(channel)),
+        webhooks_(v1::WebhookService::NewStub(channel)),
         actor_(std::move(actor)),
         timeout_(timeout),
         json_(output == "json"),
@@ -38,6 +40,7 @@ class Session {
   v1::TokenService::Stub& tokens() { return *tokens_; }
   v1::DirectoryService::Stub& directory() { return *directory_; }
   v1::IntrospectionService::Stub& introspection() { return *introspection_; }
+  v1::WebhookService::Stub& webhooks() { return *webhooks_; }
   bool json() const { return json_; }
   // Tables: aligned with a header (terminal) or tab-separated (piped).
   bool aligned() const { return aligned_; }
@@ -55,6 +58,7 @@ class Session {
   std::unique_ptr<v1::TokenService::Stub> tokens_;
   std::unique_ptr<v1::DirectoryService::Stub> directory_;
   std::unique_ptr<v1::IntrospectionService::Stub> introspection_;
+  std::unique_ptr<v1::WebhookService::Stub> webhooks_;
   std::string actor_;
   absl::Duration timeout_;
   bool json_;

@@ -212,6 +212,7 @@ absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
   }
   PAT_RETURN_IF_ERROR(ValidateRateLimit("actor", raw.actor_rate_limit));
   PAT_RETURN_IF_ERROR(ValidateRateLimit("caller", raw.caller_rate_limit));
+  PAT_RETURN_IF_ERROR(webhooks::ValidateWebhookOptions(raw.webhooks));
 
   const std::pair<absl::string_view, const std::string*> tls_flags[] = {
       {"tls_cert", &raw.tls_cert_path},

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/webhooks/webhook_options.h"
 
 namespace pat {
 
@@ -60,6 +61,8 @@ struct AuthorityConfig {
   bool rate_limits_explicit = false;
   // Parsed callers config: certificate identity (a SAN) -> roles.
   std::map<std::string, std::set<CallerRole>> callers;
+  // Lifecycle notifications (--webhooks, --webhook_*; docs/webhooks.md).
+  webhooks::WebhookOptions webhooks;
 };
 
 // Validates `raw` (fields as given by flags) and loads the callers config.

@@ -36,6 +36,9 @@
 #include "server/token_manager.h"
 #include "server/token_service.h"
 #include "server/token_service_limits.h"
+#include "server/webhooks/pg_webhook_store.h"
+#include "server/webhooks/webhook_service.h"
+#include "server/webhooks/webhook_worker.h"
 
 namespace pat {
 namespace {
@@ -133,6 +136,7 @@ class AuthorityServerImpl final : public AuthorityServer {
     // Watch streams never finish on their own: end them first (UNAVAILABLE,
     // so sidecars reconnect elsewhere) instead of holding the drain.
     if (feed_ != nullptr) feed_->Stop();
+    if (webhook_worker_ != nullptr) webhook_worker_->Stop();
     // Health checks answer NOT_SERVING while in-flight RPCs drain.
     if (grpc::HealthCheckServiceInterface* health =
             server_->GetHealthCheckService();
@@ -157,6 +161,9 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<TokenServiceImpl> token_service_;
   std::unique_ptr<DirectoryServiceImpl> directory_service_;
   std::unique_ptr<IntrospectionServiceImpl> introspection_service_;
+  std::unique_ptr<webhooks::PgWebhookStore> webhook_store_;
+  std::unique_ptr<webhooks::WebhookServiceImpl> webhook_service_;
+  std::unique_ptr<webhooks::WebhookWorker> webhook_worker_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
@@ -263,6 +270,14 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   builder.RegisterService(token_service_.get());
   builder.RegisterService(directory_service_.get());
   builder.RegisterService(introspection_service_.get());
+  if (config.webhooks.enabled) {
+    webhook_store_ = std::make_unique<webhooks::PgWebhookStore>(*pool_);
+    webhook_service_ = std::make_unique<webhooks::WebhookServiceImpl>(
+        *webhook_store_, *store_, *auth_, *token_limits_, clock);
+    builder.RegisterService(webhook_service_.get());
+    webhook_worker_ = std::make_unique<webhooks::WebhookWorker>(
+        *webhook_store_, clock, config.webhooks);
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {
@@ -284,7 +299,11 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
                              v1::IntrospectionService::service_full_name()}) {
       health->SetServingStatus(name, true);
     }
+    if (webhook_service_ != nullptr) {
+      health->SetServingStatus(v1::WebhookService::service_full_name(), true);
+    }
   }
+  if (webhook_worker_ != nullptr) webhook_worker_->Start();
   return absl::OkStatus();
 }
 

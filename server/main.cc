@@ -84,6 +84,21 @@ ABSL_FLAG(int32_t, caller_rate_burst, pat::kDefaultCallerRateLimit.burst,
           "Requests a caller may make at once (bucket size).");
 ABSL_FLAG(bool, allow_insecure_non_loopback, false,
           "Allow --insecure on a non-loopback --listen address.");
+ABSL_FLAG(bool, webhooks, false,
+          "Serve pat.v1.WebhookService and deliver lifecycle notifications "
+          "(docs/webhooks.md).");
+ABSL_FLAG(int32_t, webhook_workers, 8,
+          "Webhook deliveries in flight at once per replica.");
+ABSL_FLAG(int32_t, webhook_max_attempts, 8,
+          "Delivery attempts before a webhook is dead-lettered.");
+ABSL_FLAG(absl::Duration, webhook_backoff_base, absl::Seconds(10),
+          "First retry delay; doubles per attempt, with jitter.");
+ABSL_FLAG(absl::Duration, webhook_backoff_max, absl::Hours(1),
+          "Longest retry delay.");
+ABSL_FLAG(absl::Duration, webhook_request_deadline, absl::Seconds(10),
+          "Deadline of one webhook HTTP exchange.");
+ABSL_FLAG(absl::Duration, webhook_poll_interval, absl::Seconds(1),
+          "How often each replica looks for webhook work.");
 
 namespace {
 
@@ -100,6 +115,9 @@ constexpr const char* kFlagNames[] = {
     "snapshot_reads",
     "actor_rate_limit", "actor_rate_burst",
     "caller_rate_limit", "caller_rate_burst",
+    "webhooks", "webhook_workers", "webhook_max_attempts",
+    "webhook_backoff_base", "webhook_backoff_max",
+    "webhook_request_deadline", "webhook_poll_interval",
 };
 
 constexpr const char* kRateLimitFlags[] = {
@@ -216,6 +234,14 @@ int Serve(int argc, char** argv) {
   raw.auto_migrate = absl::GetFlag(FLAGS_auto_migrate);
   raw.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   raw.snapshot_reads = absl::GetFlag(FLAGS_snapshot_reads);
+  raw.webhooks.enabled = absl::GetFlag(FLAGS_webhooks);
+  raw.webhooks.workers = absl::GetFlag(FLAGS_webhook_workers);
+  raw.webhooks.max_attempts = absl::GetFlag(FLAGS_webhook_max_attempts);
+  raw.webhooks.backoff_base = absl::GetFlag(FLAGS_webhook_backoff_base);
+  raw.webhooks.backoff_max = absl::GetFlag(FLAGS_webhook_backoff_max);
+  raw.webhooks.request_deadline =
+      absl::GetFlag(FLAGS_webhook_request_deadline);
+  raw.webhooks.poll_interval = absl::GetFlag(FLAGS_webhook_poll_interval);
   absl::StatusOr<pat::AuthorityConfig> config = pat::ValidateAuthorityConfig(
       std::move(raw), absl::GetFlag(FLAGS_allow_insecure_non_loopback));
   if (!config.ok()) {

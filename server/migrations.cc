@@ -165,6 +165,79 @@ CREATE OR REPLACE FUNCTION pat_us(t timestamptz) RETURNS bigint
   LANGUAGE sql IMMUTABLE STRICT
   AS $$ SELECT (extract(epoch FROM t AT TIME ZONE 'UTC') * 1000000)::bigint $$;
 )sql"},
+    {6, R"sql(
+-- Lifecycle notifications (server/webhooks/, docs/webhooks.md).
+-- The signing secret is kept as is (like server_keys): it must be
+-- recoverable to sign, and the database is already the trust boundary.
+CREATE TABLE webhook_subscriptions (
+  id          text PRIMARY KEY,
+  plan_id     text NOT NULL REFERENCES plans(id),
+  url         text NOT NULL,
+  event_types text[] NOT NULL DEFAULT '{}',
+  secret      bytea NOT NULL,
+  created_by  text NOT NULL,
+  created_at  timestamptz NOT NULL
+);
+CREATE INDEX webhook_subscriptions_by_plan ON webhook_subscriptions (plan_id);
+
+-- Audit events not yet turned into webhook events, queued by a trigger in
+-- the transaction that wrote the audit event (so none is ever missed, even
+-- though audit ids do not commit in order).
+CREATE TABLE webhook_outbox (
+  audit_id bigint PRIMARY KEY
+);
+CREATE FUNCTION pat_webhook_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO webhook_outbox (audit_id) VALUES (NEW.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER audit_events_webhook_outbox AFTER INSERT ON audit_events
+  FOR EACH ROW WHEN (NEW.action IN ('create','update','refresh','revoke',
+                                    'leak_flagged'))
+  EXECUTE FUNCTION pat_webhook_enqueue();
+
+-- One row per lifecycle event; source_key makes emission idempotent:
+-- "audit:<audit id>" or "<event type>:<token id>[:<secret digest hex>]".
+CREATE TABLE webhook_events (
+  id         bigserial PRIMARY KEY,
+  source_key text NOT NULL UNIQUE,
+  plan_id    text NOT NULL,
+  token_id   text NOT NULL,
+  type       text NOT NULL,
+  time       timestamptz NOT NULL,
+  data       jsonb NOT NULL DEFAULT '{}'
+);
+
+-- One row per event per subscription. state pending: next_attempt_at is
+-- when it may be claimed (a claim pushes it past the request deadline, so a
+-- replica that dies mid-delivery only delays it); delivered; dead.
+CREATE TABLE webhook_deliveries (
+  subscription_id text NOT NULL REFERENCES webhook_subscriptions(id)
+                  ON DELETE CASCADE,
+  event_id        bigint NOT NULL REFERENCES webhook_events(id),
+  state           text NOT NULL CHECK (state IN ('pending','delivered','dead')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL,
+  last_error      text NOT NULL DEFAULT '',
+  updated_at      timestamptz NOT NULL,
+  PRIMARY KEY (subscription_id, event_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+  WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_dead ON webhook_deliveries
+  (subscription_id, updated_at DESC) WHERE state = 'dead';
+
+-- Named leases shared by the replicas (the expiry scheduler's).
+CREATE TABLE webhook_leases (
+  name        text PRIMARY KEY,
+  holder      text NOT NULL,
+  expires_at  timestamptz NOT NULL
+);
+CREATE INDEX tokens_by_expire_time ON tokens (expire_time)
+  WHERE revoke_time IS NULL;
+CREATE INDEX token_secrets_by_valid_until ON token_secrets (valid_until)
+  WHERE valid_until IS NOT NULL;
+)sql"},
 };
 
 }  // namespace
