@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -123,6 +124,8 @@ void RunBurst(int sig) {
     absl::StrAppend(&summary, " code ", static_cast<int>(code), ": ", count);
   }
   SCOPED_TRACE(summary);
+  std::fprintf(stderr, "burst of %d revokes, signal %d:%s\n", n, sig,
+               summary.c_str());
   EXPECT_GE(acked.load(), n / 3);
   EXPECT_LT(acked.load(), n) << "the signal came after the burst";
 
