@@ -114,7 +114,9 @@ void RunBurst(int sig) {
     });
   }
   EXPECT_TRUE(WaitFor([&] { return acked.load() >= n / 3; }, kBound));
+  const int acked_at_signal = acked.load();
   a->Stop(sig);
+  std::fprintf(stderr, "acked when signalled: %d\n", acked_at_signal);
   for (std::thread& c : clients) c.join();
 
   std::map<grpc::StatusCode, int> by_code;
@@ -136,6 +138,8 @@ void RunBurst(int sig) {
        nt.exec("SELECT id FROM tokens WHERE revoke_time IS NOT NULL")) {
     revoked_in_db.insert(r[0].as<std::string>());
   }
+  std::fprintf(stderr, "acked %d, revoked in the database %zu\n",
+               acked.load(), revoked_in_db.size());
   int acked_checked = 0;
   for (int i = 0; i < n; ++i) {
     if (codes[i] != grpc::StatusCode::OK) continue;
