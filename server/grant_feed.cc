@@ -107,12 +107,16 @@ absl::StatusOr<std::unique_ptr<FeedHub>> FeedHub::Start(FeedHubOptions options,
   hub->MarkPolled(true);
   hub->connects_.fetch_add(1);
   hub->thread_ = std::thread([h = hub.get()] { h->Run(); });
+  if (hub->options_.probe_pool != nullptr) {
+    hub->prober_ = std::thread([h = hub.get()] { h->ProbeLoop(); });
+  }
   return hub;
 }
 
 FeedHub::~FeedHub() {
   Stop();
   if (thread_.joinable()) thread_.join();
+  if (prober_.joinable()) prober_.join();
   Disconnect();
 }
 
@@ -130,7 +134,8 @@ absl::Status FeedHub::Connect() {
   if (!session.ok()) return session.status();
   session_ = *std::move(session);
   // A probe sent to the previous session may never arrive here: the next
-  // one goes out at its usual time (at once after Start).
+  // one goes out at its usual time.
+  absl::MutexLock lock(&mu_);
   pending_probe_.clear();
   probe_deadline_ = absl::InfiniteFuture();
   return absl::OkStatus();
@@ -210,9 +215,12 @@ void FeedHub::OnNotification(const std::string& payload) {
     return;
   }
   // Another replica's probe only woke us up.
-  if (pending_probe_.empty() || payload != pending_probe_) return;
-  pending_probe_.clear();
-  probe_deadline_ = absl::InfiniteFuture();
+  {
+    absl::MutexLock lock(&mu_);
+    if (pending_probe_.empty() || payload != pending_probe_) return;
+    pending_probe_.clear();
+    probe_deadline_ = absl::InfiniteFuture();
+  }
   if (options_.probes_received != nullptr) options_.probes_received->Inc();
   SetListenState(ListenState::kReceiving);
 }
@@ -238,41 +246,65 @@ void FeedHub::SetListenState(ListenState state) {
   }
 }
 
-void FeedHub::MaybeSendProbe(absl::Time now) {
-  if (options_.probe_pool == nullptr || !pending_probe_.empty() ||
-      now < next_probe_) {
-    return;
+void FeedHub::ProbeLoop() {
+  while (true) {
+    const std::string probe = absl::StrCat(
+        feed::kProbePrefix, absl::Hex(instance_), "-", ++probe_seq_);
+    bool send = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      // Recorded before sending: the listener may see it before the send
+      // returns. One probe in flight at a time.
+      if (pending_probe_.empty()) {
+        pending_probe_ = probe;
+        probe_deadline_ = absl::InfiniteFuture();
+        send = true;
+      }
+    }
+    if (send) {
+      const absl::Status sent =
+          feed::NotifyThroughPool(*options_.probe_pool, probe);
+      {
+        absl::MutexLock lock(&mu_);
+        if (pending_probe_ == probe) {
+          if (sent.ok()) {
+            probe_deadline_ = absl::Now() + options_.listen_check_timeout;
+          } else {
+            pending_probe_.clear();
+          }
+        }
+      }
+      if (!sent.ok()) {
+        if (options_.probes_unsent != nullptr) options_.probes_unsent->Inc();
+        // A pool timeout says nothing about NOTIFY: keep the state.
+        if (absl::IsInternal(sent)) SetListenState(ListenState::kNotifyFailing);
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    const absl::Time until = absl::Now() + options_.listen_check_interval;
+    while (!stopping_ && absl::Now() < until) {
+      changed_.WaitWithDeadline(&mu_, until);
+    }
   }
-  next_probe_ = now + options_.listen_check_interval;
-  const std::string probe = absl::StrCat(feed::kProbePrefix, absl::Hex(instance_),
-                                         "-", ++probe_seq_);
-  const absl::Status sent = feed::NotifyThroughPool(*options_.probe_pool, probe);
-  if (!sent.ok()) {
-    if (options_.probes_unsent != nullptr) options_.probes_unsent->Inc();
-    // A pool timeout says nothing about NOTIFY: keep the state.
-    if (absl::IsInternal(sent)) SetListenState(ListenState::kNotifyFailing);
-    return;
-  }
-  pending_probe_ = probe;
-  probe_deadline_ = absl::Now() + options_.listen_check_timeout;
 }
 
 bool FeedHub::ProbeOverdue(absl::Time now) {
-  if (pending_probe_.empty() || now < probe_deadline_) return false;
-  pending_probe_.clear();
-  probe_deadline_ = absl::InfiniteFuture();
+  {
+    absl::MutexLock lock(&mu_);
+    if (pending_probe_.empty() || now < probe_deadline_) return false;
+    pending_probe_.clear();
+    probe_deadline_ = absl::InfiniteFuture();
+  }
   if (options_.probes_missed != nullptr) options_.probes_missed->Inc();
   SetListenState(ListenState::kDeaf);
   return true;
 }
 
 absl::Duration FeedHub::NextWait(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
   absl::Duration wait = options_.poll_interval;
-  if (!pending_probe_.empty()) {
-    wait = std::min(wait, probe_deadline_ - now);
-  } else if (options_.probe_pool != nullptr) {
-    wait = std::min(wait, next_probe_ - now);
-  }
+  if (!pending_probe_.empty()) wait = std::min(wait, probe_deadline_ - now);
   return std::max(wait, absl::ZeroDuration());
 }
 
@@ -306,7 +338,6 @@ void FeedHub::Run() {
     if (!was_connected) Log("info", "feed listener reconnected");
     was_connected = true;
     MaybePrune();
-    MaybeSendProbe(absl::Now());
     if (ProbeOverdue(absl::Now())) {
       // A fresh session may LISTEN where this one cannot; polling goes on.
       Disconnect();

@@ -51,7 +51,7 @@
 // most every prune_interval; a watcher whose since_revision is no longer
 // covered gets a fresh snapshot instead (see IntrospectionServiceImpl).
 //
-// LISTEN self-check (threat checklist #11): with a probe_pool, the listener
+// LISTEN self-check (threat checklist #11): with a probe_pool, a prober
 // thread sends NOTIFY pat_grants 'probe:<nonce>' through that pool (the
 // writers' path) at start and every listen_check_interval, and expects it on
 // its own LISTEN connection within listen_check_timeout. A probe that does
@@ -187,9 +187,11 @@ class FeedHub {
   // does not follow last_ restarts the buffer at it.
   void Append(std::vector<FeedEventPtr> events);
   void MarkPolled(bool ok);
-  // Self-check steps, on the listener thread.
-  void MaybeSendProbe(absl::Time now);
-  // True when the pending probe is overdue (then reconnect).
+  // The prober thread: sends a probe every listen_check_interval (on its own
+  // thread, so a saturated pool never stalls the listener).
+  void ProbeLoop();
+  // On the listener thread: true when the pending probe is overdue (then
+  // reconnect).
   bool ProbeOverdue(absl::Time now);
   void OnNotification(const std::string& payload);
   void SetListenState(ListenState state);
@@ -203,10 +205,8 @@ class FeedHub {
   std::thread thread_;
   absl::Time next_prune_ = absl::InfinitePast();
   const uint64_t instance_;  // random, tells this hub's probes apart
-  uint64_t probe_seq_ = 0;
-  std::string pending_probe_;  // "" when none is outstanding
-  absl::Time probe_deadline_ = absl::InfiniteFuture();
-  absl::Time next_probe_ = absl::InfinitePast();
+  std::thread prober_;
+  uint64_t probe_seq_ = 0;  // prober thread only
   int revision_notifications_ = 0;  // since the last Await
 
   std::atomic<int64_t> event_reads_{0};
@@ -222,6 +222,10 @@ class FeedHub {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_poll_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   ListenState listen_state_ ABSL_GUARDED_BY(mu_) = ListenState::kUnverified;
+  // The probe in flight ("" when none) and when it is overdue (infinite
+  // while it is being sent).
+  std::string pending_probe_ ABSL_GUARDED_BY(mu_);
+  absl::Time probe_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 
 }  // namespace pat
