@@ -210,6 +210,14 @@ absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
                      absl::StrCat("must be 1..", kMaxPoolSize, ", got ",
                                   raw.snapshot_reads));
   }
+  if (raw.feed_listen_check_interval <= absl::ZeroDuration() ||
+      raw.feed_listen_check_interval > absl::Hours(1)) {
+    return FlagError("feed_listen_check_interval", "must be in (0, 1h]");
+  }
+  if (raw.feed_listen_check_timeout <= absl::ZeroDuration() ||
+      raw.feed_listen_check_timeout > absl::Minutes(1)) {
+    return FlagError("feed_listen_check_timeout", "must be in (0, 1m]");
+  }
   PAT_RETURN_IF_ERROR(ValidateRateLimit("actor", raw.actor_rate_limit));
   PAT_RETURN_IF_ERROR(ValidateRateLimit("caller", raw.caller_rate_limit));
   PAT_RETURN_IF_ERROR(webhooks::ValidateWebhookOptions(raw.webhooks));

@@ -59,6 +59,14 @@ struct AuthorityConfig {
   // then --insecure turns both limits off, so that development servers,
   // tests on a frozen FakeClock and benchmarks are not throttled.
   bool rate_limits_explicit = false;
+  // The feed listener's LISTEN session (--feed_database_url); "" means
+  // database_url. Must reach PostgreSQL directly or through a session-mode
+  // pooler: a transaction-mode pooler drops notifications, which the LISTEN
+  // self-check then reports (docs/feed-faults.md).
+  std::string feed_database_url;
+  // LISTEN self-check: a probe every interval, expected back within timeout.
+  absl::Duration feed_listen_check_interval = absl::Seconds(5);
+  absl::Duration feed_listen_check_timeout = absl::Seconds(2);
   // Parsed callers config: certificate identity (a SAN) -> roles.
   std::map<std::string, std::set<CallerRole>> callers;
   // Lifecycle notifications (--webhooks, --webhook_*; docs/webhooks.md).

@@ -94,6 +94,19 @@ AuthorityMetrics::AuthorityMetrics(MetricsRegistry& registry)
           "pat_authority_feed_wakeups_total",
           "Feed listener wake-ups, by cause: a NOTIFY, or the backup poll.",
           {{"cause", "poll"}})),
+      feed_listen_receiving(registry.GetGauge(
+          "pat_authority_feed_listen_receiving",
+          "1 while the LISTEN self-check's last probe came back in time "
+          "(0: deaf, unverified or NOTIFY refused; the replica polls).")),
+      feed_probes_received(registry.GetCounter(
+          "pat_authority_feed_listen_probes_total",
+          "LISTEN self-check probes, by result.", {{"result", "received"}})),
+      feed_probes_missed(registry.GetCounter(
+          "pat_authority_feed_listen_probes_total",
+          "LISTEN self-check probes, by result.", {{"result", "missed"}})),
+      feed_probes_unsent(registry.GetCounter(
+          "pat_authority_feed_listen_probes_total",
+          "LISTEN self-check probes, by result.", {{"result", "unsent"}})),
       watchers(registry.GetGauge("pat_authority_watchers",
                                  "WatchGrants streams open now.")),
       watch_events_sent(registry.GetCounter(

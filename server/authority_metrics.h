@@ -18,6 +18,9 @@
 //   pat_authority_feed_head_revision                         gauge
 //   pat_authority_feed_listener_live                         gauge (0/1)
 //   pat_authority_feed_wakeups_total{cause="notify"|"poll"}  counter
+//   pat_authority_feed_listen_receiving                      gauge (0/1)
+//   pat_authority_feed_listen_probes_total{result="received"|"missed"|"unsent"}
+//                                                            counter
 //   pat_authority_watchers                                   gauge
 //   pat_authority_watch_events_sent_total                    counter
 //   pat_authority_snapshots_total                            counter
@@ -55,6 +58,10 @@ class AuthorityMetrics {
   Gauge& feed_live;
   Counter& feed_notify_wakeups;
   Counter& feed_poll_wakeups;
+  Gauge& feed_listen_receiving;
+  Counter& feed_probes_received;
+  Counter& feed_probes_missed;
+  Counter& feed_probes_unsent;
   Gauge& watchers;
   Counter& watch_events_sent;
   Counter& snapshots;

@@ -134,6 +134,8 @@ class AuthorityProcessImpl final : public AuthorityProcess {
     }
     readiness_ = {ready, std::move(reason)};
     database_up_ = database_up;
+    // The gRPC health service says what /readyz says.
+    if (server_ != nullptr) server_->SetServing(ready);
   }
 
   void Supervise() {
@@ -203,12 +205,18 @@ class AuthorityProcessImpl final : public AuthorityProcess {
       return;
     }
     bool live = false;
+    std::string listen_problem;
     {
       absl::MutexLock lock(&mu_);
       live = server_ != nullptr && server_->feed_live();
+      if (live) listen_problem = server_->feed_listen_problem();
     }
     if (!live) {
       SetState(false, "feed listener (LISTEN) not working", true);
+      return;
+    }
+    if (!listen_problem.empty()) {
+      SetState(false, std::move(listen_problem), true);
       return;
     }
     SetState(true, "", true);

@@ -16,7 +16,9 @@
 // is started by a supervisor thread as soon as the database can be reached,
 // retrying with backoff (100 ms doubling to 5 s) while it cannot. /readyz is
 // 200 only while the gRPC server runs, the database answers, the schema is
-// at LatestSchemaVersion() and the feed listener is LISTENing; the
+// at LatestSchemaVersion() and the feed listener is LISTENing (its
+// self-check probes come back, see FeedHub); the gRPC health service
+// follows /readyz (SERVING only while ready); the
 // supervisor re-checks every `probe_interval` on its own connection
 // (connect_timeout 3 s, statement_timeout 2 s), so probes never wait on the
 // database.

@@ -122,12 +122,29 @@ class AuthorityServerImpl final : public AuthorityServer {
 
   bool feed_live() const override { return feed_->live(); }
 
+  std::string feed_listen_problem() const override {
+    if (feed_->listening()) return "";
+    return absl::StrCat("feed LISTEN self-check: ",
+                        ListenStateName(feed_->listen_state()),
+                        " (serving changes by polling)");
+  }
+
+  void SetServing(bool serving) override {
+    if (grpc::HealthCheckServiceInterface* health =
+            server_->GetHealthCheckService();
+        health != nullptr) {
+      health->SetServingStatus(serving);
+    }
+  }
+
   void UpdateGauges(AuthorityMetrics& metrics) const override {
     metrics.pool_size.Set(pool_->size());
     metrics.pool_open.Set(pool_->open_connections());
     metrics.pool_in_use.Set(pool_->leased_connections());
     metrics.feed_head.Set(feed_->head());
     metrics.feed_live.Set(feed_->live() ? 1 : 0);
+    metrics.feed_listen_receiving.Set(
+        feed_->listen_state() == ListenState::kReceiving ? 1 : 0);
   }
 
   void Shutdown(absl::Duration grace) override {
@@ -213,10 +230,18 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   PAT_ASSIGN_OR_RETURN(store_, PgTokenStore::Create(*pool_));
   manager_ = std::make_unique<TokenManager>(*store_, clock);
   FeedHubOptions feed_options;
-  feed_options.database_url = config.database_url;
+  feed_options.database_url = config.feed_database_url.empty()
+                                  ? config.database_url
+                                  : config.feed_database_url;
+  feed_options.probe_pool = pool_.get();
+  feed_options.listen_check_interval = config.feed_listen_check_interval;
+  feed_options.listen_check_timeout = config.feed_listen_check_timeout;
   if (metrics != nullptr) {
     feed_options.notify_wakeups = &metrics->feed_notify_wakeups;
     feed_options.poll_wakeups = &metrics->feed_poll_wakeups;
+    feed_options.probes_received = &metrics->feed_probes_received;
+    feed_options.probes_missed = &metrics->feed_probes_missed;
+    feed_options.probes_unsent = &metrics->feed_probes_unsent;
   }
   PAT_ASSIGN_OR_RETURN(feed_, FeedHub::Start(std::move(feed_options), clock));
   RateLimitCounters limit_counters;

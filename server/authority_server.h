@@ -35,6 +35,12 @@ class AuthorityServer {
   virtual void Wait() = 0;
   // Whether the feed listener is connected (LISTEN) and reading.
   virtual bool feed_live() const = 0;
+  // "" while the feed's LISTEN self-check lets the replica be ready, else
+  // why not (threat checklist #11).
+  virtual std::string feed_listen_problem() const = 0;
+  // Sets every service of the gRPC health service SERVING or NOT_SERVING
+  // (follows readiness; NOT_SERVING for good after Shutdown).
+  virtual void SetServing(bool serving) = 0;
   // Copies pool and feed state into the gauges of `metrics`.
   virtual void UpdateGauges(AuthorityMetrics& metrics) const = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <random>
 #include <exception>
 #include <string>
 #include <utility>
@@ -10,10 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/secret.h"
 #include "nlohmann/json.hpp"
-#include "pqxx/pqxx"
-#include "server/proto_convert.h"
+#include "server/feed/feed_format.h"
 
 namespace pat {
 namespace {
@@ -38,90 +37,11 @@ void Log(absl::string_view level, absl::string_view msg, json fields = {}) {
       line.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
 }
 
-// `url` with application_name set, in either conninfo syntax (URI or
-// key=value); a later setting wins over an earlier one in both.
-std::string ListenerConninfo(const std::string& url) {
-  if (absl::StartsWith(url, "postgresql://") ||
-      absl::StartsWith(url, "postgres://")) {
-    return absl::StrCat(url, absl::StrContains(url, "?") ? "&" : "?",
-                        "application_name=", kFeedListenerApplicationName);
-  }
-  return absl::StrCat(url, " application_name=", kFeedListenerApplicationName);
-}
-
-absl::Time MicrosToTime(const json& j) {
-  return absl::FromUnixMicros(j.get<int64_t>());
-}
-
-Resource ResourceFromPayload(const json& p) {
-  Resource r;
-  r.plan_id = p.at("plan_id").get<std::string>();
-  r.kind = ResourceKindFromName(p.at("kind").get<std::string>());
-  r.id = p.at("id").get<std::string>();
-  r.parent_kind = ResourceKindFromName(p.value("parent_kind", ""));
-  r.parent_id = p.value("parent_id", "");
-  r.name = p.value("name", "");
-  return r;
-}
-
-// Throws (nlohmann) on a payload of the wrong shape.
-absl::Status FillEvent(const FeedEventRow& row, absl::Time now,
-                       v1::GrantEvent& event) {
-  const json p = json::parse(row.payload_json);
-  if (row.type == "grant") {
-    GrantRecord g;
-    Token& t = g.token;
-    t.id = p.at("token_id").get<std::string>();
-    t.plan_id = p.at("plan_id").get<std::string>();
-    t.kind = TokenKindFromName(p.at("kind").get<std::string>());
-    t.scopes = p.at("scopes").get<std::vector<std::string>>();
-    t.all_resources = p.at("all_resources").get<bool>();
-    for (const json& r : p.at("resources")) {
-      t.resources.push_back(
-          {ResourceKindFromName(r.at("kind").get<std::string>()),
-           r.at("id").get<std::string>(), r.at("link").get<std::string>()});
-    }
-    t.expire_time = MicrosToTime(p.at("expire_time_us"));
-    if (auto it = p.find("revoke_time_us"); it != p.end() && !it->is_null()) {
-      t.revoke_time = MicrosToTime(*it);
-    }
-    for (const json& s : p.at("secrets")) {
-      absl::StatusOr<Digest> digest =
-          DigestFromHex(s.at("sha256").get<std::string>());
-      if (!digest.ok()) return absl::InvalidArgumentError("bad secret digest");
-      SecretRecord secret{*digest, std::nullopt};
-      if (auto it = s.find("valid_until_us"); it != s.end() && !it->is_null()) {
-        secret.valid_until = MicrosToTime(*it);
-      }
-      g.secrets.push_back(secret);
-    }
-    GrantRecordToProto(g, now, &event);
-  } else if (row.type == "plan") {
-    Plan plan;
-    plan.id = p.at("id").get<std::string>();
-    plan.name = p.value("name", "");
-    plan.tier = PlanTierFromName(p.at("tier").get<std::string>());
-    PlanToProto(plan, event.mutable_plan_upserted());
-  } else if (row.type == "resource") {
-    ResourceToProto(ResourceFromPayload(p), event.mutable_resource_upserted());
-  } else if (row.type == "resource_delete") {
-    ResourceToProto(ResourceFromPayload(p), event.mutable_resource_deleted());
-  } else {
-    return absl::InvalidArgumentError("unknown event type");
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 v1::GrantEvent GrantEventFromRow(const FeedEventRow& row, absl::Time now) {
   v1::GrantEvent event;
-  absl::Status status;
-  try {
-    status = FillEvent(row, now, event);
-  } catch (const std::exception&) {
-    status = absl::InvalidArgumentError("payload of the wrong shape");
-  }
+  const absl::Status status = feed::DecodeEvent(row, now, event);
   if (!status.ok()) {
     event.Clear();
     Log("error", "unreadable feed event",
@@ -135,24 +55,29 @@ v1::GrantEvent GrantEventFromRow(const FeedEventRow& row, absl::Time now) {
 
 // --- FeedHub -----------------------------------------------------------------
 
-struct FeedHub::Listener {
-  // LISTENs on the feed channel for as long as it exists. Notifications only
-  // wake the listener thread: their payload is never trusted.
-  class Receiver final : public pqxx::notification_receiver {
-   public:
-    explicit Receiver(pqxx::connection_base& conn)
-        : pqxx::notification_receiver(conn, kFeedChannel) {}
-    void operator()(const std::string&, int) override {}
-  };
-
-  std::unique_ptr<pqxx::connection> conn;
-  std::unique_ptr<Receiver> receiver;
-};
+absl::string_view ListenStateName(ListenState state) {
+  switch (state) {
+    case ListenState::kUnverified:
+      return "unverified";
+    case ListenState::kReceiving:
+      return "receiving";
+    case ListenState::kDeaf:
+      return "deaf";
+    case ListenState::kNotifyFailing:
+      return "notify_failing";
+  }
+  return "unknown";
+}
 
 FeedHub::FeedHub(FeedHubOptions options, const Clock& clock)
     : options_(std::move(options)),
       clock_(clock),
-      listener_(std::make_unique<Listener>()) {}
+      instance_(std::random_device{}() * uint64_t{0x100000000} +
+                std::random_device{}()) {
+  if (options_.probe_pool == nullptr) {
+    listen_state_ = ListenState::kReceiving;
+  }
+}
 
 absl::StatusOr<std::unique_ptr<FeedHub>> FeedHub::Start(FeedHubOptions options,
                                                         const Clock& clock) {
@@ -160,21 +85,20 @@ absl::StatusOr<std::unique_ptr<FeedHub>> FeedHub::Start(FeedHubOptions options,
     return absl::InvalidArgumentError("database_url: required");
   }
   if (options.buffer_capacity < 1 || options.read_batch < 1 ||
-      options.poll_interval <= absl::ZeroDuration()) {
+      options.poll_interval <= absl::ZeroDuration() ||
+      options.listen_check_interval <= absl::ZeroDuration() ||
+      options.listen_check_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("feed options out of range");
   }
   std::unique_ptr<FeedHub> hub(new FeedHub(std::move(options), clock));
   absl::Status connected = hub->Connect();
   if (!connected.ok()) return connected;
-  int64_t head = 0;
-  try {
-    pqxx::nontransaction nt(*hub->listener_->conn);
-    head = nt.exec("SELECT revision FROM feed_head WHERE id = 1")[0][0]
-               .as<int64_t>();
-  } catch (const std::exception&) {
+  absl::StatusOr<int64_t> head_or = hub->session_->ReadHead();
+  if (!head_or.ok()) {
     hub->Disconnect();
-    return absl::UnavailableError("feed listener: cannot read the feed head");
+    return head_or.status();
   }
+  const int64_t head = *head_or;
   {
     absl::MutexLock lock(&hub->mu_);
     hub->base_ = head;
@@ -183,12 +107,16 @@ absl::StatusOr<std::unique_ptr<FeedHub>> FeedHub::Start(FeedHubOptions options,
   hub->MarkPolled(true);
   hub->connects_.fetch_add(1);
   hub->thread_ = std::thread([h = hub.get()] { h->Run(); });
+  if (hub->options_.probe_pool != nullptr) {
+    hub->prober_ = std::thread([h = hub.get()] { h->ProbeLoop(); });
+  }
   return hub;
 }
 
 FeedHub::~FeedHub() {
   Stop();
   if (thread_.joinable()) thread_.join();
+  if (prober_.joinable()) prober_.join();
   Disconnect();
 }
 
@@ -199,27 +127,21 @@ void FeedHub::Stop() {
 }
 
 absl::Status FeedHub::Connect() {
-  try {
-    auto conn = std::make_unique<pqxx::connection>(
-        ListenerConninfo(options_.database_url));
-    // Registering the receiver issues LISTEN; events are read only after it,
-    // so nothing committed after the read can go unnoticed.
-    auto receiver = std::make_unique<Listener::Receiver>(*conn);
-    listener_->conn = std::move(conn);
-    listener_->receiver = std::move(receiver);
-    return absl::OkStatus();
-  } catch (const std::exception&) {
-    Disconnect();
-    return absl::UnavailableError("feed listener: cannot connect");
-  }
+  absl::StatusOr<std::unique_ptr<feed::ListenSession>> session =
+      feed::ListenSession::Connect(
+          options_.database_url, kFeedListenerApplicationName,
+          [this](const std::string& payload) { OnNotification(payload); });
+  if (!session.ok()) return session.status();
+  session_ = *std::move(session);
+  // A probe sent to the previous session may never arrive here: the next
+  // one goes out at its usual time.
+  absl::MutexLock lock(&mu_);
+  pending_probe_.clear();
+  probe_deadline_ = absl::InfiniteFuture();
+  return absl::OkStatus();
 }
 
-void FeedHub::Disconnect() {
-  if (listener_->conn != nullptr) listener_->conn->disconnect();
-  // With the connection closed, dropping the receiver sends no UNLISTEN.
-  listener_->receiver.reset();
-  listener_->conn.reset();
-}
+void FeedHub::Disconnect() { session_.reset(); }
 
 void FeedHub::MarkPolled(bool ok) {
   absl::MutexLock lock(&mu_);
@@ -235,25 +157,17 @@ bool FeedHub::Poll() {
       if (stopping_) return true;
       after = last_;
     }
+    absl::StatusOr<std::vector<FeedEventRow>> rows =
+        session_->ReadAfter(after, options_.read_batch);
+    if (!rows.ok()) return false;
+    event_reads_.fetch_add(1);
+    g_total_event_reads.fetch_add(1);
     std::vector<FeedEventPtr> events;
-    try {
-      pqxx::nontransaction nt(*listener_->conn);
-      const pqxx::result rows = nt.exec_params(
-          "SELECT revision, type, key, payload::text FROM grant_events "
-          "WHERE revision > $1 ORDER BY revision LIMIT $2",
-          after, options_.read_batch);
-      event_reads_.fetch_add(1);
-      g_total_event_reads.fetch_add(1);
-      events.reserve(rows.size());
-      const absl::Time now = clock_.Now();
-      for (const pqxx::row& r : rows) {
-        const FeedEventRow row{r[0].as<int64_t>(), r[1].as<std::string>(),
-                               r[2].as<std::string>(), r[3].as<std::string>()};
-        events.push_back(std::make_shared<const v1::GrantEvent>(
-            GrantEventFromRow(row, now)));
-      }
-    } catch (const std::exception&) {
-      return false;
+    events.reserve(rows->size());
+    const absl::Time now = clock_.Now();
+    for (const FeedEventRow& row : *rows) {
+      events.push_back(
+          std::make_shared<const v1::GrantEvent>(GrantEventFromRow(row, now)));
     }
     const bool more = static_cast<int>(events.size()) >= options_.read_batch;
     Append(std::move(events));
@@ -286,14 +200,9 @@ void FeedHub::Append(std::vector<FeedEventPtr> events) {
 }
 
 bool FeedHub::CheckHeadAfterConnect() {
-  int64_t head = 0;
-  try {
-    pqxx::nontransaction nt(*listener_->conn);
-    head = nt.exec("SELECT revision FROM feed_head WHERE id = 1")[0][0]
-               .as<int64_t>();
-  } catch (const std::exception&) {
-    return false;
-  }
+  absl::StatusOr<int64_t> read = session_->ReadHead();
+  if (!read.ok()) return false;
+  const int64_t head = *read;
   absl::MutexLock lock(&mu_);
   if (head >= last_) return true;
   Log("error", "feed head went backwards: the database lost commits",
@@ -310,31 +219,120 @@ void FeedHub::MaybePrune() {
   const absl::Time now = absl::Now();
   if (now < next_prune_) return;
   next_prune_ = now + options_.prune_interval;
-  try {
-    pqxx::nontransaction nt(*listener_->conn);
-    // A prefix of the history, never the newest event.
-    nt.exec_params(
-        "DELETE FROM grant_events WHERE revision <= (SELECT max(revision) "
-        "FROM grant_events WHERE created_at < now() - $1::bigint * "
-        "interval '1 microsecond') AND revision < (SELECT revision FROM "
-        "feed_head WHERE id = 1)",
-        absl::ToInt64Microseconds(options_.retention));
-  } catch (const std::exception&) {
+  if (!session_->Prune(options_.retention).ok()) {
     // Retried at the next interval; a broken connection shows in the wait.
     Log("warning", "feed prune failed");
   }
 }
 
+void FeedHub::OnNotification(const std::string& payload) {
+  if (!absl::StartsWith(payload, feed::kProbePrefix)) {
+    ++revision_notifications_;
+    return;
+  }
+  // Another replica's probe only woke us up.
+  {
+    absl::MutexLock lock(&mu_);
+    if (pending_probe_.empty() || payload != pending_probe_) return;
+    pending_probe_.clear();
+    probe_deadline_ = absl::InfiniteFuture();
+  }
+  if (options_.probes_received != nullptr) options_.probes_received->Inc();
+  SetListenState(ListenState::kReceiving);
+}
+
+void FeedHub::SetListenState(ListenState state) {
+  ListenState before;
+  {
+    absl::MutexLock lock(&mu_);
+    before = listen_state_;
+    listen_state_ = state;
+  }
+  if (before == state) return;
+  if (state == ListenState::kReceiving) {
+    Log("info", "feed LISTEN self-check: notifications arrive",
+        {{"was", std::string(ListenStateName(before))}});
+  } else {
+    Log(state == ListenState::kDeaf ? "warning" : "error",
+        state == ListenState::kDeaf
+            ? "feed LISTEN self-check: probe not received; polling"
+            : "feed LISTEN self-check: NOTIFY refused; polling",
+        {{"state", std::string(ListenStateName(state))},
+         {"poll_interval_ms", absl::ToInt64Milliseconds(options_.poll_interval)}});
+  }
+}
+
+void FeedHub::ProbeLoop() {
+  while (true) {
+    const std::string probe = absl::StrCat(
+        feed::kProbePrefix, absl::Hex(instance_), "-", ++probe_seq_);
+    bool send = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      // Recorded before sending: the listener may see it before the send
+      // returns. One probe in flight at a time.
+      if (pending_probe_.empty()) {
+        pending_probe_ = probe;
+        probe_deadline_ = absl::InfiniteFuture();
+        send = true;
+      }
+    }
+    if (send) {
+      const absl::Status sent =
+          feed::NotifyThroughPool(*options_.probe_pool, probe);
+      {
+        absl::MutexLock lock(&mu_);
+        if (pending_probe_ == probe) {
+          if (sent.ok()) {
+            probe_deadline_ = absl::Now() + options_.listen_check_timeout;
+          } else {
+            pending_probe_.clear();
+          }
+        }
+      }
+      if (!sent.ok()) {
+        if (options_.probes_unsent != nullptr) options_.probes_unsent->Inc();
+        // A pool timeout says nothing about NOTIFY: keep the state.
+        if (absl::IsInternal(sent)) SetListenState(ListenState::kNotifyFailing);
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    const absl::Time until = absl::Now() + options_.listen_check_interval;
+    while (!stopping_ && absl::Now() < until) {
+      changed_.WaitWithDeadline(&mu_, until);
+    }
+  }
+}
+
+bool FeedHub::ProbeOverdue(absl::Time now) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (pending_probe_.empty() || now < probe_deadline_) return false;
+    pending_probe_.clear();
+    probe_deadline_ = absl::InfiniteFuture();
+  }
+  if (options_.probes_missed != nullptr) options_.probes_missed->Inc();
+  SetListenState(ListenState::kDeaf);
+  return true;
+}
+
+absl::Duration FeedHub::NextWait(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  absl::Duration wait = options_.poll_interval;
+  if (!pending_probe_.empty()) wait = std::min(wait, probe_deadline_ - now);
+  return std::max(wait, absl::ZeroDuration());
+}
+
 void FeedHub::Run() {
   absl::Duration backoff = kMinReconnectBackoff;
   bool was_connected = true;
-  const int64_t poll_us = absl::ToInt64Microseconds(options_.poll_interval);
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
     }
-    if (listener_->conn == nullptr) {
+    if (session_ == nullptr) {
       if (!Connect().ok() || !CheckHeadAfterConnect()) {
         Disconnect();
         absl::MutexLock lock(&mu_);
@@ -357,19 +355,25 @@ void FeedHub::Run() {
     if (!was_connected) Log("info", "feed listener reconnected");
     was_connected = true;
     MaybePrune();
-    try {
-      const int notifications = listener_->conn->await_notification(
-          poll_us / 1000000, poll_us % 1000000);
-      Counter* wakeups = notifications > 0 ? options_.notify_wakeups
-                                           : options_.poll_wakeups;
-      if (wakeups != nullptr) wakeups->Inc();
-    } catch (const std::exception&) {
+    if (ProbeOverdue(absl::Now())) {
+      // A fresh session may LISTEN where this one cannot; polling goes on.
+      Disconnect();
+      continue;
+    }
+    revision_notifications_ = 0;
+    absl::StatusOr<int> notifications = session_->Await(NextWait(absl::Now()));
+    if (!notifications.ok()) {
       // Reconnect (and LISTEN again) before the next read.
       Log("warning", "feed listener disconnected");
       was_connected = false;
       Disconnect();
       MarkPolled(false);
+      continue;
     }
+    Counter* wakeups = revision_notifications_ > 0 ? options_.notify_wakeups
+                       : *notifications == 0       ? options_.poll_wakeups
+                                                   : nullptr;
+    if (wakeups != nullptr) wakeups->Inc();
   }
   Disconnect();
   MarkPolled(false);
@@ -411,6 +415,17 @@ FeedHub::Batch FeedHub::WaitForEvents(int64_t after, size_t max_events,
 bool FeedHub::Covers(int64_t after) const {
   absl::MutexLock lock(&mu_);
   return after >= base_ && after <= last_;
+}
+
+ListenState FeedHub::listen_state() const {
+  absl::MutexLock lock(&mu_);
+  return listen_state_;
+}
+
+bool FeedHub::listening() const {
+  const ListenState state = listen_state();
+  return state == ListenState::kReceiving ||
+         state == ListenState::kNotifyFailing;
 }
 
 int64_t FeedHub::head() const {

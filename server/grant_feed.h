@@ -17,6 +17,8 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "pat/v1/pat.pb.h"
+#include "server/db_pool.h"
+#include "server/feed/feed_sql.h"
 #include "server/token_store.h"
 
 // The authority's side of the grant change feed (SPEC §6).
@@ -30,17 +32,8 @@
 // commit in revision order, so a reader that sees revision N committed has
 // already been able to see every revision below N.
 //
-// Payloads (grant_events.payload, JSON):
-//   "grant":  {"token_id", "plan_id", "kind": "rest_api"|"npm_registry",
-//              "scopes": [..], "all_resources": bool,
-//              "resources": [{"kind", "id", "link"}], "expire_time_us": int,
-//              "revoke_time_us": int|null,
-//              "secrets": [{"sha256": hex, "valid_until_us": int|null}]}
-//             (valid_until null: the current secret, bounded by the expiry)
-//   "plan":   {"id", "name", "tier"}
-//   "resource", "resource_delete":
-//             {"plan_id", "kind", "id", "parent_kind", "parent_id", "name"}
-// Kinds and tiers are the lower-case names of common/domain.h.
+// Payloads: see server/feed/feed_format.h (the format's one owner); the
+// SQL and the channel name: server/feed/feed_sql.h.
 //
 // Reader (this file): one FeedHub per authority process. A background thread
 // holds a dedicated connection (application_name "pat-feed-listener"),
@@ -57,12 +50,22 @@
 // The hub deletes events older than `retention` (never the newest one) at
 // most every prune_interval; a watcher whose since_revision is no longer
 // covered gets a fresh snapshot instead (see IntrospectionServiceImpl).
+//
+// LISTEN self-check (threat checklist #11): with a probe_pool, a prober
+// thread sends NOTIFY pat_grants 'probe:<nonce>' through that pool (the
+// writers' path) at start and every listen_check_interval, and expects it on
+// its own LISTEN connection within listen_check_timeout. A probe that does
+// not arrive makes the hub kDeaf (listening() false: the replica reports not
+// ready), logs a warning and reconnects the LISTEN session; it keeps polling
+// every poll_interval meanwhile, so no change waits longer than that. The
+// next probe that arrives makes it kReceiving again. A probe that cannot be
+// sent (NOTIFY refused: queue full, pg_notify failing) is kNotifyFailing:
+// no replica can receive notifications then, so the replica stays ready and
+// serves by polling (see docs/feed-faults.md).
 namespace pat {
 
 // The name the hub's connection carries in pg_stat_activity.
 inline constexpr char kFeedListenerApplicationName[] = "pat-feed-listener";
-// The NOTIFY channel of the feed.
-inline constexpr char kFeedChannel[] = "pat_grants";
 
 struct FeedHubOptions {
   std::string database_url;
@@ -82,7 +85,24 @@ struct FeedHubOptions {
   // poll timing out (they must outlive the hub).
   Counter* notify_wakeups = nullptr;
   Counter* poll_wakeups = nullptr;
+  // LISTEN self-check (see above); off without a probe_pool (which must
+  // outlive the hub).
+  DbPool* probe_pool = nullptr;
+  absl::Duration listen_check_interval = absl::Seconds(5);
+  absl::Duration listen_check_timeout = absl::Seconds(2);
+  // Optional: probes received in time, missed, and not sent.
+  Counter* probes_received = nullptr;
+  Counter* probes_missed = nullptr;
+  Counter* probes_unsent = nullptr;
 };
+
+enum class ListenState {
+  kUnverified,     // no probe has come back yet since start
+  kReceiving,      // the last probe came back in time
+  kDeaf,           // the last probe did not come back in time
+  kNotifyFailing,  // the last probe could not be sent
+};
+absl::string_view ListenStateName(ListenState state);
 
 using FeedEventPtr = std::shared_ptr<const v1::GrantEvent>;
 
@@ -139,6 +159,10 @@ class FeedHub {
 
   int64_t head() const;
   bool live() const;
+  // The LISTEN self-check's state (kReceiving without a probe_pool), and
+  // whether it lets the replica be ready (kReceiving or kNotifyFailing).
+  ListenState listen_state() const;
+  bool listening() const;
 
   // Database reads of feed events (the hub's own, and fallback reads that
   // watchers report with CountFallbackRead), for metrics and tests.
@@ -151,10 +175,6 @@ class FeedHub {
 
  private:
   FeedHub(FeedHubOptions options, const Clock& clock);
-
-  // Listener connection state; touched only by the thread that owns it
-  // (Start before the thread exists, then the listener thread).
-  struct Listener;
 
   absl::Status Connect();
   void Disconnect();
@@ -173,12 +193,27 @@ class FeedHub {
   // served again and the new history is read from the head on. False when
   // the connection failed.
   bool CheckHeadAfterConnect();
+  // The prober thread: sends a probe every listen_check_interval (on its own
+  // thread, so a saturated pool never stalls the listener).
+  void ProbeLoop();
+  // On the listener thread: true when the pending probe is overdue (then
+  // reconnect).
+  bool ProbeOverdue(absl::Time now);
+  void OnNotification(const std::string& payload);
+  void SetListenState(ListenState state);
+  // How long the listener may wait before its next step.
+  absl::Duration NextWait(absl::Time now) const;
 
   const FeedHubOptions options_;
   const Clock& clock_;
-  std::unique_ptr<Listener> listener_;
+  // Listener thread only (Start before the thread exists).
+  std::unique_ptr<feed::ListenSession> session_;
   std::thread thread_;
   absl::Time next_prune_ = absl::InfinitePast();
+  const uint64_t instance_;  // random, tells this hub's probes apart
+  std::thread prober_;
+  uint64_t probe_seq_ = 0;  // prober thread only
+  int revision_notifications_ = 0;  // since the last Await
 
   std::atomic<int64_t> event_reads_{0};
   std::atomic<int64_t> connects_{0};
@@ -197,6 +232,11 @@ class FeedHub {
   int64_t lost_history_end_ ABSL_GUARDED_BY(mu_) = 0;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_poll_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  ListenState listen_state_ ABSL_GUARDED_BY(mu_) = ListenState::kUnverified;
+  // The probe in flight ("" when none) and when it is overdue (infinite
+  // while it is being sent).
+  std::string pending_probe_ ABSL_GUARDED_BY(mu_);
+  absl::Time probe_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 
 }  // namespace pat

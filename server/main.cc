@@ -82,6 +82,16 @@ ABSL_FLAG(double, caller_rate_limit, pat::kDefaultCallerRateLimit.per_second,
           "certificate SAN), token bucket; 0 disables.");
 ABSL_FLAG(int32_t, caller_rate_burst, pat::kDefaultCallerRateLimit.burst,
           "Requests a caller may make at once (bucket size).");
+ABSL_FLAG(std::string, feed_database_url, "",
+          "PostgreSQL URL of the change feed's LISTEN session (default: "
+          "--database_url). Direct or through a session-mode pooler: a "
+          "transaction-mode pooler drops notifications (the LISTEN "
+          "self-check then reports the replica not ready).");
+ABSL_FLAG(absl::Duration, feed_listen_check_interval, absl::Seconds(5),
+          "How often the feed listener sends itself a NOTIFY probe.");
+ABSL_FLAG(absl::Duration, feed_listen_check_timeout, absl::Seconds(2),
+          "How long a probe may take to come back before the replica is "
+          "not ready (it polls the feed meanwhile).");
 ABSL_FLAG(bool, allow_insecure_non_loopback, false,
           "Allow --insecure on a non-loopback --listen address.");
 ABSL_FLAG(bool, webhooks, false,
@@ -118,6 +128,8 @@ constexpr const char* kFlagNames[] = {
     "webhooks", "webhook_workers", "webhook_max_attempts",
     "webhook_backoff_base", "webhook_backoff_max",
     "webhook_request_deadline", "webhook_poll_interval",
+    "feed_database_url", "feed_listen_check_interval",
+    "feed_listen_check_timeout",
 };
 
 constexpr const char* kRateLimitFlags[] = {
@@ -242,6 +254,10 @@ int Serve(int argc, char** argv) {
   raw.webhooks.request_deadline =
       absl::GetFlag(FLAGS_webhook_request_deadline);
   raw.webhooks.poll_interval = absl::GetFlag(FLAGS_webhook_poll_interval);
+  raw.feed_database_url = absl::GetFlag(FLAGS_feed_database_url);
+  raw.feed_listen_check_interval =
+      absl::GetFlag(FLAGS_feed_listen_check_interval);
+  raw.feed_listen_check_timeout = absl::GetFlag(FLAGS_feed_listen_check_timeout);
   absl::StatusOr<pat::AuthorityConfig> config = pat::ValidateAuthorityConfig(
       std::move(raw), absl::GetFlag(FLAGS_allow_insecure_non_loopback));
   if (!config.ok()) {

@@ -16,6 +16,8 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "pqxx/pqxx"
+#include "server/feed/feed_format.h"
+#include "server/feed/feed_sql.h"
 
 namespace pat {
 namespace {
@@ -23,7 +25,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int kMaxAttempts = 5;
-constexpr absl::string_view kNotifyChannel = "pat_grants";
 // Prepared statement name of LookupSecret (per connection).
 constexpr absl::string_view kLookupSecretStatement = "pat_lookup_secret";
 
@@ -102,42 +103,15 @@ Token RowToToken(const pqxx::row& r) {
 std::string Hex(const Digest& d) { return DigestHex(d); }
 
 // Appends a grant-feed event in the caller's transaction.
-void AppendEvent(Tx& tx, absl::string_view type, const std::string& key,
-                 const json& payload) {
-  pqxx::result r =
-      tx.txn.exec_params("SELECT pat_append_event($1, $2, $3::jsonb)",
-                         std::string(type), key, payload.dump());
-  tx.revision = r[0][0].as<int64_t>();
+void AppendEvent(Tx& tx, const feed::EncodedEvent& event) {
+  tx.revision = feed::AppendEvent(tx.txn, event);
 }
 
 // The full new state of a token's grant, as carried by the change feed:
 // everything a sidecar needs, including the digests (never the secrets).
 void AppendGrantEvent(Tx& tx, const Token& token) {
-  json secrets = json::array();
-  pqxx::result rows = tx.txn.exec_params(
-      "SELECT encode(digest, 'hex'), pat_us(valid_until) FROM token_secrets "
-      "WHERE token_id = $1 ORDER BY created_at",
-      token.id);
-  for (const pqxx::row& row : rows) {
-    json s = {{"sha256", row[0].as<std::string>()}};
-    s["valid_until_us"] =
-        row[1].is_null() ? json(nullptr) : json(row[1].as<int64_t>());
-    secrets.push_back(std::move(s));
-  }
-  json payload = {
-      {"token_id", token.id},
-      {"plan_id", token.plan_id},
-      {"kind", std::string(TokenKindName(token.kind))},
-      {"scopes", token.scopes},
-      {"all_resources", token.all_resources},
-      {"resources", ResourcesJson(token.resources)},
-      {"expire_time_us", Us(token.expire_time)},
-      {"revoke_time_us", token.revoke_time.has_value()
-                             ? json(Us(*token.revoke_time))
-                             : json(nullptr)},
-      {"secrets", std::move(secrets)},
-  };
-  AppendEvent(tx, "grant", token.id, payload);
+  AppendEvent(tx, feed::EncodeGrant(token,
+                                    feed::ReadSecretDigests(tx.txn, token.id)));
 }
 
 void InsertAudit(Tx& tx, const std::string& plan_id,
@@ -257,14 +231,9 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
         committing = true;
         txn.commit();
       }
-      if (revision > 0) {
-        try {
-          pqxx::nontransaction nt(*lease);
-          nt.exec_params("SELECT pg_notify($1, $2)",
-                         std::string(kNotifyChannel), absl::StrCat(revision));
-        } catch (const std::exception&) {
-          lease.Discard();
-        }
+      if (revision > 0 &&
+          !feed::Notify(*lease, absl::StrCat(revision)).ok()) {
+        lease.Discard();
       }
       return result;
     } catch (const pqxx::in_doubt_error&) {
@@ -425,10 +394,7 @@ absl::Status PgTokenStore::UpsertPlan(const Plan& plan, absl::Time now,
                      "($1, $2) ON CONFLICT DO NOTHING",
                      plan.id, admin);
                }
-               AppendEvent(tx, "plan", plan.id,
-                           {{"id", plan.id},
-                            {"name", plan.name},
-                            {"tier", std::string(PlanTierName(plan.tier))}});
+               AppendEvent(tx, feed::EncodePlan(plan));
                if (!sweep.applies || !sweep.applies(plan)) return true;
                // A new statement: sees every token committed by a writer
                // that held the plan lock before this transaction got it.
@@ -471,19 +437,6 @@ absl::StatusOr<std::vector<Plan>> PgTokenStore::ListPlansAdministeredBy(
         return plans;
       });
 }
-
-namespace {
-json ResourceJson(const Resource& r) {
-  return {{"plan_id", r.plan_id},
-          {"kind", std::string(ResourceKindName(r.kind))},
-          {"id", r.id},
-          {"parent_kind", r.parent_kind == ResourceKind::kUnspecified
-                              ? std::string()
-                              : std::string(ResourceKindName(r.parent_kind))},
-          {"parent_id", r.parent_id},
-          {"name", r.name}};
-}
-}  // namespace
 
 absl::Status PgTokenStore::UpsertResource(const Resource& res) {
   return Transact<bool>(
@@ -529,8 +482,7 @@ absl::Status PgTokenStore::UpsertResource(const Resource& res) {
                    kind, res.id, res.plan_id, parent_kind,
                    parent_kind.empty() ? std::string() : res.parent_id,
                    res.name);
-               AppendEvent(tx, "resource", absl::StrCat(kind, ":", res.id),
-                           ResourceJson(res));
+               AppendEvent(tx, feed::EncodeResource(res, /*deleted=*/false));
                return true;
              })
       .status();
@@ -559,8 +511,7 @@ absl::Status PgTokenStore::DeleteResource(ResourceKind kind,
                gone.plan_id = r[0][0].as<std::string>();
                gone.kind = kind;
                gone.id = id;
-               AppendEvent(tx, "resource_delete", absl::StrCat(k, ":", id),
-                           ResourceJson(gone));
+               AppendEvent(tx, feed::EncodeResource(gone, /*deleted=*/true));
                return true;
              })
       .status();

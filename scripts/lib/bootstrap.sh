@@ -39,6 +39,7 @@ PAT_DEB_PACKAGES=(
   zlib1g-dev ccache
   clang libclang-rt-14-dev llvm
   prometheus python3 python3-yaml curl
+  pgbouncer  # feed_listen_check_test: a real transaction-mode pooler (docs/feed-faults.md)
 )
 
 # pat_missing_packages PKG...: prints the ones dpkg does not have installed.
