@@ -96,7 +96,7 @@ class Load {
 
   void Run() {
     for (int i = 0; !stop_; ++i) {
-      h_.clock().Advance(absl::Milliseconds(100));  // under the rate limit
+      h_.clock().Advance(absl::Milliseconds(200));  // under the rate limit
       v1::CreateTokenResponse created;
       const grpc::Status c =
           CreateToken(h_, kAlice, MakeCreateRequest(), &created);

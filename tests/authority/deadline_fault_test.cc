@@ -237,6 +237,7 @@ TEST(LatencyJitterTest, DeadlineExceededCreatesResolveByRequestId) {
       for (int i = next++; i < ops; i = next++) {
         Outcome& o = outcomes[i];
         o.req = MakeCreateRequest();
+        h.clock().Advance(absl::Milliseconds(100));  // under the rate limit
         v1::CreateTokenResponse resp;
         const grpc::Status s =
             h.tokens().CreateToken(ShortCtx().get(), o.req, &resp);
@@ -272,6 +273,7 @@ TEST(LatencyJitterTest, DeadlineExceededCreatesResolveByRequestId) {
                                          grpc::StatusCode::UNAVAILABLE))
         << o.code;
     v1::CreateTokenResponse retry;
+    h.clock().Advance(absl::Milliseconds(100));
     ASSERT_TRUE(CreateToken(h, kAlice, o.req, &retry).ok());
     if (it != committed.end()) {
       ++in_doubt;  // committed although the client was told it failed
