@@ -101,7 +101,10 @@ class Load {
       const grpc::Status c =
           CreateToken(h_, kAlice, MakeCreateRequest(), &created);
       Record(c);
-      if (!c.ok()) continue;
+      if (!c.ok()) {
+        absl::SleepFor(absl::Milliseconds(5));  // pacing, not a sync
+        continue;
+      }
       Issued t{created.token().id(), created.secret()};
       warm_(t);
       if (i % 2 == 1) {

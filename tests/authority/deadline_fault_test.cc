@@ -5,8 +5,8 @@
 //    authority backend is left running it), the pool connection comes back
 //    (more hanging RPCs than the pool has connections, then normal ones
 //    succeed) and nothing was written;
-//  * 40 ms ± 20 ms on every packet between the authority and PostgreSQL
-//    (TcpFaultProxy) with 1 s RPC deadlines: every RPC is OK or
+//  * 15 ms ± 50 % (PAT_LATENCY_MS) on every packet each way between the
+//    authority and PostgreSQL (TcpFaultProxy) with 1 s RPC deadlines: every RPC is OK or
 //    DEADLINE_EXCEEDED/UNAVAILABLE; each request_id, retried after the
 //    latency is gone, resolves to exactly one token: the replay of the one
 //    that committed (the in-doubt case) or a new one when nothing had.
@@ -136,9 +136,10 @@ class HangingAuditTest : public ::testing::Test {
            return h().tokens().RevokeToken(ShortCtx().get(), req, &r);
          }},
     };
-    // More hanging RPCs than pool connections: a connection not returned
-    // would make the later ones fail UNAVAILABLE (pool exhausted).
-    for (int round = 0; round < kPoolSize; ++round) {
+    // More hanging RPCs (4) than pool connections (2): a connection not
+    // returned would make the later ones fail (pool exhausted).
+    static_assert(kPoolSize < 4);
+    {
       for (const Op& op : ops) {
         const grpc::Status s = op.call();
         EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
@@ -203,6 +204,11 @@ TEST_F(HangingAuditTest, LockedAuditTableTimesOutAndWritesNothing) {
   ExpectWritesWorkAgain();
 }
 
+absl::Duration LatencyPerPacket() {
+  const char* v = std::getenv("PAT_LATENCY_MS");
+  return absl::Milliseconds(v == nullptr ? 15 : std::max(1, std::atoi(v)));
+}
+
 int LatencyOps() {
   const char* v = std::getenv("PAT_LATENCY_OPS");
   return v == nullptr ? 40 : std::max(1, std::atoi(v));
@@ -222,7 +228,10 @@ TEST(LatencyJitterTest, DeadlineExceededCreatesResolveByRequestId) {
   SeedWorld(h);
   ASSERT_FALSE(::testing::Test::HasFailure());
 
-  proxy->SetLatency(absl::Milliseconds(40), absl::Milliseconds(20));
+  // Per packet and direction; an RPC is some 20 round trips (its reads,
+  // BEGIN, the statements, COMMIT, NOTIFY), so about the 1 s deadline.
+  const absl::Duration latency = LatencyPerPacket();
+  proxy->SetLatency(latency, latency / 2);
   const int ops = LatencyOps();
   struct Outcome {
     v1::CreateTokenRequest req;
@@ -285,7 +294,8 @@ TEST(LatencyJitterTest, DeadlineExceededCreatesResolveByRequestId) {
       EXPECT_FALSE(retry.secret().empty());
     }
   }
-  std::cout << "latency 40±20 ms/packet, 1 s deadlines: " << ok << " OK, "
+  std::cout << "latency " << latency << " ± 50 % per packet, 1 s deadlines: "
+            << ok << " OK, "
             << failed << " failed (" << in_doubt
             << " of them committed: in doubt, resolved by request_id)\n";
   // Exactly one token per request_id, each with its audit and grant event.
@@ -325,7 +335,8 @@ TEST(StalledNetworkTest, StuckRoundTripsAreAbandonedAtTheDeadline) {
 
   const int64_t fired_before = DbSocketWatchdog::fired();
   proxy->Stall(true);
-  for (int i = 0; i < kPoolSize + 1; ++i) {
+  // Four stuck RPCs, twice the pool: each must give its connection up.
+  for (int i = 0; i < 2; ++i) {
     v1::CreateTokenResponse c;
     const grpc::Status create =
         h.tokens().CreateToken(ShortCtx().get(), MakeCreateRequest(), &c);
