@@ -254,9 +254,9 @@ bool IsServerGoingAway(const std::string& sqlstate) {
 // with the transaction.
 void SetStatementTimeout(pqxx::transaction_base& txn, absl::Duration left) {
   const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(left));
-  txn.exec(absl::StrCat("SET LOCAL statement_timeout = ", ms,
-                        "; SET LOCAL idle_in_transaction_session_timeout = ",
-                        ms));
+  txn.exec(
+      absl::StrCat("SET LOCAL statement_timeout = ", ms,
+                   "; SET LOCAL idle_in_transaction_session_timeout = ", ms));
 }
 
 // Runs `body` in a transaction of type `Txn` (default READ COMMITTED, read
@@ -279,8 +279,8 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
   absl::Status last = absl::UnavailableError("database unavailable");
   const std::optional<absl::Time> deadline = CurrentDbDeadline();
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    const absl::Duration left =
-        deadline.has_value() ? *deadline - absl::Now() : absl::InfiniteDuration();
+    const absl::Duration left = deadline.has_value() ? *deadline - absl::Now()
+                                                     : absl::InfiniteDuration();
     if (left <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(
           absl::StrCat(op, ": deadline exceeded; nothing was written"));

@@ -99,9 +99,10 @@ TEST_F(CommitUnknownTest, CreateRetryWithSameRequestIdReturnsTheOriginal) {
   {
     pqxx::connection conn(h().db().url());
     pqxx::read_transaction txn(conn);
-    token_id = txn.exec_params1("SELECT token_id FROM idempotency "
-                                "WHERE request_id = $1",
-                                req.request_id())[0]
+    token_id = txn.exec_params1(
+                      "SELECT token_id FROM idempotency "
+                      "WHERE request_id = $1",
+                      req.request_id())[0]
                    .as<std::string>();
   }
   EXPECT_EQ(Rows("token_secrets", token_id), 1);
@@ -118,7 +119,8 @@ TEST_F(CommitUnknownTest, CreateRetryWithSameRequestIdReturnsTheOriginal) {
   EXPECT_EQ(Rows("token_secrets", token_id), 1);
   EXPECT_EQ(Rows("audit_events", token_id, " AND action = 'create'"), 1);
   // The client can still get a usable secret: refresh.
-  v1::RefreshTokenResponse refreshed = MustRefresh(h(), kAlice, kPlanA, token_id);
+  v1::RefreshTokenResponse refreshed =
+      MustRefresh(h(), kAlice, kPlanA, token_id);
   EXPECT_FALSE(refreshed.secret().empty());
 }
 
@@ -130,7 +132,8 @@ TEST_F(CommitUnknownTest, RefreshRetryWithSameRequestIdReturnsTheOriginal) {
   const std::string request_id = NewRequestId();
   ArmCut();
   v1::RefreshTokenResponse lost;
-  ExpectOutcomeUnknown(RefreshToken(h(), kAlice, kPlanA, id, request_id, &lost));
+  ExpectOutcomeUnknown(
+      RefreshToken(h(), kAlice, kPlanA, id, request_id, &lost));
   ExpectCutHappened();
   ASSERT_EQ(Rows("token_secrets", id), 2) << "the refresh committed";
   ASSERT_EQ(Rows("audit_events", id, " AND action = 'refresh'"), 1);

@@ -149,8 +149,10 @@ void OutageDrill(AuthorityHarness& h, const std::function<void()>& outage) {
   ASSERT_NE(sidecar, nullptr);
 
   // Before: one kept and one revoked token, both settled at the sidecar.
-  const v1::CreateTokenResponse kept = MustCreate(h, kAlice, MakeCreateRequest());
-  const v1::CreateTokenResponse gone = MustCreate(h, kAlice, MakeCreateRequest());
+  const v1::CreateTokenResponse kept =
+      MustCreate(h, kAlice, MakeCreateRequest());
+  const v1::CreateTokenResponse gone =
+      MustCreate(h, kAlice, MakeCreateRequest());
   ASSERT_FALSE(::testing::Test::HasFailure());
   auto get = [&](const std::string& secret) {
     return HttpGet(sidecar->port(), kFileA1, Bearer(secret));
@@ -176,8 +178,7 @@ void OutageDrill(AuthorityHarness& h, const std::function<void()>& outage) {
       const HttpResponse k = get(kept.secret());
       const HttpResponse g = get(gone.secret());
       ++cache_checks;
-      if (k.status != 200 || g.status != 401 ||
-          Reason(g) != "token_revoked") {
+      if (k.status != 200 || g.status != 401 || Reason(g) != "token_revoked") {
         ++cache_wrong;
       }
       absl::SleepFor(absl::Milliseconds(20));  // pacing, not a sync
@@ -193,13 +194,13 @@ void OutageDrill(AuthorityHarness& h, const std::function<void()>& outage) {
 
   // After: the same authority serves again.
   const int ok_at_end = load.ok();
-  ASSERT_TRUE(WaitFor([&] { return load.ok() >= ok_at_end + 6; },
-                      absl::Seconds(30)))
+  ASSERT_TRUE(
+      WaitFor([&] { return load.ok() >= ok_at_end + 6; }, absl::Seconds(30)))
       << "the authority did not recover";
   load.Stop();
   for (const auto& [code, n] : load.failure_codes()) {
-    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE) << n << " RPCs failed "
-                                                   << code;
+    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE)
+        << n << " RPCs failed " << code;
   }
   std::cout << "outage: " << load.ok() << " RPCs OK, " << load.failed()
             << " UNAVAILABLE; " << warm_misses
@@ -221,17 +222,18 @@ void OutageDrill(AuthorityHarness& h, const std::function<void()>& outage) {
     }
   }
   for (const Issued& t : revoked) {
-    EXPECT_TRUE(WaitFor([&] { return get(t.secret).status == 401; },
-                        absl::Seconds(15)))
+    EXPECT_TRUE(
+        WaitFor([&] { return get(t.secret).status == 401; }, absl::Seconds(15)))
         << t.id << " acked revoked, still allowed by the sidecar";
   }
   for (const Issued& t : load.kept()) {
-    EXPECT_TRUE(WaitFor([&] { return get(t.secret).status == 200; },
-                        absl::Seconds(15)))
+    EXPECT_TRUE(
+        WaitFor([&] { return get(t.secret).status == 200; }, absl::Seconds(15)))
         << t.id;
   }
   // The feed resumed: a revoke after the outage reaches the sidecar.
-  const v1::CreateTokenResponse late = MustCreate(h, kAlice, MakeCreateRequest());
+  const v1::CreateTokenResponse late =
+      MustCreate(h, kAlice, MakeCreateRequest());
   ASSERT_EQ(get(late.secret()).status, 200);  // cached as allowed
   MustRevoke(h, kAlice, kPlanA, late.token().id());
   EXPECT_TRUE(WaitFor([&] { return get(late.secret()).status == 401; },

@@ -5,9 +5,9 @@
 //    authority backend is left running it), the pool connection comes back
 //    (more hanging RPCs than the pool has connections, then normal ones
 //    succeed) and nothing was written;
-//  * 15 ms ± 50 % (PAT_LATENCY_MS) on every packet each way between the
-//    authority and PostgreSQL (TcpFaultProxy) with 1 s RPC deadlines: every RPC is OK or
-//    DEADLINE_EXCEEDED/UNAVAILABLE; each request_id, retried after the
+//  * 25 ms ± 50 % (PAT_LATENCY_MS) on every packet each way between the
+//    authority and PostgreSQL (TcpFaultProxy) with 1 s RPC deadlines: every RPC
+//    is OK or DEADLINE_EXCEEDED/UNAVAILABLE; each request_id, retried after the
 //    latency is gone, resolves to exactly one token: the replay of the one
 //    that committed (the in-doubt case) or a new one when nothing had.
 //    PAT_LATENCY_OPS (default 40) sets the number of creates;
@@ -89,10 +89,13 @@ class HangingAuditTest : public ::testing::Test {
       observer_ = std::make_unique<pqxx::connection>(url());
     }
     pqxx::nontransaction nt(*observer_);
-    return nt.exec1(absl::StrCat(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-        "current_database() AND pid <> pg_backend_pid() AND state = 'active' "
-        "AND application_name NOT IN ('pat-feed-listener', 'pat-test-lock')"))[0]
+    return nt
+        .exec1(absl::StrCat(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid() AND state = "
+            "'active' "
+            "AND application_name NOT IN ('pat-feed-listener', "
+            "'pat-test-lock')"))[0]
         .as<int64_t>();
   }
 
@@ -169,9 +172,8 @@ class HangingAuditTest : public ::testing::Test {
     MustCreate(h(), kAlice, MakeCreateRequest());
     EXPECT_EQ(MustRevoke(h(), kAlice, kPlanA, id).status(),
               v1::TOKEN_STATUS_REVOKED);
-    EXPECT_EQ(CountActions(ListAllAuditEvents(h(), kAlice, kPlanA, id),
-                           "revoke"),
-              1);
+    EXPECT_EQ(
+        CountActions(ListAllAuditEvents(h(), kAlice, kPlanA, id), "revoke"), 1);
   }
 
   std::unique_ptr<AuthorityHarness> harness_;
@@ -206,7 +208,7 @@ TEST_F(HangingAuditTest, LockedAuditTableTimesOutAndWritesNothing) {
 
 absl::Duration LatencyPerPacket() {
   const char* v = std::getenv("PAT_LATENCY_MS");
-  return absl::Milliseconds(v == nullptr ? 15 : std::max(1, std::atoi(v)));
+  return absl::Milliseconds(v == nullptr ? 25 : std::max(1, std::atoi(v)));
 }
 
 int LatencyOps() {
@@ -294,9 +296,9 @@ TEST(LatencyJitterTest, DeadlineExceededCreatesResolveByRequestId) {
       EXPECT_FALSE(retry.secret().empty());
     }
   }
-  std::cout << "latency " << latency << " ± 50 % per packet, 1 s deadlines: "
-            << ok << " OK, "
-            << failed << " failed (" << in_doubt
+  std::cout << "latency " << latency
+            << " ± 50 % per packet, 1 s deadlines: " << ok << " OK, " << failed
+            << " failed (" << in_doubt
             << " of them committed: in doubt, resolved by request_id)\n";
   // Exactly one token per request_id, each with its audit and grant event.
   EXPECT_EQ(CountRows(h, "tokens"), ops);
@@ -328,7 +330,8 @@ TEST(StalledNetworkTest, StuckRoundTripsAreAbandonedAtTheDeadline) {
   ASSERT_NE(proxy, nullptr);
   AuthorityHarness& h = *harness;
   SeedWorld(h);
-  const v1::CreateTokenResponse token = MustCreate(h, kAlice, MakeCreateRequest());
+  const v1::CreateTokenResponse token =
+      MustCreate(h, kAlice, MakeCreateRequest());
   ASSERT_FALSE(::testing::Test::HasFailure());
   const int64_t tokens = CountRows(h, "tokens");
   const int64_t audits = CountRows(h, "audit_events");
@@ -346,13 +349,13 @@ TEST(StalledNetworkTest, StuckRoundTripsAreAbandonedAtTheDeadline) {
     rr.set_plan_id(kPlanA);
     rr.set_token_id(token.token().id());
     v1::Token r;
-    const grpc::Status revoke = h.tokens().RevokeToken(ShortCtx().get(), rr, &r);
+    const grpc::Status revoke =
+        h.tokens().RevokeToken(ShortCtx().get(), rr, &r);
     EXPECT_EQ(revoke.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
         << revoke.error_message();
   }
-  EXPECT_TRUE(WaitFor(
-      [&] { return DbSocketWatchdog::fired() > fired_before; },
-      absl::Seconds(10)))
+  EXPECT_TRUE(WaitFor([&] { return DbSocketWatchdog::fired() > fired_before; },
+                      absl::Seconds(10)))
       << "no stuck database round trip was abandoned";
   proxy->Stall(false);
   EXPECT_EQ(CountRows(h, "tokens"), tokens);

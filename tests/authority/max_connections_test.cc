@@ -54,8 +54,10 @@ TEST(MaxConnectionsTest, RpcsFailFastSidecarUnaffectedRecoveryAfter) {
   auto get = [&](const std::string& secret) {
     return HttpGet(sidecar->port(), kFileA1, Bearer(secret));
   };
-  const v1::CreateTokenResponse kept = MustCreate(h, kAlice, MakeCreateRequest());
-  const v1::CreateTokenResponse gone = MustCreate(h, kAlice, MakeCreateRequest());
+  const v1::CreateTokenResponse kept =
+      MustCreate(h, kAlice, MakeCreateRequest());
+  const v1::CreateTokenResponse gone =
+      MustCreate(h, kAlice, MakeCreateRequest());
   ASSERT_EQ(get(kept.secret()).status, 200);
   ASSERT_EQ(get(gone.secret()).status, 200);
   MustRevoke(h, kAlice, kPlanA, gone.token().id());

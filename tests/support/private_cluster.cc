@@ -18,9 +18,9 @@ namespace {
 // Runs `script` with scripts/lib/pg.sh sourced; its stdout, or nullopt
 // when it exits non-zero (its stderr goes to the test's).
 std::optional<std::string> RunPgScript(const std::string& script) {
-  const std::string cmd = absl::StrCat(
-      "bash -c 'set -euo pipefail; source \"", PAT_SOURCE_DIR,
-      "/scripts/lib/pg.sh\"; ", script, "'");
+  const std::string cmd =
+      absl::StrCat("bash -c 'set -euo pipefail; source \"", PAT_SOURCE_DIR,
+                   "/scripts/lib/pg.sh\"; ", script, "'");
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return std::nullopt;
   std::string out;
@@ -40,9 +40,9 @@ std::unique_ptr<PrivateCluster> PrivateCluster::Start(const Options& options) {
     return nullptr;
   }
   const std::string dir = tmpl;
-  const std::optional<std::string> out = RunPgScript(absl::StrCat(
-      "PG_MAX_CONNECTIONS=", options.max_connections, " pg_start ", dir,
-      " >&2; echo \"$PG_PORT\""));
+  const std::optional<std::string> out =
+      RunPgScript(absl::StrCat("PG_MAX_CONNECTIONS=", options.max_connections,
+                               " pg_start ", dir, " >&2; echo \"$PG_PORT\""));
   int port = 0;
   if (!out.has_value() ||
       !absl::SimpleAtoi(absl::StripAsciiWhitespace(*out), &port)) {

@@ -142,9 +142,9 @@ struct TcpFaultProxy::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor;
   int port = 0;
   std::thread thread;
-  std::mt19937_64 rng{12345};                  // proxy thread only
-  std::vector<std::weak_ptr<Pair>> pairs;      // proxy thread only
-  std::vector<std::function<void()>> parked;   // proxy thread only
+  std::mt19937_64 rng{12345};                 // proxy thread only
+  std::vector<std::weak_ptr<Pair>> pairs;     // proxy thread only
+  std::vector<std::function<void()>> parked;  // proxy thread only
   absl::Mutex mu;
   Settings settings ABSL_GUARDED_BY(mu);
 };
@@ -192,21 +192,21 @@ class TcpFaultProxy::Impl::Pair : public std::enable_shared_from_this<Pair> {
     auto self = shared_from_this();
     tcp::socket& from = up ? client_ : server_;
     Buffer& buf = up ? up_buf_ : down_buf_;
-    from.async_read_some(asio::buffer(buf), [self, up](error_code ec,
-                                                       size_t n) {
-      if (ec || self->closed_) {
-        self->Close();
-        return;
-      }
-      if (!up && self->cut_pending_) {
-        // The server answered the COMMIT: the client must never see it.
-        self->Close();
-        return;
-      }
-      std::string chunk((up ? self->up_buf_ : self->down_buf_).data(), n);
-      if (up) self->Parse(chunk);
-      self->Delay(up, std::move(chunk));
-    });
+    from.async_read_some(
+        asio::buffer(buf), [self, up](error_code ec, size_t n) {
+          if (ec || self->closed_) {
+            self->Close();
+            return;
+          }
+          if (!up && self->cut_pending_) {
+            // The server answered the COMMIT: the client must never see it.
+            self->Close();
+            return;
+          }
+          std::string chunk((up ? self->up_buf_ : self->down_buf_).data(), n);
+          if (up) self->Parse(chunk);
+          self->Delay(up, std::move(chunk));
+        });
   }
 
   void Delay(bool up, std::string chunk) {
@@ -224,10 +224,11 @@ class TcpFaultProxy::Impl::Pair : public std::enable_shared_from_this<Pair> {
     }
     asio::steady_timer& timer = up ? up_timer_ : down_timer_;
     timer.expires_after(delay);
-    timer.async_wait([self, forward = std::move(forward)](error_code ec) mutable {
-      if (ec || self->closed_) return;
-      forward();
-    });
+    timer.async_wait(
+        [self, forward = std::move(forward)](error_code ec) mutable {
+          if (ec || self->closed_) return;
+          forward();
+        });
   }
 
   void Forward(bool up, std::string chunk) {
@@ -273,8 +274,8 @@ class TcpFaultProxy::Impl::Pair : public std::enable_shared_from_this<Pair> {
         return;
       }
       if (pending_.size() < 1 + static_cast<size_t>(len)) return;
-      const std::string text = StatementText(
-          type, absl::string_view(pending_).substr(5, len - 4));
+      const std::string text =
+          StatementText(type, absl::string_view(pending_).substr(5, len - 4));
       pending_.erase(0, 1 + static_cast<size_t>(len));
       OnStatement(text);
     }
