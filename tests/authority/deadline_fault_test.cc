@@ -10,7 +10,7 @@
 //    is OK or DEADLINE_EXCEEDED/UNAVAILABLE; each request_id, retried after the
 //    latency is gone, resolves to exactly one token: the replay of the one
 //    that committed (the in-doubt case) or a new one when nothing had.
-//    PAT_LATENCY_OPS (default 40) sets the number of creates;
+//    PAT_LATENCY_OPS (default 24) sets the number of creates;
 //  * the network stalls (bytes held, connections open): RPCs fail
 //    DEADLINE_EXCEEDED, the stuck sockets are shut down by the watchdog,
 //    nothing is written, and the authority serves once the network flows.
@@ -213,7 +213,7 @@ absl::Duration LatencyPerPacket() {
 
 int LatencyOps() {
   const char* v = std::getenv("PAT_LATENCY_OPS");
-  return v == nullptr ? 40 : std::max(1, std::atoi(v));
+  return v == nullptr ? 24 : std::max(1, std::atoi(v));
 }
 
 TEST(LatencyJitterTest, DeadlineExceededCreatesResolveByRequestId) {
