@@ -1,9 +1,11 @@
 #include "server/db_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
 #include "pqxx/except"
 
 namespace pat {
@@ -31,15 +33,19 @@ absl::StatusOr<std::unique_ptr<DbPool>> DbPool::Create(
   return pool;
 }
 
-absl::StatusOr<DbPool::Lease> DbPool::Acquire() {
+absl::StatusOr<DbPool::Lease> DbPool::Acquire(absl::Time deadline) {
   {
     const auto start = std::chrono::steady_clock::now();
+    const absl::Duration to_deadline = deadline - absl::Now();
+    const bool deadline_first = to_deadline < acquire_timeout_;
     absl::MutexLock lock(&mu_);
     auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return !idle_.empty() || open_ < size_;
     };
-    const bool got =
-        mu_.AwaitWithTimeout(absl::Condition(&available), acquire_timeout_);
+    const bool got = mu_.AwaitWithTimeout(
+        absl::Condition(&available),
+        deadline_first ? std::max(to_deadline, absl::ZeroDuration())
+                       : acquire_timeout_);
     if (metrics_.acquire_wait != nullptr) {
       metrics_.acquire_wait->Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() -
@@ -49,6 +55,10 @@ absl::StatusOr<DbPool::Lease> DbPool::Acquire() {
     if (!got) {
       if (metrics_.acquire_timeouts != nullptr) {
         metrics_.acquire_timeouts->Inc();
+      }
+      if (deadline_first) {
+        return absl::DeadlineExceededError(
+            "deadline exceeded waiting for a database connection");
       }
       return absl::UnavailableError(
           "database connection pool exhausted; try again");

@@ -51,7 +51,9 @@ class DbPool {
       std::string url, int size, absl::Duration acquire_timeout,
       DbPoolMetrics metrics = {});
 
-  absl::StatusOr<Lease> Acquire();
+  // Waits at most min(acquire_timeout, until `deadline`); a wait ended by
+  // the deadline is DEADLINE_EXCEEDED, by the timeout UNAVAILABLE.
+  absl::StatusOr<Lease> Acquire(absl::Time deadline = absl::InfiniteFuture());
 
   int size() const { return size_; }
   // Connections open now, and how many are leased.

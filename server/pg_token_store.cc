@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -12,12 +14,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/secret.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "pqxx/pqxx"
 #include "server/feed/feed_format.h"
 #include "server/feed/feed_sql.h"
+#include "server/db_deadline.h"
+#include "server/db_watchdog.h"
 
 namespace pat {
 namespace {
@@ -203,6 +208,31 @@ absl::StatusOr<std::optional<IdempotencyRecord>> ClaimIdempotencyKey(
   return rec;
 }
 
+// After the deadline, statement_timeout has had its chance: a round trip
+// still waiting is on a stalled network; its socket is shut down.
+constexpr absl::Duration kWatchdogGrace = absl::Milliseconds(500);
+
+// SQLSTATE of a statement cancelled (statement_timeout, pg_cancel_backend).
+constexpr absl::string_view kQueryCanceled = "57014";
+
+// Connection exceptions (class 08) and operator intervention other than a
+// cancel (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+// cannot_connect_now): the session is gone; nothing was committed unless
+// the COMMIT itself was in flight.
+bool IsServerGoingAway(const std::string& sqlstate) {
+  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0;
+}
+
+// Bounds every later statement of `txn`, and the time the server waits for
+// the client inside it (so its locks go when the client is stuck); both end
+// with the transaction.
+void SetStatementTimeout(pqxx::transaction_base& txn, absl::Duration left) {
+  const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(left));
+  txn.exec(
+      absl::StrCat("SET LOCAL statement_timeout = ", ms,
+                   "; SET LOCAL idle_in_transaction_session_timeout = ", ms));
+}
+
 // Runs `body` in a transaction of type `Txn` (default READ COMMITTED, read
 // write) on a pooled connection and commits when it returns OK (an error
 // status rolls back). Retries serialization failures, deadlocks and
@@ -210,29 +240,63 @@ absl::StatusOr<std::optional<IdempotencyRecord>> ClaimIdempotencyKey(
 // unknown. After a commit that wrote feed events, sends a NOTIFY outside the
 // transaction (best effort: the feed's poll covers a lost one, and a full
 // notify queue never fails a committed change).
+//
+// Under an RPC deadline (CurrentDbDeadline) no attempt starts after it, the
+// pool wait ends at it, and the transaction runs with statement_timeout set
+// to the time left: a statement PostgreSQL cancels for it (a slow query, a
+// lock wait, a hanging trigger) rolls back and is DEADLINE_EXCEEDED; a round
+// trip still waiting kWatchdogGrace after the deadline (a stalled network)
+// has its socket shut down (broken connection: UNAVAILABLE, in doubt during
+// COMMIT).
 template <typename T, typename Txn = pqxx::work, typename Body>
 absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
   absl::Status last = absl::UnavailableError("database unavailable");
+  const std::optional<absl::Time> deadline = CurrentDbDeadline();
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    PAT_ASSIGN_OR_RETURN(DbPool::Lease lease, pool.Acquire());
+    const absl::Duration left = deadline.has_value() ? *deadline - absl::Now()
+                                                     : absl::InfiniteDuration();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(op, ": deadline exceeded; nothing was written"));
+    }
+    PAT_ASSIGN_OR_RETURN(
+        DbPool::Lease lease,
+        pool.Acquire(deadline.value_or(absl::InfiniteFuture())));
     bool committing = false;
     try {
+      // Destroyed before any handler below runs (and so before Discard).
+      std::optional<DbSocketWatchdog::Watch> watch;
+      if (deadline.has_value()) {
+        watch.emplace(
+            DbSocketWatchdog::Arm(lease->sock(), *deadline + kWatchdogGrace));
+      }
       int64_t revision = 0;
       absl::StatusOr<T> result;
       {
         Txn txn(*lease);
         Tx tx{txn};
+        if constexpr (std::is_base_of_v<pqxx::dbtransaction, Txn>) {
+          if (deadline.has_value()) SetStatementTimeout(txn, left);
+        }
         result = body(tx);
         if (!result.ok()) {
           txn.abort();
           return result;
         }
         revision = tx.revision;
+        if (deadline.has_value() && absl::Now() >= *deadline) {
+          // The client has stopped waiting: do not commit what it will
+          // never learn of.
+          txn.abort();
+          return absl::DeadlineExceededError(
+              absl::StrCat(op, ": deadline exceeded; nothing was written"));
+        }
         committing = true;
         txn.commit();
       }
       if (revision > 0 &&
           !feed::Notify(*lease, absl::StrCat(revision)).ok()) {
+        watch.reset();
         lease.Discard();
       }
       return result;
@@ -264,6 +328,24 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
       return absl::InvalidArgumentError(
           absl::StrCat(op, ": value out of range"));
     } catch (const pqxx::sql_error& e) {
+      if (IsServerGoingAway(e.sqlstate())) {
+        // The server ended the session (shutdown, restart, terminate).
+        lease.Discard();
+        if (committing) {
+          return absl::UnavailableError(
+              absl::StrCat(op, ": the outcome of the commit is unknown"));
+        }
+        last = absl::UnavailableError("database unavailable");
+        continue;
+      }
+      if (e.sqlstate() == kQueryCanceled) {
+        // statement_timeout (the deadline) or a cancel: rolled back.
+        return deadline.has_value()
+                   ? absl::DeadlineExceededError(absl::StrCat(
+                         op, ": deadline exceeded; nothing was written"))
+                   : absl::UnavailableError(absl::StrCat(
+                         op, ": statement cancelled; nothing was written"));
+      }
       lease.Discard();
       std::fprintf(stderr,
                    "{\"level\":\"error\",\"msg\":\"storage error\","

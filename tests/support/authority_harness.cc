@@ -24,7 +24,9 @@ void StartInto(const HarnessOptions& options, FakeClock& clock,
 
   AuthorityConfig raw;
   raw.listen = "127.0.0.1:0";
-  raw.database_url = db->url();
+  raw.database_url = options.database_url_filter
+                          ? options.database_url_filter(db->url())
+                          : db->url();
   raw.insecure = true;
   raw.db_pool_size = options.db_pool_size;
   raw.db_acquire_timeout = options.db_acquire_timeout;

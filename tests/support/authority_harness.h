@@ -1,6 +1,7 @@
 #ifndef PAT_TESTS_SUPPORT_AUTHORITY_HARNESS_H_
 #define PAT_TESTS_SUPPORT_AUTHORITY_HARNESS_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,9 @@ struct HarnessOptions {
   absl::Duration db_acquire_timeout = absl::Seconds(5);
   // With metrics the authority also writes its per-RPC access log (stderr).
   bool metrics = false;
+  // Maps the test database's URL to the one the authority uses (e.g. through
+  // a TcpFaultProxy); null: the database's own. Called once, at Start.
+  std::function<std::string(const std::string& url)> database_url_filter;
 };
 
 // An in-process pat-authority (real gRPC server on 127.0.0.1:0, --insecure)
