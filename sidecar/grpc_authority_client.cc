@@ -517,6 +517,43 @@ absl::Status GrpcAuthorityClient::ReportUsage(
   return absl::OkStatus();
 }
 
+absl::Status GrpcAuthorityClient::ReportUsageCounts(
+    absl::Span<const UsageCountRecord> counts) {
+  v1::ReportUsageRequest request;
+  request.mutable_counts()->Reserve(static_cast<int>(counts.size()));
+  for (const UsageCountRecord& c : counts) {
+    v1::UsageCount* out = request.add_counts();
+    out->set_token_id(c.token_id);
+    out->set_endpoint(c.endpoint);
+    for (const std::string& s : c.satisfying_scopes) {
+      out->add_satisfying_scopes(s);
+    }
+    out->set_resource_need(static_cast<v1::UsageResourceNeed>(c.need));
+    for (const UsageResourceChain& r : c.resources) {
+      v1::ResourceChain* chain = out->add_resources();
+      chain->mutable_resource()->set_kind(ResourceKindToProto(r.kind));
+      chain->mutable_resource()->set_id(r.id);
+      for (const auto& [kind, id] : r.ancestors) {
+        v1::TokenResource* a = chain->add_ancestors();
+        a->set_kind(ResourceKindToProto(kind));
+        a->set_id(id);
+      }
+    }
+    out->set_count(c.count);
+  }
+  v1::ReportUsageResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(impl_->config.report_timeout));
+  impl_->report.calls->Inc();
+  const grpc::Status status =
+      impl_->stub->ReportUsage(&context, request, &response);
+  if (!status.ok()) {
+    impl_->report.errors->Inc();
+    return FromGrpcStatus(status);
+  }
+  return absl::OkStatus();
+}
+
 std::unique_ptr<WatchStream> GrpcAuthorityClient::Watch(
     int64_t since_revision) {
   impl_->watch.calls->Inc();
