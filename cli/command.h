@@ -33,6 +33,7 @@ struct Command {
 std::vector<Command> DirectoryCommands();  // DirectoryService
 std::vector<Command> TokenCommands();      // TokenService
 std::vector<Command> ValidateCommands();   // IntrospectionService
+std::vector<Command> UsageCommands();      // GetTokenUsageReport
 
 // Every command (the groups above, in that order).
 const std::vector<Command>& Commands();

@@ -41,7 +41,8 @@ const std::vector<Command>& Commands() {
   static const auto* const kCommands = [] {
     auto* all = new std::vector<Command>();
     for (std::vector<Command> group :
-         {DirectoryCommands(), TokenCommands(), ValidateCommands()}) {
+         {DirectoryCommands(), TokenCommands(), ValidateCommands(),
+          UsageCommands()}) {
       all->insert(all->end(), group.begin(), group.end());
     }
     return all;
