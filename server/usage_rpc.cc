@@ -187,7 +187,7 @@ absl::Status UsageService::Report(const std::string& actor,
   const absl::Time start = HourBucket(now) - absl::Hours(hours - 1);
   PAT_ASSIGN_OR_RETURN(std::vector<UsageCount> counts,
                        store_.Read(token.id, start));
-  const Report report = BuildReport(token, counts);
+  const usage::Report report = BuildReport(token, counts);
   response.set_plan_id(token.plan_id);
   response.set_token_id(token.id);
   TimeToProto(start, response.mutable_window_start());
