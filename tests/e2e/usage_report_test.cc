@@ -120,9 +120,13 @@ TEST_F(UsageReportTest, ReportShowsTrafficAndTheExactMinimum) {
   EXPECT_EQ(report.endpoints(1).count(), 2);
   // Scopes used vs held: webhooks:read satisfied nothing.
   for (const v1::ScopeUsage& s : report.scopes()) {
-    EXPECT_TRUE(s.held) << s.scope();
-    if (s.scope() == "webhooks:read") EXPECT_EQ(s.count(), 0);
-    if (s.scope() == "files:read") EXPECT_EQ(s.count(), kTotal);
+    EXPECT_TRUE(s.held()) << s.scope();
+    if (s.scope() == "webhooks:read") {
+      EXPECT_EQ(s.count(), 0);
+    }
+    if (s.scope() == "files:read") {
+      EXPECT_EQ(s.count(), kTotal);
+    }
   }
   // Resources touched vs allowed.
   std::vector<std::string> touched;
