@@ -136,8 +136,9 @@ class AuthorityClient {
 
   // Blocking (the usage reporter calls it from its own thread).
   virtual absl::Status ReportUsage(absl::Span<const UsageRecord> records) = 0;
-  // ReportUsage with counts only. Blocking, like ReportUsage.
-  virtual absl::Status ReportUsageCounts(
+  // One ReportUsage call with records and counts. Blocking.
+  virtual absl::Status ReportUsageWithCounts(
+      absl::Span<const UsageRecord> records,
       absl::Span<const UsageCountRecord> counts) = 0;
 
   // Starts WatchGrants(since_revision). Never null; connection errors show

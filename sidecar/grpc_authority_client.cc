@@ -496,6 +496,12 @@ void GrpcAuthorityClient::ResolveResource(ResourceKind kind,
 
 absl::Status GrpcAuthorityClient::ReportUsage(
     absl::Span<const UsageRecord> records) {
+  return ReportUsageWithCounts(records, {});
+}
+
+absl::Status GrpcAuthorityClient::ReportUsageWithCounts(
+    absl::Span<const UsageRecord> records,
+    absl::Span<const UsageCountRecord> counts) {
   v1::ReportUsageRequest request;
   request.mutable_records()->Reserve(static_cast<int>(records.size()));
   for (const UsageRecord& record : records) {
@@ -504,22 +510,6 @@ absl::Status GrpcAuthorityClient::ReportUsage(
     TimeToProto(record.last_used_time, out->mutable_last_used_time());
     out->set_client_ip(record.client_ip);
   }
-  v1::ReportUsageResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineAfter(impl_->config.report_timeout));
-  impl_->report.calls->Inc();
-  const grpc::Status status =
-      impl_->stub->ReportUsage(&context, request, &response);
-  if (!status.ok()) {
-    impl_->report.errors->Inc();
-    return FromGrpcStatus(status);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status GrpcAuthorityClient::ReportUsageCounts(
-    absl::Span<const UsageCountRecord> counts) {
-  v1::ReportUsageRequest request;
   request.mutable_counts()->Reserve(static_cast<int>(counts.size()));
   for (const UsageCountRecord& c : counts) {
     v1::UsageCount* out = request.add_counts();

@@ -132,35 +132,8 @@ void UsageReporter::RecordAllowed(UsageCountRecord facts) {
   if (!MergeCount(std::move(facts))) count_keys_dropped_.Inc();
 }
 
-absl::Status UsageReporter::FlushCounts() {
-  absl::flat_hash_map<std::string, UsageCountRecord> taken;
-  {
-    absl::MutexLock lock(&counts_mu_);
-    taken.swap(counts_);
-  }
-  std::vector<UsageCountRecord> counts;
-  counts.reserve(taken.size());
-  for (auto& [key, record] : taken) counts.push_back(std::move(record));
-  for (size_t begin = 0; begin < counts.size(); begin += options_.max_batch) {
-    const size_t n = std::min(options_.max_batch, counts.size() - begin);
-    absl::Status status = client_.ReportUsageCounts(
-        absl::Span<const UsageCountRecord>(counts.data() + begin, n));
-    if (status.ok()) {
-      counts_reported_.Inc(n);
-      continue;
-    }
-    for (size_t i = begin; i < counts.size(); ++i) {
-      const int64_t n_requests = counts[i].count;
-      if (!MergeCount(std::move(counts[i]))) count_keys_dropped_.Inc(n_requests);
-    }
-    return status;
-  }
-  return absl::OkStatus();
-}
-
 absl::Status UsageReporter::Flush() {
   absl::MutexLock flush_lock(&flush_mu_);
-  absl::Status counted = FlushCounts();
   flush_requested_.store(false, std::memory_order_release);
   std::vector<UsageRecord> records;
   for (int i = 0; i < kShards; ++i) {
@@ -175,12 +148,32 @@ absl::Status UsageReporter::Flush() {
           UsageRecord{token_id, use.time, std::move(use.client_ip)});
     }
   }
-  for (size_t begin = 0; begin < records.size(); begin += options_.max_batch) {
-    const size_t n = std::min(options_.max_batch, records.size() - begin);
-    absl::Status status = client_.ReportUsage(
-        absl::Span<const UsageRecord>(records.data() + begin, n));
+  std::vector<UsageCountRecord> counts;
+  {
+    absl::flat_hash_map<std::string, UsageCountRecord> taken;
+    {
+      absl::MutexLock lock(&counts_mu_);
+      taken.swap(counts_);
+    }
+    counts.reserve(taken.size());
+    for (auto& [key, record] : taken) counts.push_back(std::move(record));
+  }
+  // Each call carries at most max_batch records and max_batch counts.
+  const size_t total = std::max(records.size(), counts.size());
+  for (size_t begin = 0; begin < total; begin += options_.max_batch) {
+    const size_t nr =
+        begin < records.size()
+            ? std::min(options_.max_batch, records.size() - begin)
+            : 0;
+    const size_t nc = begin < counts.size()
+                          ? std::min(options_.max_batch, counts.size() - begin)
+                          : 0;
+    absl::Status status = client_.ReportUsageWithCounts(
+        absl::Span<const UsageRecord>(records.data() + begin, nr),
+        absl::Span<const UsageCountRecord>(counts.data() + begin, nc));
     if (status.ok()) {
-      reported_.Inc(n);
+      reported_.Inc(nr);
+      counts_reported_.Inc(nc);
       continue;
     }
     // Keep this batch and the rest for the next flush (a newer use of a
@@ -189,9 +182,13 @@ absl::Status UsageReporter::Flush() {
       Merge(records[i].token_id, records[i].last_used_time,
             records[i].client_ip);
     }
+    for (size_t i = begin; i < counts.size(); ++i) {
+      const int64_t requests = counts[i].count;
+      if (!MergeCount(std::move(counts[i]))) count_keys_dropped_.Inc(requests);
+    }
     return status;
   }
-  return counted;
+  return absl::OkStatus();
 }
 
 void UsageReporter::Run() {

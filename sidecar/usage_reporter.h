@@ -34,7 +34,8 @@
 // scopes, resources) key for the least-privilege report, in one map bounded
 // by `max_count_keys`: requests of further keys are dropped and counted
 // (pat_sidecar_usage_count_keys_dropped_total) until the next flush, which
-// sends the counts (ReportUsageCounts, at most `max_batch` per call) and
+// sends the counts with the records (ReportUsageWithCounts, at most
+// `max_batch` of each per call) and
 // puts them back, within the bound, when the authority fails.
 //
 // Thread-safe. Stop() (or the destructor) makes a final best-effort flush.
@@ -99,7 +100,6 @@ class UsageReporter {
   // Adds `record` (with its count) to the pending counts; false (dropped)
   // when it is a new key over the bound.
   bool MergeCount(UsageCountRecord record);
-  absl::Status FlushCounts();
 
   AuthorityClient& client_;
   const Clock& clock_;
