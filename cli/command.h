@@ -34,6 +34,7 @@ std::vector<Command> DirectoryCommands();  // DirectoryService
 std::vector<Command> TokenCommands();      // TokenService
 std::vector<Command> ValidateCommands();   // IntrospectionService
 std::vector<Command> WebhookCommands();    // WebhookService
+std::vector<Command> UsageCommands();      // GetTokenUsageReport
 
 // Every command (the groups above, in that order).
 const std::vector<Command>& Commands();

@@ -203,6 +203,8 @@ void TokenApi::Call(absl::string_view method, absl::string_view actor,
   PAT_CONSOLE_RPC(ListAuditEvents, ListAuditEventsRequest,
                   ListAuditEventsResponse)
   PAT_CONSOLE_RPC(CheckAccess, CheckAccessRequest, CheckAccessResponse)
+  PAT_CONSOLE_RPC(GetTokenUsageReport, GetTokenUsageReportRequest,
+                  TokenUsageReport)
 #undef PAT_CONSOLE_RPC
   done(ErrorResponse(grpc::StatusCode::NOT_FOUND,
                      "no such TokenService method"));

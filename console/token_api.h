@@ -43,7 +43,7 @@ class TokenApi {
   TokenApi(std::shared_ptr<v1::TokenService::StubInterface> stub,
            absl::Duration timeout, int max_inflight);
 
-  // True for the nine TokenService RPC names.
+  // True for the TokenService RPC names.
   static bool HasMethod(absl::string_view method);
 
   // Calls `method` as `actor` with the JSON request `body`; `done` is called

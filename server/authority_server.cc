@@ -34,6 +34,7 @@
 #include "server/rpc_observer.h"
 #include "server/snapshot_share.h"
 #include "server/token_manager.h"
+#include "server/pg_usage_store.h"
 #include "server/token_service.h"
 #include "server/token_service_limits.h"
 #include "server/webhooks/pg_webhook_store.h"
@@ -171,6 +172,8 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<DbPool> pool_;
   std::unique_ptr<PgTokenStore> store_;
   std::unique_ptr<TokenManager> manager_;
+  std::unique_ptr<usage::PgUsageStore> usage_store_;
+  std::unique_ptr<usage::UsageService> usage_;
   std::unique_ptr<FeedHub> feed_;
   std::unique_ptr<SnapshotShare> snapshots_;
   std::unique_ptr<CallerAuth> auth_;
@@ -229,6 +232,8 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   }
   PAT_ASSIGN_OR_RETURN(store_, PgTokenStore::Create(*pool_));
   manager_ = std::make_unique<TokenManager>(*store_, clock);
+  usage_store_ = std::make_unique<usage::PgUsageStore>(*pool_);
+  usage_ = std::make_unique<usage::UsageService>(*manager_, *usage_store_);
   FeedHubOptions feed_options;
   feed_options.database_url = config.feed_database_url.empty()
                                   ? config.database_url
@@ -252,7 +257,8 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   token_limits_ = std::make_unique<TokenServiceLimits>(
       config.caller_rate_limit, config.actor_rate_limit, clock, limit_counters);
   token_service_ =
-      std::make_unique<TokenServiceImpl>(*manager_, *auth_, *token_limits_);
+      std::make_unique<TokenServiceImpl>(*manager_, *auth_, *token_limits_,
+                                         usage_.get());
   directory_service_ =
       std::make_unique<DirectoryServiceImpl>(*manager_, *auth_);
   SnapshotShareOptions share_options;
@@ -268,6 +274,7 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
       share_options);
   IntrospectionOptions introspection_options;
   introspection_options.metrics = metrics;
+  introspection_options.usage = usage_.get();
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
       *manager_, *auth_, *feed_, *snapshots_, introspection_options);
 

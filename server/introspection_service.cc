@@ -274,7 +274,9 @@ absl::Status IntrospectionServiceImpl::DoReportUsage(
   }
   PAT_ASSIGN_OR_RETURN(std::vector<UsageReport> reports,
                        UsageReportsFromProto(request));
-  return manager_.ReportUsage(std::move(reports));
+  PAT_RETURN_IF_ERROR(manager_.ReportUsage(std::move(reports)));
+  if (options_.usage == nullptr) return absl::OkStatus();
+  return options_.usage->Record(request);
 }
 
 }  // namespace pat

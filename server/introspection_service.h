@@ -11,6 +11,7 @@
 #include "server/grant_feed.h"
 #include "server/snapshot_share.h"
 #include "server/token_manager.h"
+#include "server/usage_rpc.h"
 
 namespace pat {
 
@@ -23,6 +24,8 @@ struct IntrospectionOptions {
   // Optional (must outlive the service): watcher count, events sent,
   // snapshots.
   AuthorityMetrics* metrics = nullptr;
+  // Optional (must outlive the service): stores ReportUsage's counts.
+  usage::UsageService* usage = nullptr;
 };
 
 // pat.v1.IntrospectionService: what sidecars ask. Every RPC requires a

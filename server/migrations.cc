@@ -238,6 +238,24 @@ CREATE INDEX tokens_by_expire_time ON tokens (expire_time)
 CREATE INDEX token_secrets_by_valid_until ON token_secrets (valid_until)
   WHERE valid_until IS NOT NULL;
 )sql"},
+    {7, R"sql(
+-- The least-privilege report (docs/usage-report.md): allowed requests per
+-- token, hour and key (endpoint, satisfying scopes, resources), summed over
+-- the sidecars' reports. usage_key is the SHA-256 of the key's canonical
+-- text. Bounded by a per-token, per-hour key cap and an age retention.
+CREATE TABLE token_usage (
+  token_id      text NOT NULL,
+  bucket_start  timestamptz NOT NULL,
+  usage_key     bytea NOT NULL CHECK (octet_length(usage_key) = 32),
+  endpoint      text NOT NULL,
+  scopes        jsonb NOT NULL,
+  resource_need text NOT NULL CHECK (resource_need IN ('none','all','listed')),
+  resources     jsonb NOT NULL DEFAULT '[]',
+  count         bigint NOT NULL CHECK (count > 0),
+  PRIMARY KEY (token_id, bucket_start, usage_key)
+);
+CREATE INDEX token_usage_by_bucket ON token_usage (bucket_start);
+)sql"},
 };
 
 }  // namespace

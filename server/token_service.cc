@@ -193,4 +193,17 @@ absl::Status TokenServiceImpl::DoCheckAccess(
   return absl::OkStatus();
 }
 
+grpc::Status TokenServiceImpl::GetTokenUsageReport(
+    grpc::ServerContext* context,
+    const v1::GetTokenUsageReportRequest* request,
+    v1::TokenUsageReport* response) {
+  absl::StatusOr<Caller> caller = Admit(context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (usage_ == nullptr) {
+    return ToGrpcStatus(
+        absl::FailedPreconditionError("usage reports are not configured"));
+  }
+  return ToGrpcStatus(usage_->Report(caller->actor, *request, *response));
+}
+
 }  // namespace pat

@@ -6,6 +6,7 @@
 #include "server/caller_auth.h"
 #include "server/token_manager.h"
 #include "server/token_service_limits.h"
+#include "server/usage_rpc.h"
 
 namespace pat {
 
@@ -20,8 +21,9 @@ namespace pat {
 class TokenServiceImpl final : public v1::TokenService::Service {
  public:
   TokenServiceImpl(TokenManager& manager, const CallerAuth& auth,
-                   TokenServiceLimits& limits)
-      : manager_(manager), auth_(auth), limits_(limits) {}
+                   TokenServiceLimits& limits,
+                   usage::UsageService* usage = nullptr)
+      : manager_(manager), auth_(auth), limits_(limits), usage_(usage) {}
 
   grpc::Status ListPlans(grpc::ServerContext* context,
                          const v1::ListPlansRequest* request,
@@ -53,6 +55,11 @@ class TokenServiceImpl final : public v1::TokenService::Service {
   grpc::Status CheckAccess(grpc::ServerContext* context,
                            const v1::CheckAccessRequest* request,
                            v1::CheckAccessResponse* response) override;
+  // The least-privilege report (usage::UsageService::Report).
+  grpc::Status GetTokenUsageReport(
+      grpc::ServerContext* context,
+      const v1::GetTokenUsageReportRequest* request,
+      v1::TokenUsageReport* response) override;
 
  private:
   absl::Status DoListPlans(grpc::ServerContext* context,
@@ -92,6 +99,7 @@ class TokenServiceImpl final : public v1::TokenService::Service {
   TokenManager& manager_;
   const CallerAuth& auth_;
   TokenServiceLimits& limits_;
+  usage::UsageService* const usage_;  // may be null: FAILED_PRECONDITION
 };
 
 }  // namespace pat

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -49,6 +50,24 @@ struct UsageRecord {
   std::string token_id;
   absl::Time last_used_time = absl::InfinitePast();
   std::string client_ip;
+};
+
+// Allowed requests of one usage key in a flush interval (the least-privilege
+// report, pat.v1.UsageCount).
+struct UsageResourceChain {
+  ResourceKind kind = ResourceKind::kUnspecified;
+  std::string id;
+  // Nearest first.
+  std::vector<std::pair<ResourceKind, std::string>> ancestors;
+};
+struct UsageCountRecord {
+  enum class Need { kNone = 1, kAll = 2, kListed = 3 };
+  std::string token_id;
+  std::string endpoint;  // catalog operation id
+  std::vector<std::string> satisfying_scopes;  // sorted
+  Need need = Need::kNone;
+  std::vector<UsageResourceChain> resources;  // kListed, sorted by (kind, id)
+  int64_t count = 0;
 };
 
 // One message of the WatchGrants stream, converted.
@@ -117,6 +136,10 @@ class AuthorityClient {
 
   // Blocking (the usage reporter calls it from its own thread).
   virtual absl::Status ReportUsage(absl::Span<const UsageRecord> records) = 0;
+  // One ReportUsage call with records and counts. Blocking.
+  virtual absl::Status ReportUsageWithCounts(
+      absl::Span<const UsageRecord> records,
+      absl::Span<const UsageCountRecord> counts) = 0;
 
   // Starts WatchGrants(since_revision). Never null; connection errors show
   // up as Next() == false and a non-OK Finish().

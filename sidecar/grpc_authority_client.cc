@@ -496,6 +496,12 @@ void GrpcAuthorityClient::ResolveResource(ResourceKind kind,
 
 absl::Status GrpcAuthorityClient::ReportUsage(
     absl::Span<const UsageRecord> records) {
+  return ReportUsageWithCounts(records, {});
+}
+
+absl::Status GrpcAuthorityClient::ReportUsageWithCounts(
+    absl::Span<const UsageRecord> records,
+    absl::Span<const UsageCountRecord> counts) {
   v1::ReportUsageRequest request;
   request.mutable_records()->Reserve(static_cast<int>(records.size()));
   for (const UsageRecord& record : records) {
@@ -503,6 +509,27 @@ absl::Status GrpcAuthorityClient::ReportUsage(
     out->set_token_id(record.token_id);
     TimeToProto(record.last_used_time, out->mutable_last_used_time());
     out->set_client_ip(record.client_ip);
+  }
+  request.mutable_counts()->Reserve(static_cast<int>(counts.size()));
+  for (const UsageCountRecord& c : counts) {
+    v1::UsageCount* out = request.add_counts();
+    out->set_token_id(c.token_id);
+    out->set_endpoint(c.endpoint);
+    for (const std::string& s : c.satisfying_scopes) {
+      out->add_satisfying_scopes(s);
+    }
+    out->set_resource_need(static_cast<v1::UsageResourceNeed>(c.need));
+    for (const UsageResourceChain& r : c.resources) {
+      v1::ResourceChain* chain = out->add_resources();
+      chain->mutable_resource()->set_kind(ResourceKindToProto(r.kind));
+      chain->mutable_resource()->set_id(r.id);
+      for (const auto& [kind, id] : r.ancestors) {
+        v1::TokenResource* a = chain->add_ancestors();
+        a->set_kind(ResourceKindToProto(kind));
+        a->set_id(id);
+      }
+    }
+    out->set_count(c.count);
   }
   v1::ReportUsageResponse response;
   grpc::ClientContext context;

@@ -55,6 +55,9 @@ class GrpcAuthorityClient final : public AuthorityClient {
   void ResolveResource(ResourceKind kind, absl::string_view id,
                        ResolveCallback done) override;
   absl::Status ReportUsage(absl::Span<const UsageRecord> records) override;
+  absl::Status ReportUsageWithCounts(
+      absl::Span<const UsageRecord> records,
+      absl::Span<const UsageCountRecord> counts) override;
   std::unique_ptr<WatchStream> Watch(int64_t since_revision) override;
 
   struct Impl;  // implementation (gRPC stub, calls in flight, metrics)

@@ -17,6 +17,7 @@
 #include "common/policy/policy.h"
 #include "common/policy/reason.h"
 #include "common/secret.h"
+#include "sidecar/usage_facts.h"
 
 namespace pat::sidecar {
 namespace {
@@ -434,6 +435,10 @@ void PatAuthorizer::DecideResources(Pending pending) {
     result.reason = decision.reason;
     result.http_status = decision.http_status;
     result.endpoint = decision.endpoint;
+    if (decision.allowed && usage_ != nullptr) {
+      std::optional<UsageCountRecord> facts = UsageFactsOf(decision, input);
+      if (facts.has_value()) usage_->RecordAllowed(std::move(*facts));
+    }
     if (!decision.allowed) {
       result.message =
           policy::DecisionMessage(decision.reason, decision.detail);

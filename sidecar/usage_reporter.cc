@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -20,7 +22,7 @@ absl::StatusOr<std::unique_ptr<UsageReporter>> UsageReporter::Create(
     UsageReporterOptions options) {
   if (options.flush_interval <= absl::ZeroDuration() ||
       options.flush_records == 0 || options.max_records == 0 ||
-      options.max_batch == 0) {
+      options.max_batch == 0 || options.max_count_keys == 0) {
     return absl::InvalidArgumentError("usage reporter: invalid options");
   }
   std::unique_ptr<UsageReporter> reporter(
@@ -43,6 +45,13 @@ UsageReporter::UsageReporter(AuthorityClient& client, const Clock& clock,
       reported_(
           metrics.GetCounter("pat_sidecar_usage_reported_total",
                              "Per-token usage records sent to the authority.")),
+      count_keys_dropped_(metrics.GetCounter(
+          "pat_sidecar_usage_count_keys_dropped_total",
+          "Allowed requests not counted for the least-privilege report "
+          "because the pending usage keys were at their bound.")),
+      counts_reported_(metrics.GetCounter(
+          "pat_sidecar_usage_counts_reported_total",
+          "Usage count keys sent to the authority.")),
       shards_(new Shard[kShards]) {}
 
 UsageReporter::~UsageReporter() { Stop(); }
@@ -87,6 +96,42 @@ void UsageReporter::Record(absl::string_view token_id,
   }
 }
 
+namespace {
+
+std::string CountKey(const UsageCountRecord& r) {
+  std::string key = absl::StrCat(r.token_id, "\n", r.endpoint, "\n",
+                                 absl::StrJoin(r.satisfying_scopes, " "), "\n",
+                                 static_cast<int>(r.need));
+  for (const UsageResourceChain& c : r.resources) {
+    absl::StrAppend(&key, "\n", static_cast<int>(c.kind), ":", c.id);
+    for (const auto& [kind, id] : c.ancestors) {
+      absl::StrAppend(&key, "<", static_cast<int>(kind), ":", id);
+    }
+  }
+  return key;
+}
+
+}  // namespace
+
+bool UsageReporter::MergeCount(UsageCountRecord record) {
+  std::string key = CountKey(record);
+  absl::MutexLock lock(&counts_mu_);
+  auto it = counts_.find(key);
+  if (it != counts_.end()) {
+    it->second.count += record.count;
+    return true;
+  }
+  if (counts_.size() >= options_.max_count_keys) return false;
+  counts_.emplace(std::move(key), std::move(record));
+  return true;
+}
+
+void UsageReporter::RecordAllowed(UsageCountRecord facts) {
+  if (facts.token_id.empty()) return;
+  facts.count = 1;
+  if (!MergeCount(std::move(facts))) count_keys_dropped_.Inc();
+}
+
 absl::Status UsageReporter::Flush() {
   absl::MutexLock flush_lock(&flush_mu_);
   flush_requested_.store(false, std::memory_order_release);
@@ -103,12 +148,32 @@ absl::Status UsageReporter::Flush() {
           UsageRecord{token_id, use.time, std::move(use.client_ip)});
     }
   }
-  for (size_t begin = 0; begin < records.size(); begin += options_.max_batch) {
-    const size_t n = std::min(options_.max_batch, records.size() - begin);
-    absl::Status status = client_.ReportUsage(
-        absl::Span<const UsageRecord>(records.data() + begin, n));
+  std::vector<UsageCountRecord> counts;
+  {
+    absl::flat_hash_map<std::string, UsageCountRecord> taken;
+    {
+      absl::MutexLock lock(&counts_mu_);
+      taken.swap(counts_);
+    }
+    counts.reserve(taken.size());
+    for (auto& [key, record] : taken) counts.push_back(std::move(record));
+  }
+  // Each call carries at most max_batch records and max_batch counts.
+  const size_t total = std::max(records.size(), counts.size());
+  for (size_t begin = 0; begin < total; begin += options_.max_batch) {
+    const size_t nr =
+        begin < records.size()
+            ? std::min(options_.max_batch, records.size() - begin)
+            : 0;
+    const size_t nc = begin < counts.size()
+                          ? std::min(options_.max_batch, counts.size() - begin)
+                          : 0;
+    absl::Status status = client_.ReportUsageWithCounts(
+        absl::Span<const UsageRecord>(records.data() + begin, nr),
+        absl::Span<const UsageCountRecord>(counts.data() + begin, nc));
     if (status.ok()) {
-      reported_.Inc(n);
+      reported_.Inc(nr);
+      counts_reported_.Inc(nc);
       continue;
     }
     // Keep this batch and the rest for the next flush (a newer use of a
@@ -116,6 +181,10 @@ absl::Status UsageReporter::Flush() {
     for (size_t i = begin; i < records.size(); ++i) {
       Merge(records[i].token_id, records[i].last_used_time,
             records[i].client_ip);
+    }
+    for (size_t i = begin; i < counts.size(); ++i) {
+      const int64_t requests = counts[i].count;
+      if (!MergeCount(std::move(counts[i]))) count_keys_dropped_.Inc(requests);
     }
     return status;
   }

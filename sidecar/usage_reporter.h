@@ -30,6 +30,14 @@
 // (within the bound) for the next flush. Each ReportUsage call carries at
 // most `max_batch` records.
 //
+// RecordAllowed() counts allowed requests per (token, endpoint, satisfying
+// scopes, resources) key for the least-privilege report, in one map bounded
+// by `max_count_keys`: requests of further keys are dropped and counted
+// (pat_sidecar_usage_count_keys_dropped_total) until the next flush, which
+// sends the counts with the records (ReportUsageWithCounts, at most
+// `max_batch` of each per call) and
+// puts them back, within the bound, when the authority fails.
+//
 // Thread-safe. Stop() (or the destructor) makes a final best-effort flush.
 namespace pat::sidecar {
 
@@ -38,6 +46,7 @@ struct UsageReporterOptions {
   size_t flush_records = 1000;
   size_t max_records = 100000;
   size_t max_batch = 1000;
+  size_t max_count_keys = 10000;
   // Tests drive Flush() themselves.
   bool start_thread = true;
 };
@@ -57,6 +66,9 @@ class UsageReporter {
   // Notes a use of `token_id` from `client_ip` now (by the clock). Cheap:
   // one shard lock, no allocation for a token already pending.
   void Record(absl::string_view token_id, absl::string_view client_ip);
+
+  // Counts one allowed request of `facts`' key (facts.count is ignored).
+  void RecordAllowed(UsageCountRecord facts);
 
   // Reports everything pending now. Flushes never overlap.
   absl::Status Flush();
@@ -85,11 +97,21 @@ class UsageReporter {
   bool Merge(absl::string_view token_id, absl::Time time,
              absl::string_view client_ip);
 
+  // Adds `record` (with its count) to the pending counts; false (dropped)
+  // when it is a new key over the bound.
+  bool MergeCount(UsageCountRecord record);
+
   AuthorityClient& client_;
   const Clock& clock_;
   const UsageReporterOptions options_;
   Counter& dropped_;
   Counter& reported_;
+  Counter& count_keys_dropped_;
+  Counter& counts_reported_;
+
+  absl::Mutex counts_mu_;
+  absl::flat_hash_map<std::string, UsageCountRecord> counts_
+      ABSL_GUARDED_BY(counts_mu_);
 
   std::unique_ptr<Shard[]> shards_;
   std::atomic<size_t> pending_{0};

@@ -437,6 +437,16 @@ std::vector<PlanRpc> TokenRpcs() {
                     return h.tokens().CheckAccess(
                         AuthorityHarness::Ctx(actor).get(), req, &resp);
                   }});
+  rpcs.push_back({"GetTokenUsageReport", true,
+                  [](AuthorityHarness& h, const std::string& actor,
+                     const std::string& plan_id, const std::string& token_id) {
+                    v1::GetTokenUsageReportRequest req;
+                    req.set_plan_id(plan_id);
+                    req.set_token_id(token_id);
+                    v1::TokenUsageReport resp;
+                    return h.tokens().GetTokenUsageReport(
+                        AuthorityHarness::Ctx(actor).get(), req, &resp);
+                  }});
   return rpcs;
 }
 

@@ -404,6 +404,7 @@ void SidecarStack::StartInto(const SidecarStackOptions& options,
     log_.emplace_back(line);
   };
   deps.miss_limits = options.miss_limits;
+  deps.usage.flush_interval = options.usage_flush_interval;
   AuthorityClientConfig client_config;
   client_config.target = target;
   client_config.insecure = true;

@@ -171,6 +171,8 @@ struct SidecarStackOptions {
   sidecar::MissLimits miss_limits;
   // Deadline of ValidateToken and ResolveResource.
   absl::Duration rpc_timeout = absl::Seconds(2);
+  // How often usage is reported (UsageReporterOptions::flush_interval).
+  absl::Duration usage_flush_interval = absl::Seconds(10);
 };
 
 // The production wiring of sidecar/main.cc (SidecarServer::Create), in
