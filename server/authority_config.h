@@ -1,6 +1,7 @@
 #ifndef PAT_SERVER_AUTHORITY_CONFIG_H_
 #define PAT_SERVER_AUTHORITY_CONFIG_H_
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -58,6 +59,13 @@ struct AuthorityConfig {
   // then --insecure turns both limits off, so that development servers,
   // tests on a frozen FakeClock and benchmarks are not throttled.
   bool rate_limits_explicit = false;
+  // Leaked-secret intake (docs/leak-intake.md): the secret-scanning partner
+  // HTTP endpoint's address ("" = off), its public keys file (JSON in the
+  // shape of GitHub's /meta/public_keys/secret_scanning; required with the
+  // listener) and its request body limit.
+  std::string leak_intake_listen;
+  std::string leak_intake_public_keys_path;
+  uint64_t leak_intake_max_body_bytes = 1 << 20;
   // Parsed callers config: certificate identity (a SAN) -> roles.
   std::map<std::string, std::set<CallerRole>> callers;
 };

@@ -29,6 +29,7 @@
 #include "server/directory_service.h"
 #include "server/grant_feed.h"
 #include "server/introspection_service.h"
+#include "server/leak_intake.h"
 #include "server/migrations.h"
 #include "server/pg_token_store.h"
 #include "server/rpc_observer.h"
@@ -157,6 +158,7 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<TokenServiceImpl> token_service_;
   std::unique_ptr<DirectoryServiceImpl> directory_service_;
   std::unique_ptr<IntrospectionServiceImpl> introspection_service_;
+  std::unique_ptr<LeakIntake> leak_intake_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
@@ -239,6 +241,9 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
       *manager_, *auth_, *feed_, *snapshots_, introspection_options);
 
+  PAT_ASSIGN_OR_RETURN(leak_intake_, LeakIntake::Start(config, *pool_, *store_,
+                                                      *auth_, clock, metrics));
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -263,6 +268,7 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   builder.RegisterService(token_service_.get());
   builder.RegisterService(directory_service_.get());
   builder.RegisterService(introspection_service_.get());
+  builder.RegisterService(leak_intake_->service());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {

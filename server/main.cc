@@ -82,6 +82,16 @@ ABSL_FLAG(double, caller_rate_limit, pat::kDefaultCallerRateLimit.per_second,
           "certificate SAN), token bucket; 0 disables.");
 ABSL_FLAG(int32_t, caller_rate_burst, pat::kDefaultCallerRateLimit.burst,
           "Requests a caller may make at once (bucket size).");
+ABSL_FLAG(std::string, leak_intake_listen, "",
+          "Address of the secret-scanning partner endpoint (POST "
+          "/secret-scanning/github, plain HTTP behind your TLS front), "
+          "host:port; empty (default) disables it. docs/leak-intake.md.");
+ABSL_FLAG(std::string, leak_intake_public_keys, "",
+          "JSON file of the scanner's ECDSA P-256 public keys, in the shape "
+          "of GitHub's /meta/public_keys/secret_scanning; required with "
+          "--leak_intake_listen.");
+ABSL_FLAG(uint64_t, leak_intake_max_body_bytes, 1 << 20,
+          "Largest partner request body; larger: 413.");
 ABSL_FLAG(bool, allow_insecure_non_loopback, false,
           "Allow --insecure on a non-loopback --listen address.");
 
@@ -100,6 +110,8 @@ constexpr const char* kFlagNames[] = {
     "snapshot_reads",
     "actor_rate_limit", "actor_rate_burst",
     "caller_rate_limit", "caller_rate_burst",
+    "leak_intake_listen", "leak_intake_public_keys",
+    "leak_intake_max_body_bytes",
 };
 
 constexpr const char* kRateLimitFlags[] = {
@@ -216,6 +228,11 @@ int Serve(int argc, char** argv) {
   raw.auto_migrate = absl::GetFlag(FLAGS_auto_migrate);
   raw.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   raw.snapshot_reads = absl::GetFlag(FLAGS_snapshot_reads);
+  raw.leak_intake_listen = absl::GetFlag(FLAGS_leak_intake_listen);
+  raw.leak_intake_public_keys_path =
+      absl::GetFlag(FLAGS_leak_intake_public_keys);
+  raw.leak_intake_max_body_bytes =
+      absl::GetFlag(FLAGS_leak_intake_max_body_bytes);
   absl::StatusOr<pat::AuthorityConfig> config = pat::ValidateAuthorityConfig(
       std::move(raw), absl::GetFlag(FLAGS_allow_insecure_non_loopback));
   if (!config.ok()) {
