@@ -1,5 +1,6 @@
 #include "server/leak_judge.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
