@@ -14,6 +14,8 @@
 namespace pat {
 namespace {
 
+constexpr size_t kMinRedactedRun = 16;
+
 bool IsBase62(char c) {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
          (c >= 'a' && c <= 'z');
@@ -47,6 +49,9 @@ size_t SecretRunLength(absl::string_view s, size_t i) {
     if (s.substr(i, prefix.size()) != prefix) continue;
     size_t j = i + prefix.size();
     while (j < s.size() && IsBase62(s[j])) ++j;
+    // A rule name like "pat_rest_token" is not a secret; 16 or more base62
+    // characters (a third of a body) are treated as one, cut or not.
+    if (j - i - prefix.size() < kMinRedactedRun) continue;
     return j - i;
   }
   return 0;

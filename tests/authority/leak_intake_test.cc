@@ -4,6 +4,7 @@
 // requests) and gRPC (LeakIntakeService); an in-process AuthorityHarness on
 // the same database seeds plans and tokens and reads the results back.
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,9 @@ class LeakIntakeTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (HasFailure() && process_ != nullptr) {
+      std::cerr << "pat-authority output:\n" << process_->Output();
+    }
     process_.reset();
     std::remove(keys_path_.c_str());
   }
@@ -170,7 +174,7 @@ TEST_F(LeakIntakeTest, SignedReportRevokesWithAuditAndFeedAndNoSecretAnywhere) {
   const int64_t feed_before = CountRows(*h_, "grant_events");
 
   HttpResponse r = PostSigned(body);
-  ASSERT_EQ(r.status, 200) << r.Describe();
+  ASSERT_EQ(r.status, 200) << r.Describe() << process_->Output();
   EXPECT_EQ(r.Json(), json::parse(absl::StrCat(
                           R"([{"token_raw":")", secret,
                           R"(","token_type":"pat_rest_token","label":"true_positive"}])")));
@@ -258,23 +262,23 @@ TEST_F(LeakIntakeTest, FlagPolicyRecordsLeakFlaggedAndKeepsTheTokenActive) {
   v1::LeakPolicySetting setting;
   // Only the plan's admins; no actor, another plan's admin and an unknown
   // plan are refused alike.
-  EXPECT_EQ(leaks_->SetLeakPolicy(Ctx(), set, &setting).error_code(),
+  EXPECT_EQ(leaks_->SetLeakPolicy(Ctx().get(), set, &setting).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(leaks_->SetLeakPolicy(Ctx(kAlice), set, &setting).error_code(),
+  EXPECT_EQ(leaks_->SetLeakPolicy(Ctx(kAlice).get(), set, &setting).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   v1::SetLeakPolicyRequest unknown = set;
   unknown.set_plan_id(kUnknownPlan);
-  EXPECT_EQ(leaks_->SetLeakPolicy(Ctx(kBob), unknown, &setting).error_code(),
+  EXPECT_EQ(leaks_->SetLeakPolicy(Ctx(kBob).get(), unknown, &setting).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   v1::SetLeakPolicyRequest unspecified = set;
   unspecified.set_policy(v1::LEAK_POLICY_UNSPECIFIED);
-  EXPECT_EQ(leaks_->SetLeakPolicy(Ctx(kBob), unspecified, &setting).error_code(),
+  EXPECT_EQ(leaks_->SetLeakPolicy(Ctx(kBob).get(), unspecified, &setting).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  ASSERT_TRUE(leaks_->SetLeakPolicy(Ctx(kBob), set, &setting).ok());
+  ASSERT_TRUE(leaks_->SetLeakPolicy(Ctx(kBob).get(), set, &setting).ok());
   EXPECT_EQ(setting.policy(), v1::LEAK_POLICY_FLAG);
   v1::GetLeakPolicyRequest get;
   get.set_plan_id(kPlanB);
-  ASSERT_TRUE(leaks_->GetLeakPolicy(Ctx(kBob), get, &setting).ok());
+  ASSERT_TRUE(leaks_->GetLeakPolicy(Ctx(kBob).get(), get, &setting).ok());
   EXPECT_EQ(setting.policy(), v1::LEAK_POLICY_FLAG);
   EXPECT_EQ(CountActions(ListAllAuditEvents(*h_, kBob, kPlanB), "leak_policy_set"), 1);
 
@@ -299,7 +303,7 @@ TEST_F(LeakIntakeTest, FlagPolicyRecordsLeakFlaggedAndKeepsTheTokenActive) {
   }
   // Plan A keeps the default.
   get.set_plan_id(kPlanA);
-  ASSERT_TRUE(leaks_->GetLeakPolicy(Ctx(kAlice), get, &setting).ok());
+  ASSERT_TRUE(leaks_->GetLeakPolicy(Ctx(kAlice).get(), get, &setting).ok());
   EXPECT_EQ(setting.policy(), v1::LEAK_POLICY_REVOKE);
   ExpectSecretNowhere(secret);
 }
