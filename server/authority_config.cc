@@ -188,6 +188,21 @@ absl::StatusOr<std::map<std::string, std::set<CallerRole>>> ParseCallersConfig(
 
 absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
     AuthorityConfig raw, bool allow_insecure_non_loopback) {
+  if (!raw.leak_intake_listen.empty()) {
+    absl::StatusOr<ListenAddress> leak = ParseListen(raw.leak_intake_listen);
+    if (!leak.ok() || leak->unix_socket) {
+      return FlagError("leak_intake_listen", "must be host:port");
+    }
+    if (raw.leak_intake_public_keys_path.empty()) {
+      return FlagError("leak_intake_public_keys",
+                       "required with --leak_intake_listen");
+    }
+  }
+  if (raw.leak_intake_max_body_bytes < 1024 ||
+      raw.leak_intake_max_body_bytes > (64u << 20)) {
+    return FlagError("leak_intake_max_body_bytes",
+                     "must be between 1024 and 67108864");
+  }
   PAT_ASSIGN_OR_RETURN(ListenAddress listen, ParseListen(raw.listen));
   if (!raw.admin_listen.empty()) {
     absl::StatusOr<ListenAddress> admin = ParseListen(raw.admin_listen);

@@ -1,6 +1,7 @@
 #ifndef PAT_SERVER_AUTHORITY_CONFIG_H_
 #define PAT_SERVER_AUTHORITY_CONFIG_H_
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -67,6 +68,13 @@ struct AuthorityConfig {
   // LISTEN self-check: a probe every interval, expected back within timeout.
   absl::Duration feed_listen_check_interval = absl::Seconds(5);
   absl::Duration feed_listen_check_timeout = absl::Seconds(2);
+  // Leaked-secret intake (docs/leak-intake.md): the secret-scanning partner
+  // HTTP endpoint's address ("" = off), its public keys file (JSON in the
+  // shape of GitHub's /meta/public_keys/secret_scanning; required with the
+  // listener) and its request body limit.
+  std::string leak_intake_listen;
+  std::string leak_intake_public_keys_path;
+  uint64_t leak_intake_max_body_bytes = 1 << 20;
   // Parsed callers config: certificate identity (a SAN) -> roles.
   std::map<std::string, std::set<CallerRole>> callers;
   // Lifecycle notifications (--webhooks, --webhook_*; docs/webhooks.md).

@@ -29,6 +29,7 @@
 #include "server/directory_service.h"
 #include "server/grant_feed.h"
 #include "server/introspection_service.h"
+#include "server/leak_intake.h"
 #include "server/migrations.h"
 #include "server/pg_token_store.h"
 #include "server/rpc_observer.h"
@@ -184,6 +185,7 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<webhooks::PgWebhookStore> webhook_store_;
   std::unique_ptr<webhooks::WebhookServiceImpl> webhook_service_;
   std::unique_ptr<webhooks::WebhookWorker> webhook_worker_;
+  std::unique_ptr<LeakIntake> leak_intake_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
@@ -278,6 +280,9 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
       *manager_, *auth_, *feed_, *snapshots_, introspection_options);
 
+  PAT_ASSIGN_OR_RETURN(leak_intake_, LeakIntake::Start(config, *pool_, *store_,
+                                                      *auth_, clock, metrics));
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -310,6 +315,7 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     webhook_worker_ = std::make_unique<webhooks::WebhookWorker>(
         *webhook_store_, clock, config.webhooks);
   }
+  builder.RegisterService(leak_intake_->service());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {

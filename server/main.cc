@@ -92,6 +92,16 @@ ABSL_FLAG(absl::Duration, feed_listen_check_interval, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, feed_listen_check_timeout, absl::Seconds(2),
           "How long a probe may take to come back before the replica is "
           "not ready (it polls the feed meanwhile).");
+ABSL_FLAG(std::string, leak_intake_listen, "",
+          "Address of the secret-scanning partner endpoint (POST "
+          "/secret-scanning/github, plain HTTP behind your TLS front), "
+          "host:port; empty (default) disables it. docs/leak-intake.md.");
+ABSL_FLAG(std::string, leak_intake_public_keys, "",
+          "JSON file of the scanner's ECDSA P-256 public keys, in the shape "
+          "of GitHub's /meta/public_keys/secret_scanning; required with "
+          "--leak_intake_listen.");
+ABSL_FLAG(uint64_t, leak_intake_max_body_bytes, 1 << 20,
+          "Largest partner request body; larger: 413.");
 ABSL_FLAG(bool, allow_insecure_non_loopback, false,
           "Allow --insecure on a non-loopback --listen address.");
 ABSL_FLAG(bool, webhooks, false,
@@ -130,6 +140,8 @@ constexpr const char* kFlagNames[] = {
     "webhook_request_deadline", "webhook_poll_interval",
     "feed_database_url", "feed_listen_check_interval",
     "feed_listen_check_timeout",
+    "leak_intake_listen", "leak_intake_public_keys",
+    "leak_intake_max_body_bytes",
 };
 
 constexpr const char* kRateLimitFlags[] = {
@@ -258,6 +270,11 @@ int Serve(int argc, char** argv) {
   raw.feed_listen_check_interval =
       absl::GetFlag(FLAGS_feed_listen_check_interval);
   raw.feed_listen_check_timeout = absl::GetFlag(FLAGS_feed_listen_check_timeout);
+  raw.leak_intake_listen = absl::GetFlag(FLAGS_leak_intake_listen);
+  raw.leak_intake_public_keys_path =
+      absl::GetFlag(FLAGS_leak_intake_public_keys);
+  raw.leak_intake_max_body_bytes =
+      absl::GetFlag(FLAGS_leak_intake_max_body_bytes);
   absl::StatusOr<pat::AuthorityConfig> config = pat::ValidateAuthorityConfig(
       std::move(raw), absl::GetFlag(FLAGS_allow_insecure_non_loopback));
   if (!config.ok()) {

@@ -165,6 +165,16 @@ CREATE OR REPLACE FUNCTION pat_us(t timestamptz) RETURNS bigint
   LANGUAGE sql IMMUTABLE STRICT
   AS $$ SELECT (extract(epoch FROM t AT TIME ZONE 'UTC') * 1000000)::bigint $$;
 )sql"},
+    {5, R"sql(
+-- Leaked-secret intake (docs/leak-intake.md): what a reported leak of a
+-- plan's secret does. No row: 'revoke'.
+CREATE TABLE plan_leak_policies (
+  plan_id    text PRIMARY KEY REFERENCES plans(id) ON DELETE CASCADE,
+  policy     text NOT NULL CHECK (policy IN ('revoke','flag')),
+  updated_by text NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+)sql"},
     {6, R"sql(
 -- Lifecycle notifications (server/webhooks/, docs/webhooks.md).
 -- The signing secret is kept as is (like server_keys): it must be
