@@ -33,7 +33,7 @@
 #include "server/pg_token_store.h"
 #include "server/rpc_observer.h"
 #include "server/snapshot_share.h"
-#include "server/token_manager.h"
+#include "server/token_components.h"
 #include "server/token_service.h"
 #include "server/token_service_limits.h"
 
@@ -149,7 +149,7 @@ class AuthorityServerImpl final : public AuthorityServer {
   // Destroyed in reverse order: the gRPC server first, the pool last.
   std::unique_ptr<DbPool> pool_;
   std::unique_ptr<PgTokenStore> store_;
-  std::unique_ptr<TokenManager> manager_;
+  TokenComponents components_;
   std::unique_ptr<FeedHub> feed_;
   std::unique_ptr<SnapshotShare> snapshots_;
   std::unique_ptr<CallerAuth> auth_;
@@ -204,7 +204,7 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     PAT_RETURN_IF_ERROR(ApplyMigrations(config.database_url));
   }
   PAT_ASSIGN_OR_RETURN(store_, PgTokenStore::Create(*pool_));
-  manager_ = std::make_unique<TokenManager>(*store_, clock);
+  PAT_ASSIGN_OR_RETURN(components_, TokenComponents::Create(*store_, clock));
   FeedHubOptions feed_options;
   feed_options.database_url = config.database_url;
   if (metrics != nullptr) {
@@ -219,10 +219,10 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   }
   token_limits_ = std::make_unique<TokenServiceLimits>(
       config.caller_rate_limit, config.actor_rate_limit, clock, limit_counters);
-  token_service_ =
-      std::make_unique<TokenServiceImpl>(*manager_, *auth_, *token_limits_);
+  token_service_ = std::make_unique<TokenServiceImpl>(
+      *components_.lifecycle, *components_.access, *auth_, *token_limits_);
   directory_service_ =
-      std::make_unique<DirectoryServiceImpl>(*manager_, *auth_);
+      std::make_unique<DirectoryServiceImpl>(*components_.directory, *auth_);
   SnapshotShareOptions share_options;
   share_options.max_concurrent_reads =
       std::max(1, std::min(config.snapshot_reads, config.db_pool_size - 1));
@@ -232,12 +232,15 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     share_options.waiters = &metrics->snapshot_waiters;
   }
   snapshots_ = std::make_unique<SnapshotShare>(
-      [manager = manager_.get()] { return manager->ReadFeedSnapshot(); },
+      [introspection = components_.introspection.get()] {
+        return introspection->ReadFeedSnapshot();
+      },
       share_options);
   IntrospectionOptions introspection_options;
   introspection_options.metrics = metrics;
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
-      *manager_, *auth_, *feed_, *snapshots_, introspection_options);
+      *components_.introspection, *auth_, *feed_, *snapshots_,
+      introspection_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
