@@ -25,7 +25,7 @@ namespace {
 int UpsertPlan(Session& s) {
   std::string error;
   std::optional<v1::PlanTier> tier =
-      EnumFlag(kPlanTierNames, "tier", absl::GetFlag(FLAGS_tier), &error);
+      EnumFlag(PlanTierNames(), "tier", absl::GetFlag(FLAGS_tier), &error);
   if (!tier.has_value()) return UsageError(error);
   v1::UpsertPlanRequest req;
   v1::Plan* plan = req.mutable_plan();
@@ -45,7 +45,7 @@ int UpsertPlan(Session& s) {
 int UpsertResource(Session& s) {
   std::string error;
   std::optional<v1::ResourceKind> kind =
-      EnumFlag(kResourceKindNames, "kind", absl::GetFlag(FLAGS_kind), &error);
+      EnumFlag(ResourceKindNames(), "kind", absl::GetFlag(FLAGS_kind), &error);
   if (!kind.has_value()) return UsageError(error);
   if (s.Given("parent_kind") != s.Given("parent_id")) {
     return UsageError("--parent_kind and --parent_id go together");
@@ -58,7 +58,7 @@ int UpsertResource(Session& s) {
   r->set_name(absl::GetFlag(FLAGS_name));
   if (s.Given("parent_kind")) {
     std::optional<v1::ResourceKind> parent_kind =
-        EnumFlag(kResourceKindNames, "parent_kind",
+        EnumFlag(ResourceKindNames(), "parent_kind",
                  absl::GetFlag(FLAGS_parent_kind), &error);
     if (!parent_kind.has_value()) return UsageError(error);
     r->set_parent_kind(*parent_kind);
@@ -75,7 +75,7 @@ int UpsertResource(Session& s) {
 int DeleteResource(Session& s) {
   std::string error;
   std::optional<v1::ResourceKind> kind =
-      EnumFlag(kResourceKindNames, "kind", absl::GetFlag(FLAGS_kind), &error);
+      EnumFlag(ResourceKindNames(), "kind", absl::GetFlag(FLAGS_kind), &error);
   if (!kind.has_value()) return UsageError(error);
   v1::DeleteResourceRequest req;
   req.set_kind(*kind);

@@ -24,8 +24,8 @@ namespace pat::patctl {
 
 // The value of enum flag --`flag`; nullopt (and a usage message in *error)
 // when `value` is none of the table's names.
-template <typename Enum, size_t N>
-std::optional<Enum> EnumFlag(const EnumName<Enum> (&table)[N],
+template <typename Enum>
+std::optional<Enum> EnumFlag(const EnumNameTable<Enum>& table,
                              absl::string_view flag, absl::string_view value,
                              std::string* error) {
   std::optional<Enum> e = EnumFromName(table, value);

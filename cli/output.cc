@@ -71,7 +71,7 @@ std::string ListText(const google::protobuf::RepeatedPtrField<std::string>& v) {
 }
 
 std::string ResourceRef(v1::ResourceKind kind, absl::string_view id) {
-  return absl::StrCat(EnumToName(kResourceKindNames, kind), ":", id);
+  return absl::StrCat(EnumToName(ResourceKindNames(), kind), ":", id);
 }
 
 namespace {
@@ -103,10 +103,10 @@ void PrintResourceLines(
 void PrintToken(const v1::Token& t) {
   Line("id", t.id());
   Line("plan_id", t.plan_id());
-  Line("kind", EnumToName(kTokenKindNames, t.kind()));
+  Line("kind", EnumToName(TokenKindNames(), t.kind()));
   Line("name", t.name());
   Line("description", t.description());
-  Line("status", EnumToName(kTokenStatusNames, t.status()));
+  Line("status", EnumToName(TokenStatusNames(), t.status()));
   Line("scopes", ListText(t.scopes()));
   PrintResourceLines(t.all_resources(), t.resources());
   Line("created_by", t.created_by());
@@ -127,8 +127,8 @@ void PrintToken(const v1::Token& t) {
 }
 
 void AddTokenRow(Table& table, const v1::Token& t) {
-  table.Add({t.id(), EnumToName(kTokenKindNames, t.kind()),
-             EnumToName(kTokenStatusNames, t.status()),
+  table.Add({t.id(), EnumToName(TokenKindNames(), t.kind()),
+             EnumToName(TokenStatusNames(), t.status()),
              t.has_expire_time() ? TimeText(t.expire_time()) : "-",
              ListText(t.scopes()),
              ResourcesText(t.all_resources(), t.resources()), t.name()});
@@ -137,13 +137,13 @@ void AddTokenRow(Table& table, const v1::Token& t) {
 void PrintPlan(const v1::Plan& p) {
   Line("id", p.id());
   Line("name", p.name());
-  Line("tier", EnumToName(kPlanTierNames, p.tier()));
+  Line("tier", EnumToName(PlanTierNames(), p.tier()));
   Line("admins", ListText(p.admin_user_ids()));
 }
 
 void PrintResource(const v1::Resource& r) {
   Line("plan_id", r.plan_id());
-  Line("kind", EnumToName(kResourceKindNames, r.kind()));
+  Line("kind", EnumToName(ResourceKindNames(), r.kind()));
   Line("id", r.id());
   Line("parent", r.parent_id().empty()
                      ? "-"

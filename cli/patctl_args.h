@@ -1,10 +1,11 @@
 #ifndef PAT_CLI_PATCTL_ARGS_H_
 #define PAT_CLI_PATCTL_ARGS_H_
 
-// Pure helpers of patctl's command line: enum name tables, list splitting,
-// the pre-scan that finds which flags were given, update-mask building and
-// terminal-safe output. Header-only (inline) so that tests/unit can use them
-// without a link dependency on the cli/ directory.
+// Pure helpers of patctl's command line: enum name tables (the shared names
+// of proto/convert/proto_convert.h), list splitting, the pre-scan that finds
+// which flags were given, update-mask building and terminal-safe output.
+// Header-only (inline) so that tests/unit can use them without a link
+// dependency on the cli/ directory (only on pat_proto_convert).
 
 #include <optional>
 #include <string>
@@ -19,7 +20,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/generated_enum_reflection.h"
 #include "pat/v1/pat.pb.h"
+#include "proto/convert/proto_convert.h"
 
 namespace pat::patctl {
 
@@ -31,37 +35,55 @@ struct EnumName {
   absl::string_view name;
 };
 
-inline constexpr EnumName<v1::TokenKind> kTokenKindNames[] = {
-    {v1::TOKEN_KIND_REST_API, "rest"},
-    {v1::TOKEN_KIND_NPM_REGISTRY, "npm"},
-    {v1::TOKEN_KIND_REST_API, "rest_api"},
-    {v1::TOKEN_KIND_NPM_REGISTRY, "npm_registry"},
-};
+// The name table of a pat.v1 enum: `first` (patctl's own names, printed
+// before the shared ones), then every declared value but *_UNSPECIFIED under
+// its shared name (ProtoEnumName of proto/convert/proto_convert.h, i.e. the
+// domain names of common/domain.h), in declaration order.
+template <typename Enum>
+std::vector<EnumName<Enum>> ProtoEnumNameTable(
+    std::vector<EnumName<Enum>> first = {}) {
+  const google::protobuf::EnumDescriptor* d =
+      google::protobuf::GetEnumDescriptor<Enum>();
+  for (int i = 0; i < d->value_count(); ++i) {
+    const Enum value = static_cast<Enum>(d->value(i)->number());
+    if (std::optional<absl::string_view> name = ::pat::ProtoEnumName(value)) {
+      first.push_back({value, *name});
+    }
+  }
+  return first;
+}
 
-inline constexpr EnumName<v1::PlanTier> kPlanTierNames[] = {
-    {v1::PLAN_TIER_STARTER, "starter"},
-    {v1::PLAN_TIER_PROFESSIONAL, "professional"},
-    {v1::PLAN_TIER_ORGANIZATION, "organization"},
-    {v1::PLAN_TIER_ENTERPRISE, "enterprise"},
-};
+template <typename Enum>
+using EnumNameTable = std::vector<EnumName<Enum>>;
 
-inline constexpr EnumName<v1::TokenStatus> kTokenStatusNames[] = {
-    {v1::TOKEN_STATUS_ACTIVE, "active"},
-    {v1::TOKEN_STATUS_EXPIRED, "expired"},
-    {v1::TOKEN_STATUS_REVOKED, "revoked"},
-};
-
-inline constexpr EnumName<v1::ResourceKind> kResourceKindNames[] = {
-    {v1::RESOURCE_KIND_FILE, "file"},
-    {v1::RESOURCE_KIND_PROJECT, "project"},
-    {v1::RESOURCE_KIND_TEAM, "team"},
-    {v1::RESOURCE_KIND_WORKSPACE, "workspace"},
-    {v1::RESOURCE_KIND_NPM_SCOPE, "npm_scope"},
-};
+// Kinds print as "rest" and "npm"; "rest_api" and "npm_registry" are
+// accepted too.
+inline const EnumNameTable<v1::TokenKind>& TokenKindNames() {
+  static const auto* const names =
+      new EnumNameTable<v1::TokenKind>(ProtoEnumNameTable<v1::TokenKind>(
+          {{v1::TOKEN_KIND_REST_API, "rest"},
+           {v1::TOKEN_KIND_NPM_REGISTRY, "npm"}}));
+  return *names;
+}
+inline const EnumNameTable<v1::PlanTier>& PlanTierNames() {
+  static const auto* const names =
+      new EnumNameTable<v1::PlanTier>(ProtoEnumNameTable<v1::PlanTier>());
+  return *names;
+}
+inline const EnumNameTable<v1::TokenStatus>& TokenStatusNames() {
+  static const auto* const names =
+      new EnumNameTable<v1::TokenStatus>(ProtoEnumNameTable<v1::TokenStatus>());
+  return *names;
+}
+inline const EnumNameTable<v1::ResourceKind>& ResourceKindNames() {
+  static const auto* const names = new EnumNameTable<v1::ResourceKind>(
+      ProtoEnumNameTable<v1::ResourceKind>());
+  return *names;
+}
 
 // Case-insensitive lookup of `name` in `table`; nullopt when absent.
-template <typename Enum, size_t N>
-std::optional<Enum> EnumFromName(const EnumName<Enum> (&table)[N],
+template <typename Enum>
+std::optional<Enum> EnumFromName(const EnumNameTable<Enum>& table,
                                  absl::string_view name) {
   for (const EnumName<Enum>& row : table) {
     if (absl::EqualsIgnoreCase(row.name, name)) return row.value;
@@ -71,8 +93,8 @@ std::optional<Enum> EnumFromName(const EnumName<Enum> (&table)[N],
 
 // Canonical name of `value`, or "unspecified(<number>)" for values the table
 // does not know (e.g. added to the proto after this binary was built).
-template <typename Enum, size_t N>
-std::string EnumToName(const EnumName<Enum> (&table)[N], Enum value) {
+template <typename Enum>
+std::string EnumToName(const EnumNameTable<Enum>& table, Enum value) {
   for (const EnumName<Enum>& row : table) {
     if (row.value == value) return std::string(row.name);
   }
@@ -80,8 +102,8 @@ std::string EnumToName(const EnumName<Enum> (&table)[N], Enum value) {
 }
 
 // The canonical names of `table`, joined by '|', for usage messages.
-template <typename Enum, size_t N>
-std::string EnumChoices(const EnumName<Enum> (&table)[N]) {
+template <typename Enum>
+std::string EnumChoices(const EnumNameTable<Enum>& table) {
   std::string out;
   absl::flat_hash_set<Enum> seen;
   for (const EnumName<Enum>& row : table) {
@@ -93,17 +115,17 @@ std::string EnumChoices(const EnumName<Enum> (&table)[N]) {
 }
 
 inline std::optional<v1::TokenKind> TokenKindFromName(absl::string_view n) {
-  return EnumFromName(kTokenKindNames, n);
+  return EnumFromName(TokenKindNames(), n);
 }
 inline std::optional<v1::PlanTier> PlanTierFromName(absl::string_view n) {
-  return EnumFromName(kPlanTierNames, n);
+  return EnumFromName(PlanTierNames(), n);
 }
 inline std::optional<v1::TokenStatus> TokenStatusFromName(absl::string_view n) {
-  return EnumFromName(kTokenStatusNames, n);
+  return EnumFromName(TokenStatusNames(), n);
 }
 inline std::optional<v1::ResourceKind> ResourceKindFromName(
     absl::string_view n) {
-  return EnumFromName(kResourceKindNames, n);
+  return EnumFromName(ResourceKindNames(), n);
 }
 
 // "a, b,,c " -> {"a", "b", "c"}: split on commas, trim, drop empty items.

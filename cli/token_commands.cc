@@ -33,7 +33,7 @@ int ListPlans(Session& s) {
   return Emit(s, resp, [&] {
     Table table({"id", "tier", "admins", "name"});
     for (const v1::Plan& p : resp.plans()) {
-      table.Add({p.id(), EnumToName(kPlanTierNames, p.tier()),
+      table.Add({p.id(), EnumToName(PlanTierNames(), p.tier()),
                  ListText(p.admin_user_ids()), p.name()});
     }
     table.Print(s);
@@ -60,7 +60,7 @@ void PrintNewSecret(const v1::Token& token, const std::string& secret,
 int Create(Session& s) {
   std::string error;
   std::optional<v1::TokenKind> kind =
-      EnumFlag(kTokenKindNames, "kind", absl::GetFlag(FLAGS_kind), &error);
+      EnumFlag(TokenKindNames(), "kind", absl::GetFlag(FLAGS_kind), &error);
   if (!kind.has_value()) return UsageError(error);
   if (ResourcesConflict(s)) {
     return UsageError("give either --all_resources or --links, not both");
@@ -102,13 +102,13 @@ int List(Session& s) {
   std::string error;
   if (s.Given("kind")) {
     std::optional<v1::TokenKind> kind =
-        EnumFlag(kTokenKindNames, "kind", absl::GetFlag(FLAGS_kind), &error);
+        EnumFlag(TokenKindNames(), "kind", absl::GetFlag(FLAGS_kind), &error);
     if (!kind.has_value()) return UsageError(error);
     req.set_kind(*kind);
   }
   for (const std::string& name : SplitList(absl::GetFlag(FLAGS_status))) {
     std::optional<v1::TokenStatus> st =
-        EnumFlag(kTokenStatusNames, "status", name, &error);
+        EnumFlag(TokenStatusNames(), "status", name, &error);
     if (!st.has_value()) return UsageError(error);
     req.add_statuses(*st);
   }

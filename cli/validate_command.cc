@@ -118,8 +118,8 @@ int Validate(Session& s) {
     const v1::Grant& g = resp.grant();
     Line("token_id", g.token_id());
     Line("plan_id", g.plan_id());
-    Line("kind", EnumToName(kTokenKindNames, g.kind()));
-    Line("status", EnumToName(kTokenStatusNames, g.status()));
+    Line("kind", EnumToName(TokenKindNames(), g.kind()));
+    Line("status", EnumToName(TokenStatusNames(), g.status()));
     Line("scopes", ListText(g.scopes()));
     PrintResourceLines(g.all_resources(), g.resources());
     if (g.has_expire_time()) Line("expire_time", TimeText(g.expire_time()));

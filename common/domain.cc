@@ -1,71 +1,80 @@
 #include "common/domain.h"
 
+#include <cstddef>
+
 namespace pat {
 
-absl::string_view PlanTierName(PlanTier t) {
-  switch (t) {
-    case PlanTier::kStarter: return "starter";
-    case PlanTier::kProfessional: return "professional";
-    case PlanTier::kOrganization: return "organization";
-    case PlanTier::kEnterprise: return "enterprise";
-    case PlanTier::kUnspecified: break;
+namespace {
+
+// One table per enum: the stable name of every value but kUnspecified. Both
+// directions (Name and FromName) read it.
+template <typename Enum>
+struct NamedValue {
+  Enum value;
+  absl::string_view name;
+};
+
+constexpr NamedValue<PlanTier> kPlanTiers[] = {
+    {PlanTier::kStarter, "starter"},
+    {PlanTier::kProfessional, "professional"},
+    {PlanTier::kOrganization, "organization"},
+    {PlanTier::kEnterprise, "enterprise"},
+};
+constexpr NamedValue<TokenKind> kTokenKinds[] = {
+    {TokenKind::kRestApi, "rest_api"},
+    {TokenKind::kNpmRegistry, "npm_registry"},
+};
+constexpr NamedValue<TokenStatus> kTokenStatuses[] = {
+    {TokenStatus::kActive, "active"},
+    {TokenStatus::kExpired, "expired"},
+    {TokenStatus::kRevoked, "revoked"},
+};
+constexpr NamedValue<ResourceKind> kResourceKinds[] = {
+    {ResourceKind::kFile, "file"},
+    {ResourceKind::kProject, "project"},
+    {ResourceKind::kTeam, "team"},
+    {ResourceKind::kWorkspace, "workspace"},
+    {ResourceKind::kNpmScope, "npm_scope"},
+};
+
+template <typename Enum, size_t N>
+absl::string_view NameIn(const NamedValue<Enum> (&table)[N], Enum value) {
+  for (const NamedValue<Enum>& row : table) {
+    if (row.value == value) return row.name;
   }
   return "unspecified";
 }
 
-absl::string_view TokenKindName(TokenKind k) {
-  switch (k) {
-    case TokenKind::kRestApi: return "rest_api";
-    case TokenKind::kNpmRegistry: return "npm_registry";
-    case TokenKind::kUnspecified: break;
+template <typename Enum, size_t N>
+Enum ValueIn(const NamedValue<Enum> (&table)[N], absl::string_view name) {
+  for (const NamedValue<Enum>& row : table) {
+    if (row.name == name) return row.value;
   }
-  return "unspecified";
+  return Enum::kUnspecified;
 }
 
+}  // namespace
+
+absl::string_view PlanTierName(PlanTier t) { return NameIn(kPlanTiers, t); }
+absl::string_view TokenKindName(TokenKind k) { return NameIn(kTokenKinds, k); }
 absl::string_view TokenStatusName(TokenStatus s) {
-  switch (s) {
-    case TokenStatus::kActive: return "active";
-    case TokenStatus::kExpired: return "expired";
-    case TokenStatus::kRevoked: return "revoked";
-    case TokenStatus::kUnspecified: break;
-  }
-  return "unspecified";
+  return NameIn(kTokenStatuses, s);
 }
-
 absl::string_view ResourceKindName(ResourceKind k) {
-  switch (k) {
-    case ResourceKind::kFile: return "file";
-    case ResourceKind::kProject: return "project";
-    case ResourceKind::kTeam: return "team";
-    case ResourceKind::kWorkspace: return "workspace";
-    case ResourceKind::kNpmScope: return "npm_scope";
-    case ResourceKind::kUnspecified: break;
-  }
-  return "unspecified";
+  return NameIn(kResourceKinds, k);
 }
 
 PlanTier PlanTierFromName(absl::string_view name) {
-  for (PlanTier t : {PlanTier::kStarter, PlanTier::kProfessional,
-                     PlanTier::kOrganization, PlanTier::kEnterprise}) {
-    if (PlanTierName(t) == name) return t;
-  }
-  return PlanTier::kUnspecified;
+  return ValueIn(kPlanTiers, name);
 }
-
 TokenKind TokenKindFromName(absl::string_view name) {
-  for (TokenKind k : {TokenKind::kRestApi, TokenKind::kNpmRegistry}) {
-    if (TokenKindName(k) == name) return k;
-  }
-  return TokenKind::kUnspecified;
+  return ValueIn(kTokenKinds, name);
 }
-
+TokenStatus TokenStatusFromName(absl::string_view name) {
+  return ValueIn(kTokenStatuses, name);
+}
 ResourceKind ResourceKindFromName(absl::string_view name) {
-  for (ResourceKind k : {ResourceKind::kFile, ResourceKind::kProject,
-                         ResourceKind::kTeam, ResourceKind::kWorkspace,
-                         ResourceKind::kNpmScope}) {
-    if (ResourceKindName(k) == name) return k;
-  }
-  return ResourceKind::kUnspecified;
+  return ValueIn(kResourceKinds, name);
 }
 
 bool TierAllowsTokens(PlanTier tier) {

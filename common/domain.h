@@ -26,6 +26,7 @@ absl::string_view ResourceKindName(ResourceKind k);
 // Inverse of the *Name functions; kUnspecified for anything else.
 PlanTier PlanTierFromName(absl::string_view name);
 TokenKind TokenKindFromName(absl::string_view name);
+TokenStatus TokenStatusFromName(absl::string_view name);
 ResourceKind ResourceKindFromName(absl::string_view name);
 
 // R1: only these tiers may hold plan access tokens.

@@ -34,8 +34,8 @@
 #include "server/pg_token_store.h"
 #include "server/rpc_observer.h"
 #include "server/snapshot_share.h"
-#include "server/token_manager.h"
 #include "server/pg_usage_store.h"
+#include "server/token_components.h"
 #include "server/token_service.h"
 #include "server/token_service_limits.h"
 #include "server/webhooks/pg_webhook_store.h"
@@ -172,7 +172,7 @@ class AuthorityServerImpl final : public AuthorityServer {
   // Destroyed in reverse order: the gRPC server first, the pool last.
   std::unique_ptr<DbPool> pool_;
   std::unique_ptr<PgTokenStore> store_;
-  std::unique_ptr<TokenManager> manager_;
+  TokenComponents components_;
   std::unique_ptr<usage::PgUsageStore> usage_store_;
   std::unique_ptr<usage::UsageService> usage_;
   std::unique_ptr<FeedHub> feed_;
@@ -233,9 +233,10 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     PAT_RETURN_IF_ERROR(ApplyMigrations(config.database_url));
   }
   PAT_ASSIGN_OR_RETURN(store_, PgTokenStore::Create(*pool_));
-  manager_ = std::make_unique<TokenManager>(*store_, clock);
+  PAT_ASSIGN_OR_RETURN(components_, TokenComponents::Create(*store_, clock));
   usage_store_ = std::make_unique<usage::PgUsageStore>(*pool_);
-  usage_ = std::make_unique<usage::UsageService>(*manager_, *usage_store_);
+  usage_ = std::make_unique<usage::UsageService>(*components_.lifecycle,
+                                                 *usage_store_);
   FeedHubOptions feed_options;
   feed_options.database_url = config.feed_database_url.empty()
                                   ? config.database_url
@@ -258,11 +259,11 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   }
   token_limits_ = std::make_unique<TokenServiceLimits>(
       config.caller_rate_limit, config.actor_rate_limit, clock, limit_counters);
-  token_service_ =
-      std::make_unique<TokenServiceImpl>(*manager_, *auth_, *token_limits_,
-                                         usage_.get());
+  token_service_ = std::make_unique<TokenServiceImpl>(
+      *components_.lifecycle, *components_.access, *auth_, *token_limits_,
+      usage_.get());
   directory_service_ =
-      std::make_unique<DirectoryServiceImpl>(*manager_, *auth_);
+      std::make_unique<DirectoryServiceImpl>(*components_.directory, *auth_);
   SnapshotShareOptions share_options;
   share_options.max_concurrent_reads =
       std::max(1, std::min(config.snapshot_reads, config.db_pool_size - 1));
@@ -272,13 +273,16 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     share_options.waiters = &metrics->snapshot_waiters;
   }
   snapshots_ = std::make_unique<SnapshotShare>(
-      [manager = manager_.get()] { return manager->ReadFeedSnapshot(); },
+      [introspection = components_.introspection.get()] {
+        return introspection->ReadFeedSnapshot();
+      },
       share_options);
   IntrospectionOptions introspection_options;
   introspection_options.metrics = metrics;
   introspection_options.usage = usage_.get();
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
-      *manager_, *auth_, *feed_, *snapshots_, introspection_options);
+      *components_.introspection, *auth_, *feed_, *snapshots_,
+      introspection_options);
 
   PAT_ASSIGN_OR_RETURN(leak_intake_, LeakIntake::Start(config, *pool_, *store_,
                                                       *auth_, clock, metrics));

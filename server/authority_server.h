@@ -11,7 +11,7 @@
 
 namespace pat {
 
-// A running pat-authority: database pool, store, token manager, the gRPC
+// A running pat-authority: database pool, store, token components, the gRPC
 // services (TokenService, DirectoryService, IntrospectionService, health,
 // reflection) and caller authentication, listening on config.listen.
 // Thread-safe. The clock must outlive the server.

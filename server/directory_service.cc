@@ -18,7 +18,7 @@ absl::Status DirectoryServiceImpl::DoUpsertPlan(
     v1::Plan& response) {
   PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kPlatform).status());
   PAT_ASSIGN_OR_RETURN(Plan plan, PlanFromProto(request.plan(), "plan"));
-  PAT_ASSIGN_OR_RETURN(Plan stored, manager_.UpsertPlan(plan));
+  PAT_ASSIGN_OR_RETURN(Plan stored, directory_.UpsertPlan(plan));
   PlanToProto(stored, &response);
   return absl::OkStatus();
 }
@@ -35,7 +35,7 @@ absl::Status DirectoryServiceImpl::DoUpsertResource(
   PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kPlatform).status());
   PAT_ASSIGN_OR_RETURN(Resource resource,
                        ResourceFromProto(request.resource(), "resource"));
-  PAT_ASSIGN_OR_RETURN(Resource stored, manager_.UpsertResource(resource));
+  PAT_ASSIGN_OR_RETURN(Resource stored, directory_.UpsertResource(resource));
   ResourceToProto(stored, &response);
   return absl::OkStatus();
 }
@@ -51,7 +51,7 @@ absl::Status DirectoryServiceImpl::DoDeleteResource(
   PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kPlatform).status());
   PAT_ASSIGN_OR_RETURN(ResourceKind kind,
                        ResourceKindFromProto(request.kind(), "kind"));
-  return manager_.DeleteResource(kind, request.id());
+  return directory_.DeleteResource(kind, request.id());
 }
 
 }  // namespace pat

@@ -4,18 +4,19 @@
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
 #include "server/caller_auth.h"
-#include "server/token_manager.h"
+#include "server/plan_directory.h"
 
 namespace pat {
 
 // pat.v1.DirectoryService: plans and the resource directory, written by the
 // platform's own services. Every RPC requires a caller with the platform
-// role; there is no actor. Thread-safe; `manager` and `auth` must outlive
-// the service.
+// role; there is no actor. Requests are converted with server/proto_convert.h
+// and handed to the PlanDirectory. Thread-safe; `directory` and `auth` must
+// outlive the service.
 class DirectoryServiceImpl final : public v1::DirectoryService::Service {
  public:
-  DirectoryServiceImpl(TokenManager& manager, const CallerAuth& auth)
-      : manager_(manager), auth_(auth) {}
+  DirectoryServiceImpl(PlanDirectory& directory, const CallerAuth& auth)
+      : directory_(directory), auth_(auth) {}
 
   grpc::Status UpsertPlan(grpc::ServerContext* context,
                           const v1::UpsertPlanRequest* request,
@@ -37,7 +38,7 @@ class DirectoryServiceImpl final : public v1::DirectoryService::Service {
   absl::Status DoDeleteResource(grpc::ServerContext* context,
                                 const v1::DeleteResourceRequest& request);
 
-  TokenManager& manager_;
+  PlanDirectory& directory_;
   const CallerAuth& auth_;
 };
 

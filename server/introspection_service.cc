@@ -77,7 +77,7 @@ absl::Status IntrospectionServiceImpl::DoValidateToken(
         "secret_sha256: must be the 32-byte SHA-256 of the secret");
   }
   absl::StatusOr<ValidateResult> result =
-      manager_.ValidateToken(request.secret_sha256());
+      introspection_.ValidateToken(request.secret_sha256());
   if (absl::IsNotFound(result.status()) || (result.ok() && !result->found)) {
     response.set_found(false);
     return absl::OkStatus();
@@ -119,7 +119,7 @@ absl::StatusOr<int64_t> IntrospectionServiceImpl::SendSnapshot(
 // were shared (the shared snapshot holds the records, not the events).
 absl::Status IntrospectionServiceImpl::SendSnapshotEvents(
     const FeedSnapshot& snapshot, Writer& writer) {
-  const absl::Time now = manager_.Now();
+  const absl::Time now = introspection_.Now();
   v1::WatchGrantsResponse response;
   response.set_snapshot(true);
   v1::GrantEvent* event = response.mutable_event();
@@ -151,10 +151,11 @@ absl::Status IntrospectionServiceImpl::SendSnapshotEvents(
 
 absl::Status IntrospectionServiceImpl::SendFromDatabase(Writer& writer,
                                                         int64_t* cursor) {
-  PAT_ASSIGN_OR_RETURN(std::vector<FeedEventRow> rows,
-                       manager_.ReadFeedEvents(*cursor, kFallbackReadBatch));
+  PAT_ASSIGN_OR_RETURN(
+      std::vector<FeedEventRow> rows,
+      introspection_.ReadFeedEvents(*cursor, kFallbackReadBatch));
   feed_.CountFallbackRead();
-  const absl::Time now = manager_.Now();
+  const absl::Time now = introspection_.Now();
   for (const FeedEventRow& row : rows) {
     if (row.revision != *cursor + 1) break;  // a gap: reported below
     PAT_RETURN_IF_ERROR(SendEvent(writer, GrantEventFromRow(row, now), options_.metrics));
@@ -187,7 +188,7 @@ absl::Status IntrospectionServiceImpl::DoWatchGrants(
   int64_t committed_head = 0;
   if (snapshot || !feed_.Covers(since)) {
     PAT_ASSIGN_OR_RETURN(FeedPosition position,
-                         manager_.GetFeedPosition(since));
+                         introspection_.GetFeedPosition(since));
     snapshot = snapshot || !position.resumable;
     committed_head = position.head;
   }
@@ -251,7 +252,7 @@ absl::Status IntrospectionServiceImpl::DoResolveResource(
   PAT_ASSIGN_OR_RETURN(ResourceKind kind,
                        ResourceKindFromProto(request.kind(), "kind"));
   PAT_ASSIGN_OR_RETURN(std::vector<Resource> chain,
-                       manager_.ResolveResource(kind, request.id()));
+                       introspection_.ResolveResource(kind, request.id()));
   response.set_plan_id(chain.front().plan_id);
   for (const Resource& resource : chain) {
     ResourceToProto(resource, response.add_chain());
@@ -274,7 +275,7 @@ absl::Status IntrospectionServiceImpl::DoReportUsage(
   }
   PAT_ASSIGN_OR_RETURN(std::vector<UsageReport> reports,
                        UsageReportsFromProto(request));
-  PAT_RETURN_IF_ERROR(manager_.ReportUsage(std::move(reports)));
+  PAT_RETURN_IF_ERROR(introspection_.ReportUsage(std::move(reports)));
   if (options_.usage == nullptr) return absl::OkStatus();
   return options_.usage->Record(request);
 }

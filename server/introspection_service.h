@@ -10,7 +10,7 @@
 #include "server/caller_auth.h"
 #include "server/grant_feed.h"
 #include "server/snapshot_share.h"
-#include "server/token_manager.h"
+#include "server/token_introspection.h"
 #include "server/usage_rpc.h"
 
 namespace pat {
@@ -29,15 +29,18 @@ struct IntrospectionOptions {
 };
 
 // pat.v1.IntrospectionService: what sidecars ask. Every RPC requires a
-// caller with the sidecar role. Thread-safe; `manager`, `auth`, `feed` and
-// `snapshots` (which reads through `manager`) must outlive the service.
+// caller with the sidecar role. Requests are answered by the
+// TokenIntrospection; WatchGrants streams from `feed` and `snapshots`.
+// Thread-safe; `introspection`, `auth`, `feed` and `snapshots` must outlive
+// the service.
 class IntrospectionServiceImpl final
     : public v1::IntrospectionService::Service {
  public:
-  IntrospectionServiceImpl(TokenManager& manager, const CallerAuth& auth,
-                           FeedHub& feed, SnapshotShare& snapshots,
+  IntrospectionServiceImpl(TokenIntrospection& introspection,
+                           const CallerAuth& auth, FeedHub& feed,
+                           SnapshotShare& snapshots,
                            IntrospectionOptions options = {})
-      : manager_(manager),
+      : introspection_(introspection),
         auth_(auth),
         feed_(feed),
         snapshots_(snapshots),
@@ -90,7 +93,8 @@ class IntrospectionServiceImpl final
   grpc::Status ResolveResource(grpc::ServerContext* context,
                                const v1::ResolveResourceRequest* request,
                                v1::ResolveResourceResponse* response) override;
-  // Batched last-used times and client IPs (see TokenManager::ReportUsage).
+  // Batched last-used times and client IPs (see
+  // TokenIntrospection::ReportUsage).
   grpc::Status ReportUsage(grpc::ServerContext* context,
                            const v1::ReportUsageRequest* request,
                            v1::ReportUsageResponse* response) override;
@@ -120,7 +124,7 @@ class IntrospectionServiceImpl final
   absl::Status DoReportUsage(grpc::ServerContext* context,
                              const v1::ReportUsageRequest& request);
 
-  TokenManager& manager_;
+  TokenIntrospection& introspection_;
   const CallerAuth& auth_;
   FeedHub& feed_;
   SnapshotShare& snapshots_;

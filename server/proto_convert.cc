@@ -173,7 +173,7 @@ absl::StatusOr<Resource> ResourceFromProto(const v1::Resource& resource,
   return out;
 }
 
-// --- Requests -> manager parameters
+// --- Requests -> component parameters
 // --------------------------------------------
 
 absl::StatusOr<CreateTokenParams> CreateTokenParamsFromProto(

@@ -12,18 +12,18 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "pat/v1/pat.pb.h"
 #include "proto/convert/proto_convert.h"
-#include "server/token_manager.h"
+#include "server/token_types.h"
 
 // Conversion between pat.v1 protobuf messages and the domain structs of
-// common/domain.h and server/token_manager.h. This is the only place where
+// common/domain.h and server/token_types.h. This is the only place where
 // proto types and domain types meet: services call these functions, the
-// token manager never sees a proto.
+// components never see a proto.
 //
 // Domain -> proto conversions are total. Proto -> domain conversions check
 // only what the proto type system cannot (open enums holding values outside
 // the declared range, timestamps outside the representable range, field mask
 // paths) and fail INVALID_ARGUMENT naming the field; domain rules (required
-// fields, lengths, scopes, links) are the token manager's job.
+// fields, lengths, scopes, links) are the components' job.
 namespace pat {
 
 // Enums and Timestamp: the shared, strict forms of
@@ -36,7 +36,7 @@ void ResourceToProto(const Resource& resource, v1::Resource* out);
 void TokenResourceToProto(const TokenResource& resource,
                           v1::TokenResource* out);
 // `status` is the token's status at the time of the response (computed by the
-// caller, e.g. StatusAt(token, manager.Now())). Never writes a secret or a
+// caller, e.g. StatusAt(token, lifecycle.Now())). Never writes a secret or a
 // digest: domain Tokens hold neither.
 void TokenToProto(const Token& token, TokenStatus status, v1::Token* out);
 void AuditEventToProto(const AuditEvent& event, v1::AuditEvent* out);
@@ -56,7 +56,7 @@ absl::StatusOr<Plan> PlanFromProto(const v1::Plan& plan,
 absl::StatusOr<Resource> ResourceFromProto(const v1::Resource& resource,
                                            absl::string_view field);
 
-// --- Requests -> manager parameters ------------------------------------------
+// --- Requests -> component parameters ---------------------------------------
 absl::StatusOr<CreateTokenParams> CreateTokenParamsFromProto(
     const v1::CreateTokenRequest& request);
 // Mask paths must each be one of name, description, scopes, resources;
@@ -68,7 +68,7 @@ absl::StatusOr<ListTokensParams> ListTokensParamsFromProto(
 absl::StatusOr<CheckAccessParams> CheckAccessParamsFromProto(
     const v1::CheckAccessRequest& request);
 // One UsageReport per record; a record without last_used_time gets
-// InfinitePast (the manager rejects it); an out-of-range timestamp is
+// InfinitePast (the component rejects it); an out-of-range timestamp is
 // INVALID_ARGUMENT "records[i].last_used_time: ...".
 absl::StatusOr<std::vector<UsageReport>> UsageReportsFromProto(
     const v1::ReportUsageRequest& request);

@@ -56,7 +56,7 @@ struct SnapshotShareOptions {
 
 class SnapshotShare {
  public:
-  // Runs one snapshot read (e.g. TokenManager::ReadFeedSnapshot). Called
+  // Runs one snapshot read (e.g. TokenIntrospection::ReadFeedSnapshot). Called
   // without any lock held, on the thread of the request that leads it.
   using ReadFn = std::function<absl::StatusOr<FeedSnapshot>()>;
   using CancelledFn = std::function<bool()>;

@@ -8,12 +8,52 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/secret.h"
 
-namespace pat::token_rules {
+namespace pat {
+namespace {
+
+constexpr absl::string_view kTokenIdPrefix = "tok_";
+constexpr int kTokenIdRandomLength = 22;
+
+}  // namespace
+
+bool IsValidTokenId(absl::string_view id) {
+  if (!absl::ConsumePrefix(&id, kTokenIdPrefix)) return false;
+  return id.size() == kTokenIdRandomLength &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c));
+         });
+}
+
+std::string NewTokenId() {
+  return absl::StrCat(kTokenIdPrefix, RandomBase62(kTokenIdRandomLength));
+}
+
+namespace token_rules {
 
 using json = nlohmann::json;
+
+TokenMutation RevokeMutation(const Token& current, const std::string& actor,
+                             absl::Time now, absl::string_view reason) {
+  TokenMutation m;
+  if (current.revoke_time.has_value()) return m;  // unchanged
+  m.changed = true;
+  m.action = "revoke";
+  m.updated = current;
+  m.updated.revoke_time = now;
+  m.updated.revoked_by = actor;
+  m.end_all_secrets = true;
+  json details = {
+      {"before",
+       {{"status", std::string(TokenStatusName(StatusAt(current, now)))}}},
+      {"after", {{"status", "revoked"}}}};
+  if (!reason.empty()) details["reason"] = std::string(reason);
+  m.audit_details_json = details.dump();
+  return m;
+}
 
 absl::Time TruncateToMicros(absl::Time t) {
   return absl::FromUnixMicros(absl::ToUnixMicros(t));
@@ -218,4 +258,5 @@ absl::Status CheckPlanAccess(const std::string& actor, const Plan& plan,
   return absl::OkStatus();
 }
 
-}  // namespace pat::token_rules
+}  // namespace token_rules
+}  // namespace pat

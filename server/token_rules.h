@@ -1,9 +1,10 @@
 #ifndef PAT_SERVER_TOKEN_RULES_H_
 #define PAT_SERVER_TOKEN_RULES_H_
 
-// Pure checks and formatting of the token lifecycle (used by
-// server/token_manager.cc): field validation, the audited JSON view of a
-// token, and R1/R2 for one plan state. No storage, no clock, no I/O.
+// Pure checks and formatting shared by the authority's components
+// (TokenLifecycle, PlanDirectory, TokenIntrospection, AccessChecker): field
+// validation, the audited JSON view of a token, R1/R2 for one plan state and
+// the revoke mutation (R10). No storage, no clock, no I/O.
 #include <string>
 #include <vector>
 
@@ -14,7 +15,8 @@
 #include "common/domain.h"
 #include "common/secret.h"
 #include "nlohmann/json.hpp"
-#include "server/token_manager.h"
+#include "server/token_store.h"
+#include "server/token_types.h"
 
 namespace pat::token_rules {
 
@@ -63,6 +65,10 @@ bool IsIpLiteral(absl::string_view ip);
 absl::Status TierForbidsTokens(PlanTier tier);
 absl::Status CheckPlanAccess(const std::string& actor, const Plan& plan,
                              TierRule tier_rule);
+// R10: revoking ends every secret at `now`; revoking a revoked token changes
+// nothing. `reason`, when not empty, is recorded in the audit details.
+TokenMutation RevokeMutation(const Token& current, const std::string& actor,
+                             absl::Time now, absl::string_view reason);
 
 }  // namespace pat::token_rules
 

@@ -19,7 +19,7 @@ absl::StatusOr<Caller> TokenServiceImpl::Admit(grpc::ServerContext* context) {
 }
 
 void TokenServiceImpl::WriteToken(const Token& token, v1::Token* out) const {
-  TokenToProto(token, StatusAt(token, manager_.Now()), out);
+  TokenToProto(token, StatusAt(token, lifecycle_.Now()), out);
 }
 
 grpc::Status TokenServiceImpl::ListPlans(grpc::ServerContext* context,
@@ -32,7 +32,7 @@ absl::Status TokenServiceImpl::DoListPlans(grpc::ServerContext* context,
                                            v1::ListPlansResponse& response) {
   PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(std::vector<Plan> plans,
-                       manager_.ListPlans(caller.actor));
+                       lifecycle_.ListPlans(caller.actor));
   for (const Plan& plan : plans) PlanToProto(plan, response.add_plans());
   return absl::OkStatus();
 }
@@ -50,7 +50,7 @@ absl::Status TokenServiceImpl::DoCreateToken(
   PAT_ASSIGN_OR_RETURN(CreateTokenParams params,
                        CreateTokenParamsFromProto(request));
   PAT_ASSIGN_OR_RETURN(CreateTokenResult result,
-                       manager_.CreateToken(caller.actor, params));
+                       lifecycle_.CreateToken(caller.actor, params));
   WriteToken(result.token, response.mutable_token());
   response.set_secret(std::move(result.secret));
   response.set_replayed(result.replayed);
@@ -69,7 +69,7 @@ absl::Status TokenServiceImpl::DoGetToken(grpc::ServerContext* context,
   PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(
       Token token,
-      manager_.GetToken(caller.actor, request.plan_id(), request.token_id()));
+      lifecycle_.GetToken(caller.actor, request.plan_id(), request.token_id()));
   WriteToken(token, &response);
   return absl::OkStatus();
 }
@@ -87,7 +87,7 @@ absl::Status TokenServiceImpl::DoListTokens(
   PAT_ASSIGN_OR_RETURN(ListTokensParams params,
                        ListTokensParamsFromProto(request));
   PAT_ASSIGN_OR_RETURN(TokenPage page,
-                       manager_.ListTokens(caller.actor, params));
+                       lifecycle_.ListTokens(caller.actor, params));
   for (const Token& token : page.tokens) {
     WriteToken(token, response.add_tokens());
   }
@@ -107,7 +107,8 @@ absl::Status TokenServiceImpl::DoUpdateToken(
   PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(UpdateTokenParams params,
                        UpdateTokenParamsFromProto(request));
-  PAT_ASSIGN_OR_RETURN(Token token, manager_.UpdateToken(caller.actor, params));
+  PAT_ASSIGN_OR_RETURN(Token token,
+                       lifecycle_.UpdateToken(caller.actor, params));
   WriteToken(token, &response);
   return absl::OkStatus();
 }
@@ -124,8 +125,8 @@ absl::Status TokenServiceImpl::DoRefreshToken(
   PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(
       RefreshTokenResult result,
-      manager_.RefreshToken(caller.actor, request.plan_id(), request.token_id(),
-                            request.request_id()));
+      lifecycle_.RefreshToken(caller.actor, request.plan_id(),
+                              request.token_id(), request.request_id()));
   WriteToken(result.token, response.mutable_token());
   response.set_secret(std::move(result.secret));
   TimeToProto(result.previous_secret_expire_time,
@@ -145,8 +146,8 @@ absl::Status TokenServiceImpl::DoRevokeToken(
     v1::Token& response) {
   PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(Token token,
-                       manager_.RevokeToken(caller.actor, request.plan_id(),
-                                            request.token_id()));
+                       lifecycle_.RevokeToken(caller.actor, request.plan_id(),
+                                              request.token_id()));
   WriteToken(token, &response);
   return absl::OkStatus();
 }
@@ -162,7 +163,7 @@ absl::Status TokenServiceImpl::DoListAuditEvents(
     v1::ListAuditEventsResponse& response) {
   PAT_ASSIGN_OR_RETURN(Caller caller, Admit(context));
   PAT_ASSIGN_OR_RETURN(AuditPage page,
-                       manager_.ListAuditEvents(
+                       lifecycle_.ListAuditEvents(
                            caller.actor, request.plan_id(), request.token_id(),
                            request.page_size(), request.page_token()));
   for (const AuditEvent& event : page.events) {
@@ -186,7 +187,7 @@ absl::Status TokenServiceImpl::DoCheckAccess(
                        CheckAccessParamsFromProto(request));
   // The same authorization as every token RPC (R2) comes first, inside.
   PAT_ASSIGN_OR_RETURN(CheckAccessResult result,
-                       manager_.CheckAccess(caller.actor, params));
+                       access_.CheckAccess(caller.actor, params));
   response.set_allowed(result.allowed);
   response.set_reason(std::move(result.reason));
   response.set_detail(std::move(result.detail));

@@ -3,8 +3,9 @@
 
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
+#include "server/access_checker.h"
 #include "server/caller_auth.h"
-#include "server/token_manager.h"
+#include "server/token_lifecycle.h"
 #include "server/token_service_limits.h"
 #include "server/usage_rpc.h"
 
@@ -14,16 +15,21 @@ namespace pat {
 // with the admin role; the actor is the `x-pat-actor` metadata (see
 // CallerAuth), and the caller and the actor are rate limited (see
 // TokenServiceLimits) before any other work. Requests are converted with
-// server/proto_convert.h and handed to the TokenManager, whose statuses are
-// returned through ToGrpcStatus. Nothing here logs: responses of CreateToken
-// and RefreshToken carry a secret. Thread-safe; `manager`, `auth` and `limits`
-// must outlive the service.
+// server/proto_convert.h and handed to the TokenLifecycle (CheckAccess: the
+// AccessChecker), whose statuses are returned through ToGrpcStatus. Nothing
+// here logs: responses of CreateToken and RefreshToken carry a secret.
+// Thread-safe; `lifecycle`, `access`, `auth` and `limits` must outlive the
+// service.
 class TokenServiceImpl final : public v1::TokenService::Service {
  public:
-  TokenServiceImpl(TokenManager& manager, const CallerAuth& auth,
-                   TokenServiceLimits& limits,
+  TokenServiceImpl(TokenLifecycle& lifecycle, AccessChecker& access,
+                   const CallerAuth& auth, TokenServiceLimits& limits,
                    usage::UsageService* usage = nullptr)
-      : manager_(manager), auth_(auth), limits_(limits), usage_(usage) {}
+      : lifecycle_(lifecycle),
+        access_(access),
+        auth_(auth),
+        limits_(limits),
+        usage_(usage) {}
 
   grpc::Status ListPlans(grpc::ServerContext* context,
                          const v1::ListPlansRequest* request,
@@ -51,7 +57,7 @@ class TokenServiceImpl final : public v1::TokenService::Service {
                                v1::ListAuditEventsResponse* response) override;
   // Authorizes the caller and the actor on the token (as GetToken), then
   // answers with the sidecar's decision for the token, method and path (see
-  // TokenManager::CheckAccess): allowed, the reason code, a detail.
+  // AccessChecker::CheckAccess): allowed, the reason code, a detail.
   grpc::Status CheckAccess(grpc::ServerContext* context,
                            const v1::CheckAccessRequest* request,
                            v1::CheckAccessResponse* response) override;
@@ -96,7 +102,8 @@ class TokenServiceImpl final : public v1::TokenService::Service {
   // Writes `token` with its status as of now.
   void WriteToken(const Token& token, v1::Token* out) const;
 
-  TokenManager& manager_;
+  TokenLifecycle& lifecycle_;
+  AccessChecker& access_;
   const CallerAuth& auth_;
   TokenServiceLimits& limits_;
   usage::UsageService* const usage_;  // may be null: FAILED_PRECONDITION

@@ -168,7 +168,7 @@ absl::Status UsageService::Record(const v1::ReportUsageRequest& request) {
   if (request.counts_size() == 0) return absl::OkStatus();
   PAT_ASSIGN_OR_RETURN(std::vector<TokenUsageCount> counts,
                        UsageCountsFromProto(request));
-  return store_.Add(counts, manager_.Now());
+  return store_.Add(counts, lifecycle_.Now());
 }
 
 absl::Status UsageService::Report(const std::string& actor,
@@ -176,13 +176,13 @@ absl::Status UsageService::Report(const std::string& actor,
                                   v1::TokenUsageReport& response) {
   PAT_ASSIGN_OR_RETURN(
       Token token,
-      manager_.GetToken(actor, request.plan_id(), request.token_id()));
+      lifecycle_.GetToken(actor, request.plan_id(), request.token_id()));
   int hours = request.window_hours();
   if (hours < 0 || hours > kMaxWindowHours) {
     return Bad("window_hours", "0 (7 days) or 1 to 2160");
   }
   if (hours == 0) hours = kDefaultWindowHours;
-  const absl::Time now = manager_.Now();
+  const absl::Time now = lifecycle_.Now();
   // The current hour's bucket counts as the window's last hour.
   const absl::Time start = HourBucket(now) - absl::Hours(hours - 1);
   PAT_ASSIGN_OR_RETURN(std::vector<UsageCount> counts,

@@ -6,12 +6,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pat/v1/pat.pb.h"
-#include "server/token_manager.h"
+#include "server/token_lifecycle.h"
 #include "server/usage_store.h"
 
 // The edge of the least-privilege report (docs/usage-report.md): validates
 // and stores ReportUsage's counts, and answers GetTokenUsageReport.
-// Thread-safe; `manager` and `store` must outlive it.
+// Thread-safe; `lifecycle` and `store` must outlive it.
 namespace pat::usage {
 
 inline constexpr int kMaxUsageCounts = 10000;      // per ReportUsage call
@@ -23,8 +23,8 @@ inline constexpr int kMaxWindowHours = 2160;       // the retention
 
 class UsageService {
  public:
-  UsageService(TokenManager& manager, UsageStore& store)
-      : manager_(manager), store_(store) {}
+  UsageService(TokenLifecycle& lifecycle, UsageStore& store)
+      : lifecycle_(lifecycle), store_(store) {}
 
   // ReportUsage's `counts` (the caller already checked the sidecar role).
   // INVALID_ARGUMENT for a malformed count (nothing stored).
@@ -39,7 +39,7 @@ class UsageService {
                       v1::TokenUsageReport& response);
 
  private:
-  TokenManager& manager_;
+  TokenLifecycle& lifecycle_;
   UsageStore& store_;
 };
 

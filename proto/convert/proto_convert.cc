@@ -24,6 +24,16 @@ absl::StatusOr<T> Strict(std::optional<T> value, int raw,
   return *value;
 }
 
+// The domain name of a proto value, through its domain form.
+template <typename Domain, typename Proto>
+std::optional<absl::string_view> NameOf(std::optional<Domain> (*from)(int),
+                                        absl::string_view (*name)(Domain),
+                                        Proto value) {
+  const std::optional<Domain> d = from(static_cast<int>(value));
+  if (!d.has_value() || *d == Domain::kUnspecified) return std::nullopt;
+  return name(*d);
+}
+
 }  // namespace
 
 v1::PlanTier PlanTierToProto(PlanTier tier) {
@@ -203,6 +213,19 @@ absl::StatusOr<absl::Time> TimeFromProto(const google::protobuf::Timestamp& ts,
         absl::StrCat(field, ": nanos must be in [0, 999999999]"));
   }
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::optional<absl::string_view> ProtoEnumName(v1::PlanTier value) {
+  return NameOf(&PlanTierFromProtoValue, &PlanTierName, value);
+}
+std::optional<absl::string_view> ProtoEnumName(v1::TokenKind value) {
+  return NameOf(&TokenKindFromProtoValue, &TokenKindName, value);
+}
+std::optional<absl::string_view> ProtoEnumName(v1::TokenStatus value) {
+  return NameOf(&TokenStatusFromProtoValue, &TokenStatusName, value);
+}
+std::optional<absl::string_view> ProtoEnumName(v1::ResourceKind value) {
+  return NameOf(&ResourceKindFromProtoValue, &ResourceKindName, value);
 }
 
 }  // namespace pat

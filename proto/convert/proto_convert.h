@@ -44,6 +44,14 @@ absl::StatusOr<TokenStatus> TokenStatusFromProto(int value,
 absl::StatusOr<ResourceKind> ResourceKindFromProto(int value,
                                                    absl::string_view field);
 
+// Names of pat.v1 enum values: the stable domain names of common/domain.h
+// (PlanTierName(...) of the value's domain form). *_UNSPECIFIED and values
+// outside the declared enum have no name (nullopt).
+std::optional<absl::string_view> ProtoEnumName(v1::PlanTier value);
+std::optional<absl::string_view> ProtoEnumName(v1::TokenKind value);
+std::optional<absl::string_view> ProtoEnumName(v1::TokenStatus value);
+std::optional<absl::string_view> ProtoEnumName(v1::ResourceKind value);
+
 // Clears `out` for an infinite or unrepresentable time.
 void TimeToProto(absl::Time t, google::protobuf::Timestamp* out);
 std::optional<absl::Time> TimeFromProtoValue(

@@ -17,7 +17,7 @@
 #include "pqxx/pqxx"
 #include "server/db_pool.h"
 #include "server/pg_token_store.h"
-#include "server/token_manager.h"
+#include "server/token_components.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_database.h"
 
@@ -42,8 +42,10 @@ class EditRaceTest : public ::testing::Test {
     auto store = PgTokenStore::Create(*pool_);
     ASSERT_THAT(store, IsOk());
     store_ = std::move(*store);
-    manager_ = std::make_unique<TokenManager>(*store_, clock_);
-    ASSERT_THAT(manager_->UpsertPlan(
+    auto components = TokenComponents::Create(*store_, clock_);
+    ASSERT_THAT(components, IsOk());
+    components_ = std::move(*components);
+    ASSERT_THAT(components_.directory->UpsertPlan(
                     Plan{kPlan, "Edit", PlanTier::kOrganization, {"alice"}}),
                 IsOk());
   }
@@ -56,7 +58,7 @@ class EditRaceTest : public ::testing::Test {
     p.expires_in_days = 30;
     p.scopes = {"current_user:read"};
     p.all_resources = true;
-    auto r = manager_->CreateToken("alice", p);
+    auto r = components_.lifecycle->CreateToken("alice", p);
     EXPECT_THAT(r, IsOk());
     return r.ok() ? r->token.id : "";
   }
@@ -68,7 +70,7 @@ class EditRaceTest : public ::testing::Test {
     u.token_id = id;
     u.update_mask = {"scopes"};
     u.scopes = std::move(scopes);
-    return manager_->UpdateToken("alice", u).status();
+    return components_.lifecycle->UpdateToken("alice", u).status();
   }
 
   // The token's update audit events, oldest first, as (before, after)
@@ -92,7 +94,7 @@ class EditRaceTest : public ::testing::Test {
   std::unique_ptr<pat::testing::TestDatabase> db_;
   std::unique_ptr<DbPool> pool_;
   std::unique_ptr<PgTokenStore> store_;
-  std::unique_ptr<TokenManager> manager_;
+  TokenComponents components_;
 };
 
 TEST_F(EditRaceTest, ConcurrentScopeEditsEndInASerialOrder) {

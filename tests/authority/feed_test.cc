@@ -26,7 +26,7 @@
 #include "server/authority_config.h"
 #include "server/authority_server.h"
 #include "server/grant_feed.h"
-#include "server/token_manager.h"
+#include "server/token_types.h"
 #include "tests/support/authority_harness.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"

@@ -33,7 +33,7 @@
 #include "pqxx/pqxx"
 #include "server/db_pool.h"
 #include "server/pg_token_store.h"
-#include "server/token_manager.h"
+#include "server/token_components.h"
 #include "tests/support/forwarding_token_store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_database.h"
@@ -140,14 +140,17 @@ class PlanRaceTest : public ::testing::Test {
     ASSERT_THAT(store, IsOk());
     pg_store_ = std::move(*store);
     store_ = std::make_unique<InterleavingStore>(*pg_store_);
-    manager_ = std::make_unique<TokenManager>(*store_, clock_);
+    auto components = TokenComponents::Create(*store_, clock_);
+    ASSERT_THAT(components, IsOk());
+    components_ = std::move(*components);
     observer_ = std::make_unique<pqxx::connection>(db_->url());
   }
 
   std::string NewPlan(PlanTier tier = PlanTier::kOrganization) {
     const std::string id = absl::StrCat(7000000000 + next_plan_++);
-    EXPECT_THAT(manager_->UpsertPlan(Plan{id, "Race", tier, {"alice"}}),
-                IsOk());
+    EXPECT_THAT(
+        components_.directory->UpsertPlan(Plan{id, "Race", tier, {"alice"}}),
+        IsOk());
     return id;
   }
 
@@ -166,19 +169,24 @@ class PlanRaceTest : public ::testing::Test {
                      const std::string& token_id) {
     switch (op) {
       case Op::kCreate:
-        return manager_->CreateToken("alice", CreateParams(plan_id)).status();
+        return components_.lifecycle
+            ->CreateToken("alice", CreateParams(plan_id))
+            .status();
       case Op::kUpdate: {
         UpdateTokenParams u;
         u.plan_id = plan_id;
         u.token_id = token_id;
         u.update_mask = {"name"};
         u.name = "renamed";
-        return manager_->UpdateToken("alice", u).status();
+        return components_.lifecycle->UpdateToken("alice", u).status();
       }
       case Op::kRefresh:
-        return manager_->RefreshToken("alice", plan_id, token_id, "").status();
+        return components_.lifecycle
+            ->RefreshToken("alice", plan_id, token_id, "")
+            .status();
       case Op::kRevoke:
-        return manager_->RevokeToken("alice", plan_id, token_id).status();
+        return components_.lifecycle->RevokeToken("alice", plan_id, token_id)
+            .status();
     }
     return absl::InternalError("unknown op");
   }
@@ -187,7 +195,7 @@ class PlanRaceTest : public ::testing::Test {
     Plan p{plan_id, "Race", PlanTier::kOrganization, {"alice"}};
     if (change == Change::kDowngrade) p.tier = PlanTier::kStarter;
     if (change == Change::kAdminRemoval) p.admin_user_ids = {"bob"};
-    return manager_->UpsertPlan(p).status();
+    return components_.directory->UpsertPlan(p).status();
   }
 
   // Polls until some backend of the test database waits on a lock (the
@@ -226,7 +234,8 @@ class PlanRaceTest : public ::testing::Test {
     const std::string plan_id = NewPlan();
     std::string token_id;
     if (op != Op::kCreate) {
-      auto created = manager_->CreateToken("alice", CreateParams(plan_id));
+      auto created =
+          components_.lifecycle->CreateToken("alice", CreateParams(plan_id));
       ASSERT_THAT(created, IsOk());
       token_id = created->token.id;
     }
@@ -282,8 +291,8 @@ class PlanRaceTest : public ::testing::Test {
           pqxx::nontransaction(*observer_)
               .exec_params("SELECT id FROM tokens WHERE plan_id = $1", plan_id);
       for (const pqxx::row& row : ids) {
-        auto revoked =
-            manager_->RevokeToken("alice", plan_id, row[0].as<std::string>());
+        auto revoked = components_.lifecycle->RevokeToken(
+            "alice", plan_id, row[0].as<std::string>());
         ASSERT_THAT(revoked, IsOk());
         EXPECT_TRUE(revoked->revoke_time.has_value());
       }
@@ -311,7 +320,7 @@ class PlanRaceTest : public ::testing::Test {
   std::unique_ptr<DbPool> pool_;
   std::unique_ptr<PgTokenStore> pg_store_;
   std::unique_ptr<InterleavingStore> store_;
-  std::unique_ptr<TokenManager> manager_;
+  TokenComponents components_;
   std::unique_ptr<pqxx::connection> observer_;
 };
 
@@ -347,7 +356,7 @@ TEST_F(PlanRaceTest, CreateWithHundredLinksThenDowngradeLeavesNoLiveToken) {
     r.plan_id = plan_id;
     r.kind = ResourceKind::kFile;
     r.id = absl::StrCat("F", plan_id, "x", i);
-    ASSERT_THAT(manager_->UpsertResource(r), IsOk());
+    ASSERT_THAT(components_.directory->UpsertResource(r), IsOk());
     links.push_back(absl::StrCat("https://figma.com/design/", r.id));
   }
   CreateTokenParams p = CreateParams(plan_id);
@@ -361,7 +370,7 @@ TEST_F(PlanRaceTest, CreateWithHundredLinksThenDowngradeLeavesNoLiveToken) {
         [&] { change_status = RunChange(Change::kDowngrade, plan_id); });
     blocked = WaitUntilSomeoneBlocksOnALock();
   });
-  auto created = manager_->CreateToken("alice", p);
+  auto created = components_.lifecycle->CreateToken("alice", p);
   ASSERT_TRUE(downgrade.joinable());
   downgrade.join();
   ASSERT_TRUE(blocked);
@@ -380,7 +389,8 @@ TEST_F(PlanRaceTest, CreateWithHundredLinksThenDowngradeLeavesNoLiveToken) {
 // the plan is FAILED_PRECONDITION (R1).
 TEST_F(PlanRaceTest, RevokeWorksForALiveTokenOnAStarterPlan) {
   const std::string plan_id = NewPlan();
-  auto created = manager_->CreateToken("alice", CreateParams(plan_id));
+  auto created =
+      components_.lifecycle->CreateToken("alice", CreateParams(plan_id));
   ASSERT_THAT(created, IsOk());
   {
     // The state the old race left: tier STARTER, token live.
@@ -389,20 +399,25 @@ TEST_F(PlanRaceTest, RevokeWorksForALiveTokenOnAStarterPlan) {
     w.commit();
   }
   ASSERT_EQ(LiveTokens(plan_id), 1);
-  EXPECT_THAT(manager_->GetToken("alice", plan_id, created->token.id),
-              StatusCodeIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(manager_->RefreshToken("alice", plan_id, created->token.id, ""),
-              StatusCodeIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(manager_->RevokeToken("bob", plan_id, created->token.id),
-              StatusCodeIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(
-      manager_->RevokeToken("alice", plan_id, "tok_0123456789abcdefABCDEF"),
+      components_.lifecycle->GetToken("alice", plan_id, created->token.id),
       StatusCodeIs(absl::StatusCode::kFailedPrecondition));
-  auto revoked = manager_->RevokeToken("alice", plan_id, created->token.id);
+  EXPECT_THAT(components_.lifecycle->RefreshToken("alice", plan_id,
+                                                  created->token.id, ""),
+              StatusCodeIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(
+      components_.lifecycle->RevokeToken("bob", plan_id, created->token.id),
+      StatusCodeIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(components_.lifecycle->RevokeToken("alice", plan_id,
+                                                 "tok_0123456789abcdefABCDEF"),
+              StatusCodeIs(absl::StatusCode::kFailedPrecondition));
+  auto revoked =
+      components_.lifecycle->RevokeToken("alice", plan_id, created->token.id);
   ASSERT_THAT(revoked, IsOk());
   EXPECT_EQ(revoked->revoked_by, "alice");
   EXPECT_EQ(LiveTokens(plan_id), 0);
-  auto again = manager_->RevokeToken("alice", plan_id, created->token.id);
+  auto again =
+      components_.lifecycle->RevokeToken("alice", plan_id, created->token.id);
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->revoke_time, revoked->revoke_time);
   // The revoke reached the feed: its last grant event carries the revoke.
@@ -424,7 +439,8 @@ TEST_F(PlanRaceTest, FreeRunningWritersNeverOutliveADowngradeOrRemoval) {
         round % 2 == 0 ? Change::kDowngrade : Change::kAdminRemoval;
     SCOPED_TRACE(absl::StrCat("round ", round));
     const std::string plan_id = NewPlan();
-    auto seed = manager_->CreateToken("alice", CreateParams(plan_id));
+    auto seed =
+        components_.lifecycle->CreateToken("alice", CreateParams(plan_id));
     ASSERT_THAT(seed, IsOk());
     std::latch start(kWriters + 1);
     std::atomic<bool> changed{false};

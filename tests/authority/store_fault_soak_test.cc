@@ -31,7 +31,7 @@
 #include "pqxx/pqxx"
 #include "server/db_pool.h"
 #include "server/pg_token_store.h"
-#include "server/token_manager.h"
+#include "server/token_components.h"
 #include "tests/support/fault_injecting_token_store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_database.h"
@@ -72,10 +72,12 @@ TEST(StoreFaultSoakTest, EveryRpcIsWholeOrAnErrorUnderTwentyPercentFaults) {
   ASSERT_THAT(pg, IsOk());
   FaultInjectingTokenStore faults(**pg, {});
   FakeClock clock;
-  TokenManager manager(faults, clock);
-  ASSERT_THAT(
-      manager.UpsertPlan(Plan{kPlan, "Soak", PlanTier::kEnterprise, {"alice"}}),
-      IsOk());
+  auto components = TokenComponents::Create(faults, clock);
+  ASSERT_THAT(components, IsOk());
+  TokenLifecycle& lifecycle = *components->lifecycle;
+  ASSERT_THAT(components->directory->UpsertPlan(
+                  Plan{kPlan, "Soak", PlanTier::kEnterprise, {"alice"}}),
+              IsOk());
   {
     pqxx::connection c((*db)->url());
     pqxx::work w(c);
@@ -123,7 +125,7 @@ TEST(StoreFaultSoakTest, EveryRpcIsWholeOrAnErrorUnderTwentyPercentFaults) {
         p.expires_in_days = 30;
         p.scopes = {"file_content:read"};
         p.all_resources = true;
-        auto r = manager.CreateToken("alice", p);
+        auto r = lifecycle.CreateToken("alice", p);
         s = r.status();
         if (r.ok()) {
           ++ok_creates;
@@ -136,11 +138,11 @@ TEST(StoreFaultSoakTest, EveryRpcIsWholeOrAnErrorUnderTwentyPercentFaults) {
         u.token_id = target;
         u.update_mask = {"name"};
         u.name = absl::StrCat("n", absl::Uniform(gen, 0, 1000000));
-        s = manager.UpdateToken("alice", u).status();
+        s = lifecycle.UpdateToken("alice", u).status();
       } else if (pick < 8) {
-        s = manager.RefreshToken("alice", kPlan, target, "").status();
+        s = lifecycle.RefreshToken("alice", kPlan, target, "").status();
       } else {
-        s = manager.RevokeToken("alice", kPlan, target).status();
+        s = lifecycle.RevokeToken("alice", kPlan, target).status();
         if (s.ok()) {
           absl::MutexLock lock(&mu);
           revoked_ok.insert(target);

@@ -16,7 +16,7 @@
 #include "server/db_pool.h"
 #include "server/migrations.h"
 #include "server/pg_token_store.h"
-#include "server/token_manager.h"
+#include "server/token_components.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_database.h"
 
@@ -39,8 +39,10 @@ class StoreTest : public ::testing::Test {
     auto store = PgTokenStore::Create(*pool_);
     ASSERT_THAT(store, IsOk());
     store_ = std::move(*store);
-    manager_ = std::make_unique<TokenManager>(*store_, clock_);
-    ASSERT_THAT(manager_->UpsertPlan(Plan{
+    auto components = TokenComponents::Create(*store_, clock_);
+    ASSERT_THAT(components, IsOk());
+    components_ = std::move(*components);
+    ASSERT_THAT(components_.directory->UpsertPlan(Plan{
                     "1111111111", "Acme", PlanTier::kOrganization, {"alice"}}),
                 IsOk());
   }
@@ -67,7 +69,7 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<pat::testing::TestDatabase> db_;
   std::unique_ptr<DbPool> pool_;
   std::unique_ptr<PgTokenStore> store_;
-  std::unique_ptr<TokenManager> manager_;
+  TokenComponents components_;
 };
 
 // Two transactions append feed events; the one that takes a revision first
@@ -131,18 +133,20 @@ TEST_F(StoreTest, RevisionsCommitInRevisionOrder) {
 
 TEST_F(StoreTest, EveryChangeWritesTokenAuditAndFeedEventTogether) {
   const int64_t events0 = Count("grant_events");
-  auto created = manager_->CreateToken("alice", Params());
+  auto created = components_.lifecycle->CreateToken("alice", Params());
   ASSERT_THAT(created, IsOk());
   EXPECT_EQ(Count("tokens"), 1);
   EXPECT_EQ(Count("token_secrets"), 1);
   EXPECT_EQ(Count("audit_events"), 1);
   EXPECT_EQ(Count("grant_events"), events0 + 1);
-  ASSERT_THAT(manager_->RevokeToken("alice", "1111111111", created->token.id),
+  ASSERT_THAT(components_.lifecycle->RevokeToken("alice", "1111111111",
+                                                 created->token.id),
               IsOk());
   EXPECT_EQ(Count("audit_events"), 2);
   EXPECT_EQ(Count("grant_events"), events0 + 2);
   // Revoking again changes nothing and writes nothing.
-  ASSERT_THAT(manager_->RevokeToken("alice", "1111111111", created->token.id),
+  ASSERT_THAT(components_.lifecycle->RevokeToken("alice", "1111111111",
+                                                 created->token.id),
               IsOk());
   EXPECT_EQ(Count("audit_events"), 2);
   EXPECT_EQ(Count("grant_events"), events0 + 2);
@@ -162,7 +166,7 @@ TEST_F(StoreTest, FailingAuditWriteLeavesNoChange) {
     w.commit();
   }
   const int64_t events0 = Count("grant_events");
-  auto created = manager_->CreateToken("alice", Params());
+  auto created = components_.lifecycle->CreateToken("alice", Params());
   EXPECT_THAT(created, StatusIs(absl::StatusCode::kInternal,
                                 HasSubstr("storage error")));
   EXPECT_THAT(std::string(created.status().message()),
@@ -183,7 +187,7 @@ TEST_F(StoreTest, PoolExhaustionFailsFastWithUnavailable) {
 }
 
 TEST_F(StoreTest, RecoversFromConnectionsKilledByTheServer) {
-  auto created = manager_->CreateToken("alice", Params());
+  auto created = components_.lifecycle->CreateToken("alice", Params());
   ASSERT_THAT(created, IsOk());
   {
     pqxx::connection c(db_->url());
@@ -196,7 +200,8 @@ TEST_F(StoreTest, RecoversFromConnectionsKilledByTheServer) {
   // Every pooled connection is now dead; the store reconnects (and
   // re-prepares LookupSecret's statement on the new connections).
   for (int i = 0; i < 6; ++i) {
-    EXPECT_THAT(manager_->GetToken("alice", "1111111111", created->token.id),
+    EXPECT_THAT(components_.lifecycle->GetToken("alice", "1111111111",
+                                                created->token.id),
                 IsOk());
     auto found = store_->LookupSecret(Sha256(created->secret));
     ASSERT_THAT(found, IsOk());
@@ -208,7 +213,7 @@ TEST_F(StoreTest, RecoversFromConnectionsKilledByTheServer) {
 // secret, answers NOT_FOUND for an unknown digest, and keeps working on a
 // connection after the statement was prepared (the second call reuses it).
 TEST_F(StoreTest, LookupSecretFindsCurrentSecretOnly) {
-  auto created = manager_->CreateToken("alice", Params());
+  auto created = components_.lifecycle->CreateToken("alice", Params());
   ASSERT_THAT(created, IsOk());
   for (int i = 0; i < 3; ++i) {
     auto found = store_->LookupSecret(Sha256(created->secret));
@@ -255,7 +260,7 @@ TEST_F(StoreTest, ConcurrentCreatesWithOneRequestIdMakeOneToken) {
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
       go.WaitForNotification();
-      auto r = manager_->CreateToken("alice", p);
+      auto r = components_.lifecycle->CreateToken("alice", p);
       if (!r.ok()) return;
       (r->replayed ? replayed : fresh)++;
       if (r->replayed) {

@@ -33,15 +33,15 @@ TEST(EnumNamesTest, RejectsUnknownAndUnspecified) {
 }
 
 TEST(EnumNamesTest, PrintsCanonicalNames) {
-  EXPECT_EQ(EnumToName(kTokenKindNames, v1::TOKEN_KIND_NPM_REGISTRY), "npm");
-  EXPECT_EQ(EnumToName(kTokenStatusNames, v1::TOKEN_STATUS_ACTIVE), "active");
-  EXPECT_EQ(EnumToName(kTokenKindNames, v1::TOKEN_KIND_UNSPECIFIED),
+  EXPECT_EQ(EnumToName(TokenKindNames(), v1::TOKEN_KIND_NPM_REGISTRY), "npm");
+  EXPECT_EQ(EnumToName(TokenStatusNames(), v1::TOKEN_STATUS_ACTIVE), "active");
+  EXPECT_EQ(EnumToName(TokenKindNames(), v1::TOKEN_KIND_UNSPECIFIED),
             "unspecified(0)");
 }
 
 TEST(EnumNamesTest, ChoicesListEachValueOnce) {
-  EXPECT_EQ(EnumChoices(kTokenKindNames), "rest|npm");
-  EXPECT_EQ(EnumChoices(kPlanTierNames),
+  EXPECT_EQ(EnumChoices(TokenKindNames()), "rest|npm");
+  EXPECT_EQ(EnumChoices(PlanTierNames()),
             "starter|professional|organization|enterprise");
 }
 

@@ -1,0 +1,120 @@
+#include "server/token_introspection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/secret.h"
+#include "common/status_macros.h"
+#include "server/token_rules.h"
+
+namespace pat {
+namespace {
+
+using token_rules::IsIpLiteral;
+using token_rules::TruncateToMicros;
+using token_rules::ValidateId;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TokenIntrospection>> TokenIntrospection::Create(
+    const TokenIntrospectionConfig& config, ComponentDeps deps) {
+  if (config.snapshot_keep_expired < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "snapshot_keep_expired: must not be negative");
+  }
+  return std::unique_ptr<TokenIntrospection>(
+      new TokenIntrospection(config, deps));
+}
+
+absl::StatusOr<ValidateResult> TokenIntrospection::ValidateToken(
+    absl::string_view digest_bytes) {
+  PAT_ASSIGN_OR_RETURN(Digest digest, DigestFromBytes(digest_bytes));
+  absl::StatusOr<SecretLookup> found = store_.LookupSecret(digest);
+  ValidateResult result;
+  if (absl::IsNotFound(found.status())) return result;
+  if (!found.ok()) return found.status();
+  const absl::Time now = clock_.Now();
+  result.token = std::move(found->token);
+  result.status = StatusAt(result.token, now);
+  if (result.status == TokenStatus::kRevoked) {
+    result.found = true;
+    result.secret_expire_time = *result.token.revoke_time;
+    return result;
+  }
+  if (found->secret_valid_until.has_value() &&
+      now >= *found->secret_valid_until) {
+    return ValidateResult{};  // a previous secret past its overlap
+  }
+  result.found = true;
+  result.secret_expire_time =
+      found->secret_valid_until.has_value()
+          ? std::min(*found->secret_valid_until, result.token.expire_time)
+          : result.token.expire_time;
+  return result;
+}
+
+absl::StatusOr<FeedSnapshot> TokenIntrospection::ReadFeedSnapshot() {
+  return store_.ReadFeedSnapshot(clock_.Now(), config_.snapshot_keep_expired);
+}
+
+absl::StatusOr<FeedPosition> TokenIntrospection::GetFeedPosition(
+    int64_t since) {
+  if (since < 0) {
+    return absl::InvalidArgumentError("since_revision: must not be negative");
+  }
+  return store_.GetFeedPosition(since);
+}
+
+absl::StatusOr<std::vector<FeedEventRow>> TokenIntrospection::ReadFeedEvents(
+    int64_t after, int limit) {
+  return store_.ReadFeedEvents(after, limit);
+}
+
+absl::StatusOr<std::vector<Resource>> TokenIntrospection::ResolveResource(
+    ResourceKind kind, const std::string& id) {
+  if (kind == ResourceKind::kUnspecified) {
+    return absl::InvalidArgumentError("kind: required");
+  }
+  // An id the directory cannot hold is simply not in it: answer as for any
+  // unknown resource, so that sidecars cache the miss and deny (R13).
+  if (id.empty()) return absl::InvalidArgumentError("id: required");
+  if (!ValidateId("id", id).ok()) {
+    return absl::NotFoundError("resource not found");
+  }
+  return store_.ResolveResource(kind, id);
+}
+
+absl::Status TokenIntrospection::ReportUsage(std::vector<UsageReport> reports) {
+  if (reports.size() > static_cast<size_t>(kMaxUsageRecords)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "records: at most ", kMaxUsageRecords, " records per call"));
+  }
+  const absl::Time now = TruncateToMicros(clock_.Now());
+  for (size_t i = 0; i < reports.size(); ++i) {
+    UsageReport& r = reports[i];
+    const std::string field = absl::StrCat("records[", i, "]");
+    if (!IsValidTokenId(r.token_id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".token_id: malformed"));
+    }
+    if (r.last_used_time == absl::InfinitePast() ||
+        r.last_used_time == absl::InfiniteFuture()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".last_used_time: required"));
+    }
+    if (!r.client_ip.empty() &&
+        (r.client_ip.size() > static_cast<size_t>(kMaxClientIpLength) ||
+         !IsIpLiteral(r.client_ip))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".client_ip: must be an IPv4 or IPv6 address of at most ",
+          kMaxClientIpLength, " characters"));
+    }
+    // A sidecar's clock ahead of ours must not push last-used into the
+    // future, where greatest() would keep it.
+    r.last_used_time = std::min(TruncateToMicros(r.last_used_time), now);
+  }
+  return store_.RecordUsage(reports).status();
+}
+
+}  // namespace pat
