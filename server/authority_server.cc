@@ -38,6 +38,7 @@
 #include "server/token_components.h"
 #include "server/token_service.h"
 #include "server/token_service_limits.h"
+#include "pat/v1/leak_intake.grpc.pb.h"
 #include "server/webhooks/pg_webhook_store.h"
 #include "server/webhooks/webhook_service.h"
 #include "server/webhooks/webhook_worker.h"
@@ -338,7 +339,8 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
       health != nullptr) {
     for (const char* name : {v1::TokenService::service_full_name(),
                              v1::DirectoryService::service_full_name(),
-                             v1::IntrospectionService::service_full_name()}) {
+                             v1::IntrospectionService::service_full_name(),
+                             v1::LeakIntakeService::service_full_name()}) {
       health->SetServingStatus(name, true);
     }
     if (webhook_service_ != nullptr) {
