@@ -35,6 +35,7 @@ std::vector<Command> TokenCommands();      // TokenService
 std::vector<Command> ValidateCommands();   // IntrospectionService
 std::vector<Command> WebhookCommands();    // WebhookService
 std::vector<Command> UsageCommands();      // GetTokenUsageReport
+std::vector<Command> LeakCommands();       // LeakIntakeService
 
 // Every command (the groups above, in that order).
 const std::vector<Command>& Commands();

@@ -42,7 +42,7 @@ const std::vector<Command>& Commands() {
     auto* all = new std::vector<Command>();
     for (std::vector<Command> group :
          {DirectoryCommands(), TokenCommands(), ValidateCommands(),
-          WebhookCommands(), UsageCommands()}) {
+          WebhookCommands(), UsageCommands(), LeakCommands()}) {
       all->insert(all->end(), group.begin(), group.end());
     }
     return all;

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
+#include "pat/v1/leak_intake.grpc.pb.h"
 #include "pat/v1/webhooks.grpc.pb.h"
 
 namespace pat::patctl {
@@ -30,6 +31,7 @@ class Session {
         directory_(v1::DirectoryService::NewStub(channel)),
         introspection_(v1::IntrospectionService::NewStub(channel)),
         webhooks_(v1::WebhookService::NewStub(channel)),
+        leaks_(v1::LeakIntakeService::NewStub(channel)),
         actor_(std::move(actor)),
         timeout_(timeout),
         json_(output == "json"),
@@ -41,6 +43,7 @@ class Session {
   v1::DirectoryService::Stub& directory() { return *directory_; }
   v1::IntrospectionService::Stub& introspection() { return *introspection_; }
   v1::WebhookService::Stub& webhooks() { return *webhooks_; }
+  v1::LeakIntakeService::Stub& leaks() { return *leaks_; }
   bool json() const { return json_; }
   // Tables: aligned with a header (terminal) or tab-separated (piped).
   bool aligned() const { return aligned_; }
@@ -59,6 +62,7 @@ class Session {
   std::unique_ptr<v1::DirectoryService::Stub> directory_;
   std::unique_ptr<v1::IntrospectionService::Stub> introspection_;
   std::unique_ptr<v1::WebhookService::Stub> webhooks_;
+  std::unique_ptr<v1::LeakIntakeService::Stub> leaks_;
   std::string actor_;
   absl::Duration timeout_;
   bool json_;
