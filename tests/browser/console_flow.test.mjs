@@ -332,17 +332,17 @@ test("usage report: no traffic, then the sidecar's counts, scopes, resources and
   assert.equal((await stack.use(secret, "/v1/files/FILEKEY1/comments")).reason, "scope_missing");
   const endpointRows = async () =>
     page.$$eval(`${$("usage-endpoints")} tbody tr`, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
-  // The sidecar flushes its counts every 10 s.
+  // The sidecar flushes its counts every 10 s (possibly across two flushes):
+  // reopen the panel until all three allowed requests are in.
   await eventually(
     async () => {
-      await openRowAction(id, "usage");
-      await page.waitForSelector($("usage-suggestion"), { visible: true });
-      const ready = (await page.$($("usage-endpoints"))) !== null;
-      if (!ready) {
+      if ((await page.$($("usage-modal"))) !== null) {
         await page.keyboard.press("Escape");
         await page.waitForSelector($("usage-modal"), { hidden: true });
       }
-      return ready;
+      await openRowAction(id, "usage");
+      await page.waitForSelector($("usage-suggestion"), { visible: true, timeout: 5000 });
+      return /^3 request\(s\)/.test(await text($("usage-summary")));
     },
     { timeoutMs: 40000, intervalMs: 1000, what: "the sidecar's usage in the report" },
   );
