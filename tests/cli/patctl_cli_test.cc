@@ -366,7 +366,10 @@ TEST_F(PatctlTest, UsageReportNoTrafficAndCrossPlanActor) {
   for (const std::string& p : {plan, absl::StrCat("--plan=", kOtherPlan)}) {
     Result get = as_bob({"get", p, "--token=" + token_id});
     Result usage = as_bob({"usage", p, "--token=" + token_id});
-    EXPECT_NE(get.exit_code, 0) << p << get.out;
+    EXPECT_EQ(get.exit_code, 3) << p << get.out << get.err;
+    EXPECT_THAT(get.err, ::testing::AnyOf(HasSubstr("PERMISSION_DENIED"),
+                                          HasSubstr("NOT_FOUND")))
+        << p;
     EXPECT_EQ(usage.exit_code, get.exit_code) << p << usage.err;
     EXPECT_EQ(usage.err, get.err) << p;
     EXPECT_EQ(usage.out, "") << p;
