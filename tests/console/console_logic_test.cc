@@ -256,7 +256,8 @@ TEST(TokenApiErrors, FieldAndStatusMapping) {
 
 // Calls `method` on a TokenApi whose authority refuses connections (port 1);
 // returns the console's answer.
-ApiResponse CallUnreachable(const std::string& method, const std::string& body) {
+ApiResponse CallUnreachable(const std::string& method,
+                            const std::string& body) {
   auto stub = std::shared_ptr<v1::TokenService::StubInterface>(
       v1::TokenService::NewStub(
           MakeAuthorityChannel("127.0.0.1:1", true, "", "", "", "")));
@@ -299,8 +300,7 @@ TEST(TokenApiMapping, UsageReportRequestFields) {
   EXPECT_EQ(r.status, 503u) << r.json;
   for (const char* bad :
        {R"({"plan_id":"1","token":"tok_x"})", R"({"window_hours":"many"})",
-        R"({"plan_id":"1","token_id":"t","actor":"bob"})",
-        "[]"}) {
+        R"({"plan_id":"1","token_id":"t","actor":"bob"})", "[]"}) {
     r = CallUnreachable("GetTokenUsageReport", bad);
     EXPECT_EQ(r.status, 400u) << bad << " " << r.json;
     const auto j = nlohmann::json::parse(r.json, nullptr, false);
