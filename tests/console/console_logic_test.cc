@@ -255,16 +255,18 @@ TEST(TokenApiErrors, FieldAndStatusMapping) {
 }
 
 // Calls `method` on a TokenApi whose authority refuses connections (port 1);
-// returns the console's answer.
+// returns the console's answer. The TokenApi lives for the whole process, as
+// in pat-console: a gRPC callback may still be unwinding after `done` runs.
 ApiResponse CallUnreachable(const std::string& method,
                             const std::string& body) {
-  auto stub = std::shared_ptr<v1::TokenService::StubInterface>(
-      v1::TokenService::NewStub(
-          MakeAuthorityChannel("127.0.0.1:1", true, "", "", "", "")));
-  TokenApi api(stub, absl::Seconds(5), 4);
+  static TokenApi* const api = new TokenApi(
+      std::shared_ptr<v1::TokenService::StubInterface>(
+          v1::TokenService::NewStub(
+              MakeAuthorityChannel("127.0.0.1:1", true, "", "", "", ""))),
+      absl::Seconds(5), 4);
   absl::Notification done;
   ApiResponse out;
-  api.Call(method, "alice", body, [&](ApiResponse r) {
+  api->Call(method, "alice", body, [&](ApiResponse r) {
     out = std::move(r);
     done.Notify();
   });
