@@ -259,11 +259,11 @@ TEST(TokenApiErrors, FieldAndStatusMapping) {
 // in pat-console: a gRPC callback may still be unwinding after `done` runs.
 ApiResponse CallUnreachable(const std::string& method,
                             const std::string& body) {
-  static TokenApi* const api = new TokenApi(
-      std::shared_ptr<v1::TokenService::StubInterface>(
-          v1::TokenService::NewStub(
-              MakeAuthorityChannel("127.0.0.1:1", true, "", "", "", ""))),
-      absl::Seconds(5), 4);
+  static TokenApi* const api =
+      new TokenApi(std::shared_ptr<v1::TokenService::StubInterface>(
+                       v1::TokenService::NewStub(MakeAuthorityChannel(
+                           "127.0.0.1:1", true, "", "", "", ""))),
+                   absl::Seconds(5), 4);
   absl::Notification done;
   ApiResponse out;
   api->Call(method, "alice", body, [&](ApiResponse r) {
