@@ -285,6 +285,91 @@ test("admin flow: org and tab, generate, use, edit, refresh, revoke, audit", asy
   await page.waitForSelector($("audit-modal"), { hidden: true });
 });
 
+test("usage report: no traffic, then the sidecar's counts, scopes, resources and the suggestion", async () => {
+  const created = JSON.parse(
+    stack.patctl(
+      "--actor=alice",
+      "create",
+      `--plan=${ACME}`,
+      "--kind=rest",
+      "--name=usage-probe",
+      "--days=30",
+      "--scopes=file_content:read,file_versions:read,file_metadata:read",
+      "--all_resources",
+      "--output=json",
+    ),
+  );
+  const id = created.token.id;
+  const secret = created.secret;
+  await page.goto(consoleUrl, { waitUntil: "networkidle0" });
+  assert.equal(await rowOf("usage-probe"), id);
+
+  // No traffic yet: the documented "nothing to suggest" report.
+  await openRowAction(id, "usage");
+  await page.waitForSelector($("usage-no-traffic"), { visible: true });
+  assert.match(await text($("usage-no-traffic")), /No traffic in the window: nothing to suggest/);
+  assert.match(await text($("usage-summary")), /^0 request\(s\) from \d{4}-\d\d-\d\d \d\d:\d\d UTC to /);
+  assert.equal(await text($("usage-endpoints-empty")), "No requests.");
+  const scopeRows = async () =>
+    page.$$eval(`${$("usage-scopes")} tbody tr`, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  assert.deepEqual(await scopeRows(), [
+    ["file_content:read", "held", "0"],
+    ["file_metadata:read", "held", "0"],
+    ["file_versions:read", "held", "0"],
+  ]);
+  assert.equal(await text($("usage-allowed")), "All resources");
+  assert.doesNotMatch(await text($("usage-modal")), /pat_rest_/);
+  await shot("usage-no-traffic");
+  await axe("usage: no traffic");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector($("usage-modal"), { hidden: true });
+
+  // Traffic through the sidecar: getFile twice, getFileVersions once, and a
+  // denied request (not usage).
+  for (const path of ["/v1/files/FILEKEY1", "/v1/files/FILEKEY1", "/v1/files/FILEKEY1/versions"]) {
+    assert.deepEqual(await stack.use(secret, path), { status: 200, reason: "" }, path);
+  }
+  assert.equal((await stack.use(secret, "/v1/files/FILEKEY1/comments")).reason, "scope_missing");
+  const endpointRows = async () =>
+    page.$$eval(`${$("usage-endpoints")} tbody tr`, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  // The sidecar flushes its counts every 10 s (possibly across two flushes):
+  // reopen the panel until all three allowed requests are in.
+  await eventually(
+    async () => {
+      if ((await page.$($("usage-modal"))) !== null) {
+        await page.keyboard.press("Escape");
+        await page.waitForSelector($("usage-modal"), { hidden: true });
+      }
+      await openRowAction(id, "usage");
+      await page.waitForSelector($("usage-suggestion"), { visible: true, timeout: 5000 });
+      return /^3 request\(s\)/.test(await text($("usage-summary")));
+    },
+    { timeoutMs: 40000, intervalMs: 1000, what: "the sidecar's usage in the report" },
+  );
+  assert.deepEqual(await endpointRows(), [
+    ["getFile", "2", "file_content:read"],
+    ["getFileVersions", "1", "file_versions:read"],
+  ]);
+  assert.match(await text($("usage-summary")), /^3 request\(s\) from /);
+  assert.deepEqual(await scopeRows(), [
+    ["file_content:read", "held", "2"],
+    ["file_metadata:read", "held", "0"],
+    ["file_versions:read", "held", "1"],
+  ]);
+  const touched = await page.$$eval(`${$("usage-touched")} tbody tr`, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  assert.equal(touched.length, 1, JSON.stringify(touched));
+  assert.match(touched[0][0], /FILEKEY1/);
+  assert.equal(touched[0][1], "3");
+  assert.equal(await text($("usage-suggested-scopes")), "file_content:read, file_versions:read");
+  assert.match(await text($("usage-suggested-resources")), /FILEKEY1/);
+  assert.doesNotMatch(await text($("usage-suggested-resources")), /All resources/);
+  assert.equal(await page.$($("usage-no-traffic")), null);
+  await shot("usage-report");
+  await axe("usage report");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector($("usage-modal"), { hidden: true });
+});
+
 test("keyboard: the Generate modal is operable and keeps focus inside", async () => {
   await page.goto(consoleUrl, { waitUntil: "networkidle0" });
   await page.waitForSelector($("generate"));

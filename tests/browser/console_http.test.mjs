@@ -10,7 +10,7 @@ import { ACME, Proc, Stack, env, eventually, request } from "./harness.mjs";
 
 const stack = new Stack();
 let dev; // --dev_user=alice
-const RPCS = ["ListPlans", "CreateToken", "GetToken", "ListTokens", "UpdateToken", "RefreshToken", "RevokeToken", "ListAuditEvents", "CheckAccess"];
+const RPCS = ["ListPlans", "CreateToken", "GetToken", "ListTokens", "UpdateToken", "RefreshToken", "RevokeToken", "ListAuditEvents", "CheckAccess", "GetTokenUsageReport"];
 
 async function session(port, headers = {}) {
   const r = await request(port, "GET", "/api/session", { headers });

@@ -317,6 +317,65 @@ TEST_F(PatctlTest, OutputFormatsAndExitCodes) {
   EXPECT_THAT(r.err, HasSubstr("UNAUTHENTICATED"));
 }
 
+// `patctl usage` (docs/usage-report.md): a token with no traffic gets the
+// documented "no suggestion" report in text and JSON; an actor who is not an
+// admin of the token's plan gets exactly the error `patctl get` gives.
+TEST_F(PatctlTest, UsageReportNoTrafficAndCrossPlanActor) {
+  SeedPlan();
+  auto [token_id, secret] = CreateToken("file_content:read");
+  ASSERT_FALSE(token_id.empty());
+  const std::string plan = absl::StrCat("--plan=", kPlan);
+
+  Result r = Admin({"usage", plan, "--token=" + token_id, "--hours=24"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("token_id: " + token_id + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("requests: 0\n"));
+  EXPECT_THAT(r.out, HasSubstr("scope: file_content:read held used=0\n"));
+  EXPECT_THAT(r.out, HasSubstr(
+                         "suggestion: none (no allowed request in the window)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("suggested_scopes")));
+  EXPECT_THAT(r.out, Not(HasSubstr(secret)));
+
+  r = Admin({"usage", plan, "--token=" + token_id, "--output=json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j.value("tokenId", j.value("token_id", "")), token_id) << r.out;
+  ASSERT_TRUE(j.contains("suggestion")) << r.out;
+  EXPECT_EQ(j["suggestion"].value("noTraffic",
+                                  j["suggestion"].value("no_traffic", false)),
+            true)
+      << r.out;
+
+  // Out of range window: the authority's INVALID_ARGUMENT, exit 3.
+  r = Admin({"usage", plan, "--token=" + token_id, "--hours=2161"});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT"));
+
+  // bob administers another plan only: for alice's token, usage fails exactly
+  // as get does (same exit code, same message).
+  constexpr char kOtherPlan[] = "2234567890";
+  r = Admin({"upsert-plan", absl::StrCat("--id=", kOtherPlan), "--name=Other",
+             "--tier=organization", "--admins=alice,bob"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto as_bob = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--insecure", "--actor=bob",
+                               "--authority=" + authority_->target()});
+    return Patctl(args);
+  };
+  for (const std::string& p : {plan, absl::StrCat("--plan=", kOtherPlan)}) {
+    Result get = as_bob({"get", p, "--token=" + token_id});
+    Result usage = as_bob({"usage", p, "--token=" + token_id});
+    EXPECT_EQ(get.exit_code, 3) << p << get.out << get.err;
+    EXPECT_THAT(get.err, ::testing::AnyOf(HasSubstr("PERMISSION_DENIED"),
+                                          HasSubstr("NOT_FOUND")))
+        << p;
+    EXPECT_EQ(usage.exit_code, get.exit_code) << p << usage.err;
+    EXPECT_EQ(usage.err, get.err) << p;
+    EXPECT_EQ(usage.out, "") << p;
+  }
+}
+
 TEST_F(PatctlTest, DeprecatedScopeIsAWarningNotAnError) {
   SeedPlan();
   Result r = Admin({"create", absl::StrCat("--plan=", kPlan), "--kind=rest",

@@ -1,10 +1,13 @@
 // pat-console's pure logic: configuration, sign-in trust, CSRF tokens and
 // checks, rate limits, the JSON error mapping, link checks.
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "boost/asio/ip/address.hpp"
 #include "boost/beast/http/fields.hpp"
 #include "common/clock.h"
@@ -15,13 +18,16 @@
 #include "console/rate_limiter.h"
 #include "console/token_api.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "pat/v1/pat.grpc.pb.h"
 
 namespace pat::console {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace ip = boost::asio::ip;
 
 ConsoleFlags DevFlags() {
@@ -246,6 +252,66 @@ TEST(TokenApiErrors, FieldAndStatusMapping) {
   EXPECT_EQ(ErrorResponse(grpc::StatusCode::UNAVAILABLE, "x").status, 503u);
   EXPECT_TRUE(TokenApi::HasMethod("CreateToken"));
   EXPECT_FALSE(TokenApi::HasMethod("UpsertPlan"));
+}
+
+// Calls `method` on a TokenApi whose authority refuses connections (port 1);
+// returns the console's answer. The TokenApi lives for the whole process, as
+// in pat-console: a gRPC callback may still be unwinding after `done` runs.
+ApiResponse CallUnreachable(const std::string& method,
+                            const std::string& body) {
+  static TokenApi* const api =
+      new TokenApi(std::shared_ptr<v1::TokenService::StubInterface>(
+                       v1::TokenService::NewStub(MakeAuthorityChannel(
+                           "127.0.0.1:1", true, "", "", "", ""))),
+                   absl::Seconds(5), 4);
+  absl::Notification done;
+  ApiResponse out;
+  api->Call(method, "alice", body, [&](ApiResponse r) {
+    out = std::move(r);
+    done.Notify();
+  });
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20))) << method;
+  return out;
+}
+
+// Every TokenService method, GetTokenUsageReport included, is mapped: its
+// request is parsed and the RPC is made (the unreachable authority's 503),
+// never the console's "no such TokenService method" 404.
+TEST(TokenApiMapping, EveryTokenServiceMethodIsRouted) {
+  const auto* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          "pat.v1.TokenService");
+  ASSERT_NE(service, nullptr);
+  ASSERT_NE(service->FindMethodByName("GetTokenUsageReport"), nullptr);
+  EXPECT_TRUE(TokenApi::HasMethod("GetTokenUsageReport"));
+  for (int i = 0; i < service->method_count(); ++i) {
+    const std::string name(service->method(i)->name());
+    const ApiResponse r = CallUnreachable(name, "{}");
+    EXPECT_EQ(r.status, 503u) << name << " " << r.json;
+    EXPECT_THAT(r.json, Not(HasSubstr("no such TokenService method"))) << name;
+  }
+  EXPECT_EQ(CallUnreachable("ReportUsage", "{}").status, 404u);
+}
+
+// GetTokenUsageReport's request in proto field names; unknown fields and
+// wrong types are the console's 400, before any RPC.
+TEST(TokenApiMapping, UsageReportRequestFields) {
+  ApiResponse r = CallUnreachable(
+      "GetTokenUsageReport",
+      R"({"plan_id":"1234567890","token_id":"tok_x","window_hours":72})");
+  EXPECT_EQ(r.status, 503u) << r.json;
+  for (const char* bad :
+       {R"({"plan_id":"1","token":"tok_x"})", R"({"window_hours":"many"})",
+        R"({"plan_id":"1","token_id":"t","actor":"bob"})", "[]"}) {
+    r = CallUnreachable("GetTokenUsageReport", bad);
+    EXPECT_EQ(r.status, 400u) << bad << " " << r.json;
+    const auto j = nlohmann::json::parse(r.json, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << r.json;
+    EXPECT_EQ(j["error"]["code"], "INVALID_ARGUMENT") << bad;
+    EXPECT_THAT(j["error"].value("message", ""),
+                HasSubstr("not a GetTokenUsageReportRequest"))
+        << bad;
+  }
 }
 
 TEST(LocalApi, LinkChecksUseTheAuthorityParser) {

@@ -303,9 +303,9 @@ var TokenForm = class {
   // Checks every link; results replace the list unless a newer check began.
   async checkLinks() {
     const generation = ++this.linkGeneration;
-    const links = splitLinks(this.links.value).slice(0, this.catalog.max_resource_links + 1);
+    const links2 = splitLinks(this.links.value).slice(0, this.catalog.max_resource_links + 1);
     const results = await Promise.all(
-      links.map(
+      links2.map(
         (l) => validateLink(this.kind, this.planId, l).catch((e) => ({
           valid: false,
           message: e instanceof ApiError ? e.message : "could not check"
@@ -367,9 +367,9 @@ var TokenForm = class {
       if (!this.scopeBoxes.some((b) => b.checked)) fail("scopes", "Select at least one scope.");
     } else {
       if (this.selectedResources.checked) {
-        const links = splitLinks(this.links.value);
-        if (links.length === 0) fail("resource_links", "Add at least one link, or choose All resources.");
-        else if (links.length > this.catalog.max_resource_links) {
+        const links2 = splitLinks(this.links.value);
+        if (links2.length === 0) fail("resource_links", "Add at least one link, or choose All resources.");
+        else if (links2.length > this.catalog.max_resource_links) {
           fail("resource_links", `At most ${this.catalog.max_resource_links} links.`);
         } else if (this.invalidLinks > 0) {
           fail("resource_links", `${this.invalidLinks} link(s) are not valid`);
@@ -652,6 +652,108 @@ async function openAudit(token) {
   }
 }
 
+// src/usage_panel.ts
+function table(testid, caption, head, rows) {
+  return h(
+    "table",
+    { class: "audit usage", "data-testid": testid },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, ...head.map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((c) => h("td", {}, c)))))
+  );
+}
+function section(title, testid, ...children) {
+  return h("section", { class: "usage-section", "data-testid": testid }, h("h3", {}, title), ...children);
+}
+function links(resources) {
+  return resources.map((r) => r.link || `${r.kind}:${r.id}`).join("\n");
+}
+function suggestion(r) {
+  const g = r.suggestion;
+  if (!g || g.no_traffic) {
+    return section(
+      "Suggested token",
+      "usage-suggestion",
+      h("p", { "data-testid": "usage-no-traffic" }, "No traffic in the window: nothing to suggest. A token nobody uses can be revoked.")
+    );
+  }
+  return section(
+    "Suggested token",
+    "usage-suggestion",
+    h("p", {}, "A narrower token that would have allowed every request seen:"),
+    h(
+      "dl",
+      {},
+      h("dt", {}, "Scopes"),
+      h("dd", { "data-testid": "usage-suggested-scopes" }, g.scopes.join(", ") || "none"),
+      h("dt", {}, "Resources"),
+      h("dd", { "data-testid": "usage-suggested-resources" }, g.all_resources ? "All resources" : links(g.resources) || "none")
+    )
+  );
+}
+function renderUsage(r) {
+  const endpoints = r.endpoints.length === 0 ? h("p", { "data-testid": "usage-endpoints-empty" }, "No requests.") : table(
+    "usage-endpoints",
+    "Endpoints by count",
+    ["Endpoint", "Requests", "Satisfied by"],
+    r.endpoints.map((e) => [e.endpoint, String(e.count), e.satisfying_scopes.join(", ")])
+  );
+  const scopes = table(
+    "usage-scopes",
+    "Scopes used vs held",
+    ["Scope", "Held", "Requests"],
+    r.scopes.map((s) => [s.scope, s.held ? "held" : "not held", String(s.count)])
+  );
+  const touched = table(
+    "usage-touched",
+    "Resources touched",
+    ["Resource", "Requests"],
+    r.touched_resources.map((t) => [t.resource ? links([t.resource]) : "", String(t.count)])
+  );
+  const allowed = h(
+    "dl",
+    {},
+    h("dt", {}, "Allowed"),
+    h("dd", { "data-testid": "usage-allowed" }, r.all_resources ? "All resources" : links(r.allowed_resources) || "none"),
+    h("dt", {}, "Allowed but unused"),
+    h("dd", { "data-testid": "usage-unused" }, links(r.unused_resources) || "none"),
+    h("dt", {}, "Requests needing all resources"),
+    h("dd", { "data-testid": "usage-all-resources-requests" }, String(r.all_resources_requests))
+  );
+  return [
+    h(
+      "p",
+      { "data-testid": "usage-summary" },
+      `${r.total_requests} request(s) from ${formatTime(r.window_start)} to ${formatTime(r.window_end)}.`
+    ),
+    section("Endpoints", "usage-endpoints-section", endpoints),
+    section("Scopes", "usage-scopes-section", scopes),
+    section("Resources", "usage-resources-section", allowed, touched),
+    suggestion(r)
+  ];
+}
+async function openUsage(token) {
+  const m = openModal(`Usage of “${token.name}”`);
+  m.dialog.setAttribute("data-testid", "usage-modal");
+  const status = h("p", { role: "status", "data-testid": "usage-status" }, "Loading…");
+  m.body.append(status);
+  const close = h("button", { type: "button" }, "Close");
+  close.addEventListener("click", () => m.close());
+  m.footer.append(close);
+  close.focus();
+  try {
+    const res = await rpc("GetTokenUsageReport", {
+      plan_id: token.plan_id,
+      token_id: token.id,
+      window_hours: 0
+    });
+    status.textContent = "Last 7 days.";
+    m.body.append(...renderUsage(res));
+  } catch (e) {
+    status.textContent = e instanceof Error ? e.message : String(e);
+  }
+}
+
 // src/main.ts
 var KINDS = ["TOKEN_KIND_REST_API", "TOKEN_KIND_NPM_REGISTRY"];
 var TOKEN_TIERS = /* @__PURE__ */ new Set(["PLAN_TIER_ORGANIZATION", "PLAN_TIER_ENTERPRISE"]);
@@ -750,7 +852,8 @@ function rowMenu(token) {
     ["Edit token", "edit", active, () => openEdit(token, state.catalog, () => void loadTokens())],
     ["Refresh token", "refresh", active, () => openRefresh(token, () => void loadTokens())],
     ["Revoke token", "revoke", token.status !== "TOKEN_STATUS_REVOKED", () => openRevoke(token, () => void loadTokens())],
-    ["Audit log", "audit", true, () => void openAudit(token)]
+    ["Audit log", "audit", true, () => void openAudit(token)],
+    ["Usage report", "usage", true, () => void openUsage(token)]
   ];
   const menu = h("div", { role: "menu", class: "menu", "aria-label": `Actions for ${token.name}` });
   menu.hidden = true;

@@ -3,6 +3,7 @@
 import { ApiError, Catalog, Plan, Token, TokenKind, getCatalog, getSession, rpc } from "./api";
 import { kindLabel, openAudit, openEdit, openGenerate, openRefresh, openRevoke } from "./dialogs";
 import { clear, formatDate, formatTime, h } from "./dom";
+import { openUsage } from "./usage_panel";
 
 interface State {
   user: string;
@@ -117,6 +118,7 @@ function rowMenu(token: Token): HTMLElement {
     ["Refresh token", "refresh", active, () => openRefresh(token, () => void loadTokens())],
     ["Revoke token", "revoke", token.status !== "TOKEN_STATUS_REVOKED", () => openRevoke(token, () => void loadTokens())],
     ["Audit log", "audit", true, () => void openAudit(token)],
+    ["Usage report", "usage", true, () => void openUsage(token)],
   ];
   const menu = h("div", { role: "menu", class: "menu", "aria-label": `Actions for ${token.name}` });
   menu.hidden = true;
