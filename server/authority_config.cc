@@ -23,6 +23,7 @@ namespace pat {
 namespace {
 
 constexpr int kMaxPoolSize = 1000;
+constexpr int kMaxValidateMemoryEntries = 10000000;
 constexpr int kMaxRatePerSecond = 1000000;
 constexpr int kMaxBurst = 1000000;
 constexpr size_t kMaxEchoBytes = 64;
@@ -224,6 +225,12 @@ absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
     return FlagError("snapshot_reads",
                      absl::StrCat("must be 1..", kMaxPoolSize, ", got ",
                                   raw.snapshot_reads));
+  }
+  if (raw.validate_memory_entries < 0 ||
+      raw.validate_memory_entries > kMaxValidateMemoryEntries) {
+    return FlagError("validate_memory_entries",
+                     absl::StrCat("must be 0..", kMaxValidateMemoryEntries,
+                                  ", got ", raw.validate_memory_entries));
   }
   if (raw.feed_listen_check_interval <= absl::ZeroDuration() ||
       raw.feed_listen_check_interval > absl::Hours(1)) {

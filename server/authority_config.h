@@ -51,6 +51,11 @@ struct AuthorityConfig {
   // Used as min(snapshot_reads, db_pool_size - 1), at least 1, so that a
   // start-up storm always leaves a connection for the other RPCs.
   int snapshot_reads = 2;
+  // ValidateToken answers from memory (--validate_memory_entries): at most
+  // this many tokens' secrets are held per replica, plus a quarter as many
+  // unknown digests; 0 reads the database for every call
+  // (server/validate_memory.h, docs/capacity.md).
+  int validate_memory_entries = 100000;
   bool auto_migrate = false;
   // TokenService rate limits per actor (x-pat-actor) and per caller
   // identity (certificate SAN).

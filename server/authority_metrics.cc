@@ -129,6 +129,20 @@ AuthorityMetrics::AuthorityMetrics(MetricsRegistry& registry)
       snapshot_waiters(registry.GetGauge(
           "pat_authority_snapshot_waiters",
           "WatchGrants streams waiting now for a shared snapshot read.")),
+      validate_memory_hits(registry.GetCounter(
+          "pat_authority_validate_lookups_total",
+          "ValidateToken secret lookups, by source: answered from the "
+          "replica's memory or read from the database.",
+          {{"source", "memory"}})),
+      validate_database_reads(registry.GetCounter(
+          "pat_authority_validate_lookups_total",
+          "ValidateToken secret lookups, by source: answered from the "
+          "replica's memory or read from the database.",
+          {{"source", "database"}})),
+      validate_memory_entries(registry.GetGauge(
+          "pat_authority_validate_memory_entries",
+          "Secrets (of tokens, and unknown digests) ValidateToken holds in "
+          "memory now.")),
       rate_limited_actor(registry.GetCounter(
           "pat_authority_rate_limited_total",
           "TokenService requests refused (RESOURCE_EXHAUSTED) by a rate "

@@ -28,6 +28,11 @@
 //   pat_authority_snapshot_reads_total                       counter
 //   pat_authority_snapshot_shared_total                      counter
 //   pat_authority_snapshot_waiters                           gauge
+//   pat_authority_validate_lookups_total{source="memory"|"database"}
+//                                                            counter
+//       ValidateToken secret lookups answered from memory or read from the
+//       database (server/validate_memory.h)
+//   pat_authority_validate_memory_entries                    gauge
 //   pat_authority_lifecycle_actions_total{action}            counter
 //       action: create, update, refresh, revoke
 //   pat_authority_rate_limited_total{limit="actor"|"caller"}  counter
@@ -69,6 +74,9 @@ class AuthorityMetrics {
   Counter& snapshot_reads;
   Counter& snapshot_shared;
   Gauge& snapshot_waiters;
+  Counter& validate_memory_hits;
+  Counter& validate_database_reads;
+  Gauge& validate_memory_entries;
   Counter& rate_limited_actor;
   Counter& rate_limited_caller;
   Gauge& ready;

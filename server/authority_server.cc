@@ -24,6 +24,8 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "pat/v1/leak_intake.grpc.pb.h"
+#include "server/blocking_workers.h"
 #include "server/caller_auth.h"
 #include "server/db_pool.h"
 #include "server/directory_service.h"
@@ -32,13 +34,13 @@
 #include "server/leak_intake.h"
 #include "server/migrations.h"
 #include "server/pg_token_store.h"
+#include "server/pg_usage_store.h"
 #include "server/rpc_observer.h"
 #include "server/snapshot_share.h"
-#include "server/pg_usage_store.h"
 #include "server/token_components.h"
 #include "server/token_service.h"
 #include "server/token_service_limits.h"
-#include "pat/v1/leak_intake.grpc.pb.h"
+#include "server/validate_memory.h"
 #include "server/webhooks/pg_webhook_store.h"
 #include "server/webhooks/webhook_service.h"
 #include "server/webhooks/webhook_worker.h"
@@ -49,6 +51,9 @@ namespace {
 // Requests larger than this are refused with RESOURCE_EXHAUSTED before any
 // handler runs (threat checklist #25).
 constexpr int kMaxReceiveMessageBytes = 4 * 1024 * 1024;
+// ValidateToken calls waiting for a database read beyond the pool's
+// connections; more are refused UNAVAILABLE "busy" (sidecars retry).
+constexpr size_t kValidateQueue = 4096;
 
 absl::Status FlagError(absl::string_view flag, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", message));
@@ -173,15 +178,17 @@ class AuthorityServerImpl final : public AuthorityServer {
   // Destroyed in reverse order: the gRPC server first, the pool last.
   std::unique_ptr<DbPool> pool_;
   std::unique_ptr<PgTokenStore> store_;
+  std::unique_ptr<FeedHub> feed_;
+  std::unique_ptr<ValidateMemory> validate_memory_;
   TokenComponents components_;
   std::unique_ptr<usage::PgUsageStore> usage_store_;
   std::unique_ptr<usage::UsageService> usage_;
-  std::unique_ptr<FeedHub> feed_;
   std::unique_ptr<SnapshotShare> snapshots_;
   std::unique_ptr<CallerAuth> auth_;
   std::unique_ptr<TokenServiceLimits> token_limits_;
   std::unique_ptr<TokenServiceImpl> token_service_;
   std::unique_ptr<DirectoryServiceImpl> directory_service_;
+  std::unique_ptr<BlockingWorkers> validate_workers_;
   std::unique_ptr<IntrospectionServiceImpl> introspection_service_;
   std::unique_ptr<webhooks::PgWebhookStore> webhook_store_;
   std::unique_ptr<webhooks::WebhookServiceImpl> webhook_service_;
@@ -234,10 +241,6 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     PAT_RETURN_IF_ERROR(ApplyMigrations(config.database_url));
   }
   PAT_ASSIGN_OR_RETURN(store_, PgTokenStore::Create(*pool_));
-  PAT_ASSIGN_OR_RETURN(components_, TokenComponents::Create(*store_, clock));
-  usage_store_ = std::make_unique<usage::PgUsageStore>(*pool_);
-  usage_ = std::make_unique<usage::UsageService>(*components_.lifecycle,
-                                                 *usage_store_);
   FeedHubOptions feed_options;
   feed_options.database_url = config.feed_database_url.empty()
                                   ? config.database_url
@@ -253,6 +256,32 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     feed_options.probes_unsent = &metrics->feed_probes_unsent;
   }
   PAT_ASSIGN_OR_RETURN(feed_, FeedHub::Start(std::move(feed_options), clock));
+  if (config.validate_memory_entries > 0) {
+    ValidateMemoryOptions memory_options;
+    memory_options.view.max_entries = config.validate_memory_entries;
+    memory_options.view.max_unknown =
+        std::max(1, config.validate_memory_entries / 4);
+    if (metrics != nullptr) {
+      memory_options.memory_hits = &metrics->validate_memory_hits;
+      memory_options.database_reads = &metrics->validate_database_reads;
+      memory_options.entries = &metrics->validate_memory_entries;
+    }
+    PAT_ASSIGN_OR_RETURN(
+        validate_memory_,
+        ValidateMemory::Start(
+            memory_options,
+            [store = store_.get()](const Digest& digest) {
+              return store->LookupSecretWithHead(digest);
+            },
+            [pool = pool_.get()] { return pool->newest_feed_commit(); },
+            *feed_));
+  }
+  PAT_ASSIGN_OR_RETURN(
+      components_,
+      TokenComponents::Create(*store_, clock, validate_memory_.get()));
+  usage_store_ = std::make_unique<usage::PgUsageStore>(*pool_);
+  usage_ = std::make_unique<usage::UsageService>(*components_.lifecycle,
+                                                 *usage_store_);
   RateLimitCounters limit_counters;
   if (metrics != nullptr) {
     limit_counters.actor = &metrics->rate_limited_actor;
@@ -278,8 +307,14 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
         return introspection->ReadFeedSnapshot();
       },
       share_options);
+  // ValidateToken calls that must read the database: as many at once as the
+  // pool has connections, and a bounded queue behind them.
+  PAT_ASSIGN_OR_RETURN(
+      validate_workers_,
+      BlockingWorkers::Create(config.db_pool_size, kValidateQueue));
   IntrospectionOptions introspection_options;
   introspection_options.metrics = metrics;
+  introspection_options.validate_workers = validate_workers_.get();
   introspection_options.usage = usage_.get();
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
       *components_.introspection, *auth_, *feed_, *snapshots_,

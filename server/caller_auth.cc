@@ -61,8 +61,8 @@ std::unique_ptr<CallerAuth> CallerAuth::Mtls(
   return std::unique_ptr<CallerAuth>(new CallerAuth(false, std::move(callers)));
 }
 
-absl::StatusOr<Caller> CallerAuth::Authorize(const grpc::ServerContext* context,
-                                             CallerRole needed) const {
+absl::StatusOr<Caller> CallerAuth::Authorize(
+    const grpc::ServerContextBase* context, CallerRole needed) const {
   std::vector<std::string> actors;
   const auto& metadata = context->client_metadata();
   auto [begin, end] = metadata.equal_range(

@@ -61,7 +61,7 @@ class CallerAuth {
   // `x-pat-actor` value is malformed (not 1..128 printable ASCII characters,
   // or given more than once). A missing actor is not an error here: the
   // returned actor is empty and the token manager answers UNAUTHENTICATED.
-  absl::StatusOr<Caller> Authorize(const grpc::ServerContext* context,
+  absl::StatusOr<Caller> Authorize(const grpc::ServerContextBase* context,
                                    CallerRole needed) const;
 
   // The decision of Authorize from already extracted inputs: whether the

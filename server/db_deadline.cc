@@ -9,7 +9,7 @@ namespace {
 
 thread_local std::optional<absl::Time> current_deadline;
 
-std::optional<absl::Time> DeadlineOf(grpc::ServerContext* context) {
+std::optional<absl::Time> DeadlineOf(const grpc::ServerContextBase* context) {
   if (context == nullptr) return std::nullopt;
   gpr_timespec raw = context->raw_deadline();
   if (gpr_time_cmp(raw, gpr_inf_future(raw.clock_type)) == 0) {
@@ -51,5 +51,9 @@ ScopedDbDeadline::ScopedDbDeadline(std::optional<absl::Time> deadline)
 }
 
 ScopedDbDeadline::~ScopedDbDeadline() { current_deadline = previous_; }
+
+std::optional<absl::Time> RpcDeadline(const grpc::ServerContextBase& context) {
+  return DeadlineOf(&context);
+}
 
 }  // namespace pat

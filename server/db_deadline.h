@@ -15,7 +15,15 @@
 // (grpc::Server::GlobalCallbacks, installed by this library before main, so
 // before any grpc::Server exists); code off an RPC thread (the feed, the
 // supervisor) has none unless it opens a ScopedDbDeadline.
+namespace grpc {
+class ServerContextBase;
+}  // namespace grpc
+
 namespace pat {
+
+// The deadline of an RPC (nullopt when none, or infinite), e.g. for a
+// ScopedDbDeadline around a callback-API handler's database work.
+std::optional<absl::Time> RpcDeadline(const grpc::ServerContextBase& context);
 
 // The deadline of the current thread's RPC; nullopt when none (or infinite).
 std::optional<absl::Time> CurrentDbDeadline();

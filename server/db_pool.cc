@@ -103,4 +103,12 @@ int DbPool::leased_connections() const {
   return leased_;
 }
 
+void DbPool::RecordFeedCommit(int64_t revision) {
+  int64_t seen = newest_feed_commit_.load(std::memory_order_relaxed);
+  while (revision > seen && !newest_feed_commit_.compare_exchange_weak(
+                                seen, revision, std::memory_order_release,
+                                std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace pat

@@ -1,6 +1,8 @@
 #ifndef PAT_SERVER_DB_POOL_H_
 #define PAT_SERVER_DB_POOL_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -61,6 +63,16 @@ class DbPool {
   int leased_connections() const;
   const std::string& url() const { return url_; }
 
+  // The newest grant-feed revision a transaction on this pool committed, or
+  // may have committed (a COMMIT whose outcome is unknown). Only grows.
+  // Readers of an in-memory view of the feed use it for read-your-writes:
+  // the view answers only once it has applied this revision
+  // (server/validate_memory.h).
+  void RecordFeedCommit(int64_t revision);
+  int64_t newest_feed_commit() const {
+    return newest_feed_commit_.load(std::memory_order_acquire);
+  }
+
  private:
   DbPool(std::string url, int size, absl::Duration acquire_timeout,
          DbPoolMetrics metrics)
@@ -78,6 +90,7 @@ class DbPool {
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   int leased_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> newest_feed_commit_{0};
 };
 
 }  // namespace pat

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
+#include "server/db_deadline.h"
 #include "server/proto_convert.h"
 
 namespace pat {
@@ -62,22 +64,46 @@ class WatcherGauge {
 
 }  // namespace
 
-grpc::Status IntrospectionServiceImpl::ValidateToken(
-    grpc::ServerContext* context, const v1::ValidateTokenRequest* request,
+grpc::ServerUnaryReactor* IntrospectionServiceImpl::ValidateToken(
+    grpc::CallbackServerContext* context,
+    const v1::ValidateTokenRequest* request,
     v1::ValidateTokenResponse* response) {
-  return ToGrpcStatus(DoValidateToken(context, *request, *response));
-}
-
-absl::Status IntrospectionServiceImpl::DoValidateToken(
-    grpc::ServerContext* context, const v1::ValidateTokenRequest& request,
-    v1::ValidateTokenResponse& response) {
-  PAT_RETURN_IF_ERROR(auth_.Authorize(context, CallerRole::kSidecar).status());
-  if (request.secret_sha256().size() != kDigestBytes) {
-    return absl::InvalidArgumentError(
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status checked =
+      auth_.Authorize(context, CallerRole::kSidecar).status();
+  if (checked.ok() && request->secret_sha256().size() != kDigestBytes) {
+    checked = absl::InvalidArgumentError(
         "secret_sha256: must be the 32-byte SHA-256 of the secret");
   }
-  absl::StatusOr<ValidateResult> result =
-      introspection_.ValidateToken(request.secret_sha256());
+  if (!checked.ok()) {
+    reactor->Finish(ToGrpcStatus(checked));
+    return reactor;
+  }
+  if (std::optional<absl::StatusOr<ValidateResult>> held =
+          introspection_.TryValidateToken(request->secret_sha256())) {
+    reactor->Finish(
+        ToGrpcStatus(ValidateResponse(*std::move(held), *response)));
+    return reactor;
+  }
+  // The request and response live until Finish; the deadline is copied.
+  const std::optional<absl::Time> deadline = RpcDeadline(*context);
+  auto read = [this, reactor, request, response, deadline] {
+    const ScopedDbDeadline scoped(deadline);
+    reactor->Finish(ToGrpcStatus(ValidateResponse(
+        introspection_.ValidateToken(request->secret_sha256()), *response)));
+  };
+  if (options_.validate_workers == nullptr) {
+    read();
+  } else if (!options_.validate_workers->TrySubmit(read)) {
+    reactor->Finish(ToGrpcStatus(
+        absl::UnavailableError("the authority is busy; retry with backoff")));
+  }
+  return reactor;
+}
+
+absl::Status IntrospectionServiceImpl::ValidateResponse(
+    absl::StatusOr<ValidateResult> result,
+    v1::ValidateTokenResponse& response) {
   if (absl::IsNotFound(result.status()) || (result.ok() && !result->found)) {
     response.set_found(false);
     return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
 #include "server/authority_metrics.h"
+#include "server/blocking_workers.h"
 #include "server/caller_auth.h"
 #include "server/grant_feed.h"
 #include "server/snapshot_share.h"
@@ -26,15 +27,22 @@ struct IntrospectionOptions {
   AuthorityMetrics* metrics = nullptr;
   // Optional (must outlive the service): stores ReportUsage's counts.
   usage::UsageService* usage = nullptr;
+  // Where ValidateToken calls that must read the database run (must outlive
+  // the service, and every RPC: stop it after the server). Null: on the
+  // gRPC callback thread itself.
+  BlockingWorkers* validate_workers = nullptr;
 };
+
+using IntrospectionServiceBase =
+    v1::IntrospectionService::WithCallbackMethod_ValidateToken<
+        v1::IntrospectionService::Service>;
 
 // pat.v1.IntrospectionService: what sidecars ask. Every RPC requires a
 // caller with the sidecar role. Requests are answered by the
 // TokenIntrospection; WatchGrants streams from `feed` and `snapshots`.
 // Thread-safe; `introspection`, `auth`, `feed` and `snapshots` must outlive
 // the service.
-class IntrospectionServiceImpl final
-    : public v1::IntrospectionService::Service {
+class IntrospectionServiceImpl final : public IntrospectionServiceBase {
  public:
   IntrospectionServiceImpl(TokenIntrospection& introspection,
                            const CallerAuth& auth, FeedHub& feed,
@@ -50,9 +58,16 @@ class IntrospectionServiceImpl final
   // digest no token has; otherwise the token's grant (with its status now,
   // so revoked and expired tokens are reported as such) and when this
   // particular secret stops working.
-  grpc::Status ValidateToken(grpc::ServerContext* context,
-                             const v1::ValidateTokenRequest* request,
-                             v1::ValidateTokenResponse* response) override;
+  //
+  // On gRPC's callback API: an answer held in memory
+  // (TokenIntrospection::TryValidateToken) is sent from the callback thread;
+  // one that needs the database is handed to validate_workers (with the
+  // RPC's deadline), or refused UNAVAILABLE "the authority is busy" when
+  // their queue is full. The callback thread never waits.
+  grpc::ServerUnaryReactor* ValidateToken(
+      grpc::CallbackServerContext* context,
+      const v1::ValidateTokenRequest* request,
+      v1::ValidateTokenResponse* response) override;
 
   // The grant change feed (SPEC §6). since_revision < 0 is INVALID_ARGUMENT.
   //
@@ -100,9 +115,9 @@ class IntrospectionServiceImpl final
                            v1::ReportUsageResponse* response) override;
 
  private:
-  absl::Status DoValidateToken(grpc::ServerContext* context,
-                               const v1::ValidateTokenRequest& request,
-                               v1::ValidateTokenResponse& response);
+  // The answer's proto from TokenIntrospection's result.
+  static absl::Status ValidateResponse(absl::StatusOr<ValidateResult> result,
+                                       v1::ValidateTokenResponse& response);
   absl::Status DoWatchGrants(
       grpc::ServerContext* context, const v1::WatchGrantsRequest& request,
       grpc::ServerWriter<v1::WatchGrantsResponse>& writer);

@@ -70,6 +70,10 @@ ABSL_FLAG(int32_t, snapshot_reads, 2,
           "WatchGrants snapshot reads running at once (streams that need a "
           "snapshot meanwhile share them and queue); at most "
           "--db_pool_size - 1 are used.");
+ABSL_FLAG(int32_t, validate_memory_entries, 100000,
+          "ValidateToken answers from memory: tokens' secrets held per "
+          "replica (kept current by the change feed; a miss reads the "
+          "database); 0 reads the database for every call.");
 ABSL_FLAG(double, actor_rate_limit, pat::kDefaultActorRateLimit.per_second,
           "TokenService requests per second per actor (x-pat-actor), "
           "token bucket; 0 disables. Over it: RESOURCE_EXHAUSTED with a "
@@ -127,20 +131,35 @@ constexpr int kExitUsage = 2;
 constexpr absl::Duration kDrainGrace = absl::Seconds(10);
 
 constexpr const char* kFlagNames[] = {
-    "listen",         "admin_listen",   "database_url",
-    "insecure",       "tls_cert",
-    "tls_key",        "tls_client_ca",
-    "callers_config", "auto_migrate",
-    "db_pool_size",   "allow_insecure_non_loopback",
+    "listen",
+    "admin_listen",
+    "database_url",
+    "insecure",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+    "callers_config",
+    "auto_migrate",
+    "db_pool_size",
+    "allow_insecure_non_loopback",
     "snapshot_reads",
-    "actor_rate_limit", "actor_rate_burst",
-    "caller_rate_limit", "caller_rate_burst",
-    "webhooks", "webhook_workers", "webhook_max_attempts",
-    "webhook_backoff_base", "webhook_backoff_max",
-    "webhook_request_deadline", "webhook_poll_interval",
-    "feed_database_url", "feed_listen_check_interval",
+    "validate_memory_entries",
+    "actor_rate_limit",
+    "actor_rate_burst",
+    "caller_rate_limit",
+    "caller_rate_burst",
+    "webhooks",
+    "webhook_workers",
+    "webhook_max_attempts",
+    "webhook_backoff_base",
+    "webhook_backoff_max",
+    "webhook_request_deadline",
+    "webhook_poll_interval",
+    "feed_database_url",
+    "feed_listen_check_interval",
     "feed_listen_check_timeout",
-    "leak_intake_listen", "leak_intake_public_keys",
+    "leak_intake_listen",
+    "leak_intake_public_keys",
     "leak_intake_max_body_bytes",
 };
 
@@ -258,6 +277,7 @@ int Serve(int argc, char** argv) {
   raw.auto_migrate = absl::GetFlag(FLAGS_auto_migrate);
   raw.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   raw.snapshot_reads = absl::GetFlag(FLAGS_snapshot_reads);
+  raw.validate_memory_entries = absl::GetFlag(FLAGS_validate_memory_entries);
   raw.webhooks.enabled = absl::GetFlag(FLAGS_webhooks);
   raw.webhooks.workers = absl::GetFlag(FLAGS_webhook_workers);
   raw.webhooks.max_attempts = absl::GetFlag(FLAGS_webhook_max_attempts);

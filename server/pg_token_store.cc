@@ -32,6 +32,9 @@ using json = nlohmann::json;
 constexpr int kMaxAttempts = 5;
 // Prepared statement name of LookupSecret (per connection).
 constexpr absl::string_view kLookupSecretStatement = "pat_lookup_secret";
+// Prepared statement name of LookupSecretWithHead (per connection).
+constexpr absl::string_view kLookupSecretAtHeadStatement =
+    "pat_lookup_secret_at_head";
 
 constexpr absl::string_view kTokenColumns =
     "t.id, t.plan_id, t.kind, t.name, t.description, "
@@ -263,6 +266,8 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
         DbPool::Lease lease,
         pool.Acquire(deadline.value_or(absl::InfiniteFuture())));
     bool committing = false;
+    // The feed revision this attempt wrote (0: none), for RecordFeedCommit.
+    int64_t revision = 0;
     try {
       // Destroyed before any handler below runs (and so before Discard).
       std::optional<DbSocketWatchdog::Watch> watch;
@@ -270,7 +275,6 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
         watch.emplace(
             DbSocketWatchdog::Arm(lease->sock(), *deadline + kWatchdogGrace));
       }
-      int64_t revision = 0;
       absl::StatusOr<T> result;
       {
         Txn txn(*lease);
@@ -294,6 +298,7 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
         committing = true;
         txn.commit();
       }
+      if (revision > 0) pool.RecordFeedCommit(revision);
       if (revision > 0 &&
           !feed::Notify(*lease, absl::StrCat(revision)).ok()) {
         watch.reset();
@@ -302,6 +307,7 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
       return result;
     } catch (const pqxx::in_doubt_error&) {
       lease.Discard();
+      if (revision > 0) pool.RecordFeedCommit(revision);
       return absl::UnavailableError(absl::StrCat(
           op,
           ": the outcome of the commit is unknown; retry with the same "
@@ -309,6 +315,7 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
     } catch (const pqxx::broken_connection&) {
       lease.Discard();
       if (committing) {
+        if (revision > 0) pool.RecordFeedCommit(revision);
         return absl::UnavailableError(
             absl::StrCat(op, ": the outcome of the commit is unknown"));
       }
@@ -332,6 +339,7 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
         // The server ended the session (shutdown, restart, terminate).
         lease.Discard();
         if (committing) {
+          if (revision > 0) pool.RecordFeedCommit(revision);
           return absl::UnavailableError(
               absl::StrCat(op, ": the outcome of the commit is unknown"));
         }
@@ -354,6 +362,7 @@ absl::StatusOr<T> Transact(DbPool& pool, absl::string_view op, Body&& body) {
       return absl::InternalError(absl::StrCat(op, ": storage error"));
     } catch (const std::exception&) {
       lease.Discard();
+      if (committing && revision > 0) pool.RecordFeedCommit(revision);
       return absl::InternalError(absl::StrCat(op, ": storage error"));
     }
   }
@@ -804,6 +813,35 @@ absl::StatusOr<SecretLookup> PgTokenStore::LookupSecret(const Digest& digest) {
           return absl::NotFoundError("unknown secret");
         }
         return SecretLookup{RowToToken(r[0]), OptTime(r[0][kTokenColumnCount])};
+      });
+}
+
+absl::StatusOr<SecretAtHead> PgTokenStore::LookupSecretWithHead(
+    const Digest& digest) {
+  // One autocommit statement, so one snapshot: the feed head and the token
+  // row are read at the same point (every token change bumps feed_head in
+  // its own transaction).
+  static const std::string kSql = absl::StrCat(
+      "SELECT x.*, h.revision FROM feed_head h LEFT JOIN LATERAL (SELECT ",
+      kTokenColumns,
+      ", pat_us(s.valid_until), encode(s.digest, 'hex') "
+      "FROM token_secrets s JOIN tokens t ON t.id = s.token_id "
+      "WHERE s.digest = decode($1, 'hex')) x ON true WHERE h.id = 1");
+  return Transact<SecretAtHead, pqxx::nontransaction>(
+      pool_, "validate token", [&](Tx& tx) -> absl::StatusOr<SecretAtHead> {
+        tx.txn.conn().prepare(std::string(kLookupSecretAtHeadStatement), kSql);
+        pqxx::result r = tx.txn.exec_prepared(
+            std::string(kLookupSecretAtHeadStatement), Hex(digest));
+        if (r.empty()) return absl::InternalError("feed_head: no row");
+        SecretAtHead out;
+        out.head = r[0][kTokenColumnCount + 2].as<int64_t>();
+        const pqxx::field found = r[0][kTokenColumnCount + 1];
+        if (!found.is_null() &&
+            ConstantTimeEquals(found.as<std::string>(), Hex(digest))) {
+          out.lookup =
+              SecretLookup{RowToToken(r[0]), OptTime(r[0][kTokenColumnCount])};
+        }
+        return out;
       });
 }
 

@@ -41,6 +41,10 @@ class PgTokenStore final : public TokenStore {
   absl::StatusOr<std::string> GetOrCreateServerKey(
       const std::string& name, const std::string& candidate) override;
   absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) override;
+  // LookupSecret's read and the committed feed head, from one snapshot: the
+  // lookup (nullopt: no token has this secret) is the state after exactly
+  // the feed events up to `head`.
+  absl::StatusOr<SecretAtHead> LookupSecretWithHead(const Digest& digest);
   absl::StatusOr<std::vector<FeedEventRow>> ReadFeedEvents(int64_t after,
                                                            int limit) override;
   absl::StatusOr<FeedPosition> GetFeedPosition(int64_t since) override;

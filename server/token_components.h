@@ -23,8 +23,9 @@ struct TokenComponents {
   std::unique_ptr<TokenIntrospection> introspection;
   std::unique_ptr<AccessChecker> access;
 
-  static absl::StatusOr<TokenComponents> Create(TokenStore& store,
-                                                const Clock& clock);
+  // `secrets`: see TokenIntrospection::Create.
+  static absl::StatusOr<TokenComponents> Create(
+      TokenStore& store, const Clock& clock, SecretSource* secrets = nullptr);
 };
 
 }  // namespace pat

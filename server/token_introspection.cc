@@ -18,19 +18,36 @@ using token_rules::ValidateId;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TokenIntrospection>> TokenIntrospection::Create(
-    const TokenIntrospectionConfig& config, ComponentDeps deps) {
+    const TokenIntrospectionConfig& config, ComponentDeps deps,
+    SecretSource* secrets) {
   if (config.snapshot_keep_expired < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "snapshot_keep_expired: must not be negative");
   }
   return std::unique_ptr<TokenIntrospection>(
-      new TokenIntrospection(config, deps));
+      new TokenIntrospection(config, deps, secrets));
 }
 
 absl::StatusOr<ValidateResult> TokenIntrospection::ValidateToken(
     absl::string_view digest_bytes) {
   PAT_ASSIGN_OR_RETURN(Digest digest, DigestFromBytes(digest_bytes));
-  absl::StatusOr<SecretLookup> found = store_.LookupSecret(digest);
+  return ResultOf(secrets_ != nullptr ? secrets_->LookupSecret(digest)
+                                      : store_.LookupSecret(digest));
+}
+
+std::optional<absl::StatusOr<ValidateResult>>
+TokenIntrospection::TryValidateToken(absl::string_view digest_bytes) {
+  absl::StatusOr<Digest> digest = DigestFromBytes(digest_bytes);
+  if (!digest.ok()) return digest.status();
+  if (secrets_ == nullptr) return std::nullopt;
+  std::optional<absl::StatusOr<SecretLookup>> found =
+      secrets_->TryLookupSecret(*digest);
+  if (!found.has_value()) return std::nullopt;
+  return ResultOf(*std::move(found));
+}
+
+absl::StatusOr<ValidateResult> TokenIntrospection::ResultOf(
+    absl::StatusOr<SecretLookup> found) const {
   ValidateResult result;
   if (absl::IsNotFound(found.status())) return result;
   if (!found.ok()) return found.status();

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,20 @@
 // chains and usage reports. Thread-safe.
 namespace pat {
 
+// Where ValidateToken reads secrets (the store when none is given; the
+// authority gives it server/validate_memory.h's in-memory view).
+class SecretSource {
+ public:
+  virtual ~SecretSource() = default;
+  // As TokenStore::LookupSecret: NOT_FOUND for a digest no token has.
+  // May block (a database read).
+  virtual absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) = 0;
+  // The same answer when it is at hand without waiting (memory); nullopt
+  // when only LookupSecret can answer. Never blocks.
+  virtual std::optional<absl::StatusOr<SecretLookup>> TryLookupSecret(
+      const Digest& digest) = 0;
+};
+
 struct TokenIntrospectionConfig {
   // Feed snapshots keep tokens that expired less than this long ago (and
   // every revoked token that is not yet that long expired).
@@ -30,8 +45,11 @@ struct TokenIntrospectionConfig {
 class TokenIntrospection {
  public:
   // INVALID_ARGUMENT for a config outside its bounds.
+  // `secrets` (optional, must outlive the object) answers ValidateToken's
+  // lookups instead of the store.
   static absl::StatusOr<std::unique_ptr<TokenIntrospection>> Create(
-      const TokenIntrospectionConfig& config, ComponentDeps deps);
+      const TokenIntrospectionConfig& config, ComponentDeps deps,
+      SecretSource* secrets = nullptr);
 
   TokenIntrospection(const TokenIntrospection&) = delete;
   TokenIntrospection& operator=(const TokenIntrospection&) = delete;
@@ -40,6 +58,11 @@ class TokenIntrospection {
   // INVALID_ARGUMENT); found=false for none, or for a previous secret past
   // its overlap.
   absl::StatusOr<ValidateResult> ValidateToken(absl::string_view digest_bytes);
+  // ValidateToken's answer when the SecretSource has it without waiting;
+  // nullopt when only ValidateToken (which may block) can answer. Never
+  // blocks.
+  std::optional<absl::StatusOr<ValidateResult>> TryValidateToken(
+      absl::string_view digest_bytes);
 
   // The snapshot a new feed watcher starts from (see TokenStore), with
   // tokens expired less than snapshot_keep_expired ago.
@@ -64,11 +87,20 @@ class TokenIntrospection {
   absl::Time Now() const { return clock_.Now(); }
 
  private:
-  TokenIntrospection(const TokenIntrospectionConfig& config, ComponentDeps deps)
-      : config_(config), store_(deps.store), clock_(deps.clock) {}
+  // ValidateToken's answer from a lookup.
+  absl::StatusOr<ValidateResult> ResultOf(
+      absl::StatusOr<SecretLookup> found) const;
+
+  TokenIntrospection(const TokenIntrospectionConfig& config, ComponentDeps deps,
+                     SecretSource* secrets)
+      : config_(config),
+        store_(deps.store),
+        secrets_(secrets),
+        clock_(deps.clock) {}
 
   const TokenIntrospectionConfig config_;
   TokenStore& store_;
+  SecretSource* const secrets_;
   const Clock& clock_;
 };
 

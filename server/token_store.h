@@ -118,6 +118,12 @@ struct SecretLookup {
   std::optional<absl::Time> secret_valid_until;
 };
 
+// A secret lookup stamped with the feed revision it reflects.
+struct SecretAtHead {
+  std::optional<SecretLookup> lookup;  // nullopt: no token has the secret
+  int64_t head = 0;
+};
+
 // One secret of a token, as the change feed carries it: the digest (never the
 // secret) and when it stops working (nullopt: the current secret, bounded by
 // the token's expiry).

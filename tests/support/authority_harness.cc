@@ -30,6 +30,7 @@ void StartInto(const HarnessOptions& options, FakeClock& clock,
   raw.insecure = true;
   raw.db_pool_size = options.db_pool_size;
   raw.db_acquire_timeout = options.db_acquire_timeout;
+  raw.validate_memory_entries = options.validate_memory_entries;
   absl::StatusOr<AuthorityConfig> config =
       ValidateAuthorityConfig(std::move(raw));
   ASSERT_TRUE(config.ok()) << config.status();

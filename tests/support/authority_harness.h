@@ -21,6 +21,8 @@ struct HarnessOptions {
   absl::Duration db_acquire_timeout = absl::Seconds(5);
   // With metrics the authority also writes its per-RPC access log (stderr).
   bool metrics = false;
+  // --validate_memory_entries (0: ValidateToken always reads the database).
+  int validate_memory_entries = 100000;
   // Maps the test database's URL to the one the authority uses (e.g. through
   // a TcpFaultProxy); null: the database's own. Called once, at Start.
   std::function<std::string(const std::string& url)> database_url_filter;
