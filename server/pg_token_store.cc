@@ -30,9 +30,8 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int kMaxAttempts = 5;
-// Prepared statement name of LookupSecret (per connection).
-constexpr absl::string_view kLookupSecretStatement = "pat_lookup_secret";
-// Prepared statement name of LookupSecretWithHead (per connection).
+// Prepared statement name of LookupSecretWithHead (and so LookupSecret), per
+// connection.
 constexpr absl::string_view kLookupSecretAtHeadStatement =
     "pat_lookup_secret_at_head";
 
@@ -793,34 +792,19 @@ absl::StatusOr<std::string> PgTokenStore::GetOrCreateServerKey(
 }
 
 absl::StatusOr<SecretLookup> PgTokenStore::LookupSecret(const Digest& digest) {
-  // The hot read of ValidateToken: one autocommit statement (a single
-  // statement sees one snapshot; BEGIN and COMMIT would be two more round
-  // trips), prepared once per connection (prepare() is a no-op when the
-  // connection already has it, and libpqxx re-prepares after a reconnect).
-  static const std::string kSql =
-      absl::StrCat("SELECT ", kTokenColumns,
-                   ", pat_us(s.valid_until), encode(s.digest, 'hex') "
-                   "FROM token_secrets s JOIN tokens t ON "
-                   "t.id = s.token_id WHERE s.digest = decode($1, 'hex')");
-  return Transact<SecretLookup, pqxx::nontransaction>(
-      pool_, "validate token", [&](Tx& tx) -> absl::StatusOr<SecretLookup> {
-        tx.txn.conn().prepare(std::string(kLookupSecretStatement), kSql);
-        pqxx::result r = tx.txn.exec_prepared(
-            std::string(kLookupSecretStatement), Hex(digest));
-        if (r.empty() ||
-            !ConstantTimeEquals(r[0][kTokenColumnCount + 1].as<std::string>(),
-                                Hex(digest))) {
-          return absl::NotFoundError("unknown secret");
-        }
-        return SecretLookup{RowToToken(r[0]), OptTime(r[0][kTokenColumnCount])};
-      });
+  PAT_ASSIGN_OR_RETURN(SecretAtHead read, LookupSecretWithHead(digest));
+  if (!read.lookup.has_value()) return absl::NotFoundError("unknown secret");
+  return *std::move(read.lookup);
 }
 
 absl::StatusOr<SecretAtHead> PgTokenStore::LookupSecretWithHead(
     const Digest& digest) {
-  // One autocommit statement, so one snapshot: the feed head and the token
-  // row are read at the same point (every token change bumps feed_head in
-  // its own transaction).
+  // The hot read of ValidateToken: one autocommit statement (so one
+  // snapshot: the feed head and the token row are read at the same point,
+  // and every token change bumps feed_head in its own transaction; BEGIN and
+  // COMMIT would be two more round trips), prepared once per connection
+  // (prepare() is a no-op when the connection already has it, and libpqxx
+  // re-prepares after a reconnect).
   static const std::string kSql = absl::StrCat(
       "SELECT x.*, h.revision FROM feed_head h LEFT JOIN LATERAL (SELECT ",
       kTokenColumns,

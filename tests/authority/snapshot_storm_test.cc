@@ -49,21 +49,6 @@ int BulkTokens() {
   return kBulkTokens;
 }
 
-// The value of an unlabelled series in the Prometheus text, or -1.
-int64_t MetricValue(MetricsRegistry& registry, absl::string_view name) {
-  std::istringstream text(registry.RenderPrometheus());
-  std::string line;
-  const std::string prefix = absl::StrCat(name, " ");
-  while (std::getline(text, line)) {
-    if (!absl::StartsWith(line, prefix)) continue;
-    double value = 0;
-    if (absl::SimpleAtod(line.substr(prefix.size()), &value)) {
-      return static_cast<int64_t>(value);
-    }
-  }
-  return -1;
-}
-
 // Inserts `n` active tokens of plan A (one current secret each) in one
 // statement: enough grants to make a snapshot read non-trivial without
 // thousands of CreateToken calls. They are not feed events, which is what

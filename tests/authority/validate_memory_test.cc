@@ -33,21 +33,6 @@ namespace v1 = ::pat::v1;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 
-// The value of `series` (name with labels, as rendered) or -1.
-int64_t Metric(MetricsRegistry& registry, absl::string_view series) {
-  std::istringstream text(registry.RenderPrometheus());
-  std::string line;
-  const std::string prefix = absl::StrCat(series, " ");
-  while (std::getline(text, line)) {
-    if (!absl::StartsWith(line, prefix)) continue;
-    double value = 0;
-    if (absl::SimpleAtod(line.substr(prefix.size()), &value)) {
-      return static_cast<int64_t>(value);
-    }
-  }
-  return -1;
-}
-
 constexpr char kMemory[] =
     "pat_authority_validate_lookups_total{source=\"memory\"}";
 constexpr char kDatabase[] =
@@ -74,8 +59,8 @@ class ValidateMemoryTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(SeedWorld(*harness_));
   }
   AuthorityHarness& h() { return *harness_; }
-  int64_t Hits() { return Metric(h().registry(), kMemory); }
-  int64_t Reads() { return Metric(h().registry(), kDatabase); }
+  int64_t Hits() { return MetricValue(h().registry(), kMemory); }
+  int64_t Reads() { return MetricValue(h().registry(), kDatabase); }
 
   // Validates `secret` until an answer comes from memory (the view has
   // applied the writes before it). False after kWait.
@@ -238,8 +223,8 @@ TEST_F(ValidateMemoryTest, OffReadsTheDatabaseEveryTime) {
   ASSERT_FALSE(HasFailure());
   for (int i = 0; i < 5; ++i)
     EXPECT_TRUE(Validate(*off, created.secret()).found());
-  EXPECT_EQ(Metric(off->registry(), kMemory), 0);
-  EXPECT_EQ(Metric(off->registry(), kDatabase), 0);
+  EXPECT_EQ(MetricValue(off->registry(), kMemory), 0);
+  EXPECT_EQ(MetricValue(off->registry(), kDatabase), 0);
 }
 
 // ValidateMemory over its own hub and loader: a stale read is never kept,

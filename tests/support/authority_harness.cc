@@ -1,8 +1,12 @@
 #include "tests/support/authority_harness.h"
 
 #include <chrono>
+#include <sstream>
+#include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -25,8 +29,8 @@ void StartInto(const HarnessOptions& options, FakeClock& clock,
   AuthorityConfig raw;
   raw.listen = "127.0.0.1:0";
   raw.database_url = options.database_url_filter
-                          ? options.database_url_filter(db->url())
-                          : db->url();
+                         ? options.database_url_filter(db->url())
+                         : db->url();
   raw.insecure = true;
   raw.db_pool_size = options.db_pool_size;
   raw.db_acquire_timeout = options.db_acquire_timeout;
@@ -79,6 +83,20 @@ std::unique_ptr<grpc::ClientContext> AuthorityHarness::Ctx(
   if (!actor.empty()) ctx->AddMetadata("x-pat-actor", actor);
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + kRpcDeadline));
   return ctx;
+}
+
+int64_t MetricValue(MetricsRegistry& registry, absl::string_view series) {
+  std::istringstream text(registry.RenderPrometheus());
+  std::string line;
+  const std::string prefix = absl::StrCat(series, " ");
+  while (std::getline(text, line)) {
+    if (!absl::StartsWith(line, prefix)) continue;
+    double value = 0;
+    if (absl::SimpleAtod(line.substr(prefix.size()), &value)) {
+      return static_cast<int64_t>(value);
+    }
+  }
+  return -1;
 }
 
 }  // namespace pat::testing

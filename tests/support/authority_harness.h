@@ -1,10 +1,12 @@
 #ifndef PAT_TESTS_SUPPORT_AUTHORITY_HARNESS_H_
 #define PAT_TESTS_SUPPORT_AUTHORITY_HARNESS_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "pat/v1/pat.grpc.pb.h"
@@ -64,6 +66,10 @@ class AuthorityHarness {
   std::unique_ptr<pat::v1::DirectoryService::Stub> directory_;
   std::unique_ptr<pat::v1::IntrospectionService::Stub> introspection_;
 };
+
+// The value of one series of `registry`'s Prometheus text, named as
+// rendered (`name` or `name{label="value",...}`); -1 when absent.
+int64_t MetricValue(MetricsRegistry& registry, absl::string_view series);
 
 }  // namespace pat::testing
 
