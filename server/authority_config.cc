@@ -24,6 +24,7 @@ namespace {
 
 constexpr int kMaxPoolSize = 1000;
 constexpr int kMaxValidateMemoryEntries = 10000000;
+constexpr int kMaxWatchBufferEvents = 1000000;
 constexpr int kMaxRatePerSecond = 1000000;
 constexpr int kMaxBurst = 1000000;
 constexpr size_t kMaxEchoBytes = 64;
@@ -231,6 +232,15 @@ absl::StatusOr<AuthorityConfig> ValidateAuthorityConfig(
     return FlagError("validate_memory_entries",
                      absl::StrCat("must be 0..", kMaxValidateMemoryEntries,
                                   ", got ", raw.validate_memory_entries));
+  }
+  if (raw.watch_buffer_events < 1 ||
+      raw.watch_buffer_events > kMaxWatchBufferEvents) {
+    return FlagError("watch_buffer_events",
+                     absl::StrCat("must be 1..", kMaxWatchBufferEvents,
+                                  ", got ", raw.watch_buffer_events));
+  }
+  if (raw.watch_evict_grace <= absl::ZeroDuration()) {
+    return FlagError("watch_evict_grace", "must be positive");
   }
   if (raw.feed_listen_check_interval <= absl::ZeroDuration() ||
       raw.feed_listen_check_interval > absl::Hours(1)) {

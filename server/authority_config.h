@@ -56,6 +56,14 @@ struct AuthorityConfig {
   // unknown digests; 0 reads the database for every call
   // (server/validate_memory.h, docs/capacity.md).
   int validate_memory_entries = 100000;
+  // WatchGrants events each replica keeps serialized for its streams
+  // (--watch_buffer_events); a stream that falls further behind than this
+  // is a slow consumer and ends RESOURCE_EXHAUSTED with its resume revision
+  // (server/watch_stream.h, docs/capacity.md).
+  int watch_buffer_events = 10000;
+  // How long such a stream's outstanding write may wait before the call is
+  // cancelled (not a flag).
+  absl::Duration watch_evict_grace = absl::Seconds(5);
   bool auto_migrate = false;
   // TokenService rate limits per actor (x-pat-actor) and per caller
   // identity (certificate SAN).

@@ -113,6 +113,14 @@ AuthorityMetrics::AuthorityMetrics(MetricsRegistry& registry)
           "pat_authority_watch_events_sent_total",
           "Grant events sent on WatchGrants streams (snapshot events "
           "included).")),
+      watch_evictions(registry.GetCounter(
+          "pat_authority_watch_evictions_total",
+          "WatchGrants streams ended because they fell behind the "
+          "replica's event buffer (slow consumers; they resume).")),
+      watch_events_serialized(registry.GetCounter(
+          "pat_authority_watch_events_serialized_total",
+          "Feed events serialized for WatchGrants streams (once each, "
+          "however many streams send them).")),
       snapshots(registry.GetCounter("pat_authority_snapshots_total",
                                     "WatchGrants snapshots sent.")),
       snapshot_duration(registry.GetHistogram(

@@ -23,6 +23,8 @@
 //                                                            counter
 //   pat_authority_watchers                                   gauge
 //   pat_authority_watch_events_sent_total                    counter
+//   pat_authority_watch_evictions_total                      counter
+//   pat_authority_watch_events_serialized_total              counter
 //   pat_authority_snapshots_total                            counter
 //   pat_authority_snapshot_duration_seconds                  histogram
 //   pat_authority_snapshot_reads_total                       counter
@@ -69,6 +71,8 @@ class AuthorityMetrics {
   Counter& feed_probes_unsent;
   Gauge& watchers;
   Counter& watch_events_sent;
+  Counter& watch_evictions;
+  Counter& watch_events_serialized;
   Counter& snapshots;
   Histogram& snapshot_duration;
   Counter& snapshot_reads;

@@ -41,6 +41,7 @@
 #include "server/token_service.h"
 #include "server/token_service_limits.h"
 #include "server/validate_memory.h"
+#include "server/watch_fanout.h"
 #include "server/webhooks/pg_webhook_store.h"
 #include "server/webhooks/webhook_service.h"
 #include "server/webhooks/webhook_worker.h"
@@ -54,6 +55,10 @@ constexpr int kMaxReceiveMessageBytes = 4 * 1024 * 1024;
 // ValidateToken calls waiting for a database read beyond the pool's
 // connections; more are refused UNAVAILABLE "busy" (sidecars retry).
 constexpr size_t kValidateQueue = 4096;
+// WatchGrants database work: threads (mostly waiting on a shared snapshot
+// read, which SnapshotShare bounds) and queued stream starts.
+constexpr int kWatchWorkers = 8;
+constexpr size_t kWatchQueue = 4096;
 
 absl::Status FlagError(absl::string_view flag, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", message));
@@ -161,6 +166,7 @@ class AuthorityServerImpl final : public AuthorityServer {
     // Watch streams never finish on their own: end them first (UNAVAILABLE,
     // so sidecars reconnect elsewhere) instead of holding the drain.
     if (feed_ != nullptr) feed_->Stop();
+    if (watch_fanout_ != nullptr) watch_fanout_->Stop();
     if (webhook_worker_ != nullptr) webhook_worker_->Stop();
     // Health checks answer NOT_SERVING while in-flight RPCs drain.
     if (grpc::HealthCheckServiceInterface* health =
@@ -189,6 +195,9 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<TokenServiceImpl> token_service_;
   std::unique_ptr<DirectoryServiceImpl> directory_service_;
   std::unique_ptr<BlockingWorkers> validate_workers_;
+  // Stopped (running every accepted task) before the fanout they read.
+  std::unique_ptr<WatchFanout> watch_fanout_;
+  std::unique_ptr<BlockingWorkers> watch_workers_;
   std::unique_ptr<IntrospectionServiceImpl> introspection_service_;
   std::unique_ptr<webhooks::PgWebhookStore> webhook_store_;
   std::unique_ptr<webhooks::WebhookServiceImpl> webhook_service_;
@@ -312,9 +321,26 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   PAT_ASSIGN_OR_RETURN(
       validate_workers_,
       BlockingWorkers::Create(config.db_pool_size, kValidateQueue));
+  // WatchGrants: one serialization per event for every stream, and the
+  // streams' database work (positions, shared snapshots, catch-up reads)
+  // on a few threads of its own, so a start-up storm never queues
+  // ValidateToken behind snapshot waits.
+  PAT_ASSIGN_OR_RETURN(watch_workers_,
+                       BlockingWorkers::Create(kWatchWorkers, kWatchQueue));
+  WatchFanoutOptions fanout_options;
+  fanout_options.ring_capacity =
+      static_cast<size_t>(config.watch_buffer_events);
+  if (metrics != nullptr) {
+    fanout_options.serialized = &metrics->watch_events_serialized;
+  }
+  PAT_ASSIGN_OR_RETURN(watch_fanout_,
+                       WatchFanout::Start(*feed_, fanout_options));
   IntrospectionOptions introspection_options;
   introspection_options.metrics = metrics;
   introspection_options.validate_workers = validate_workers_.get();
+  introspection_options.fanout = watch_fanout_.get();
+  introspection_options.watch_workers = watch_workers_.get();
+  introspection_options.evict_grace = config.watch_evict_grace;
   introspection_options.usage = usage_.get();
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(
       *components_.introspection, *auth_, *feed_, *snapshots_,

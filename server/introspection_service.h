@@ -13,6 +13,7 @@
 #include "server/snapshot_share.h"
 #include "server/token_introspection.h"
 #include "server/usage_rpc.h"
+#include "server/watch_fanout.h"
 
 namespace pat {
 
@@ -20,8 +21,6 @@ struct IntrospectionOptions {
   // A watcher that has been sent nothing for this long gets a
   // heartbeat_revision (only while the feed listener is live).
   absl::Duration heartbeat_interval = absl::Seconds(1);
-  // How often a waiting watcher notices that its client went away.
-  absl::Duration cancel_check_interval = absl::Milliseconds(200);
   // Optional (must outlive the service): watcher count, events sent,
   // snapshots.
   AuthorityMetrics* metrics = nullptr;
@@ -31,11 +30,20 @@ struct IntrospectionOptions {
   // the service, and every RPC: stop it after the server). Null: on the
   // gRPC callback thread itself.
   BlockingWorkers* validate_workers = nullptr;
+  // WatchGrants (both required, must outlive every stream): the live
+  // events, and where a stream's database work runs (feed position,
+  // snapshot, catch-up reads).
+  WatchFanout* fanout = nullptr;
+  BlockingWorkers* watch_workers = nullptr;
+  // A slow consumer whose write has not completed this long after it fell
+  // out of the fanout's ring is cancelled (WatchStream).
+  absl::Duration evict_grace = absl::Seconds(5);
 };
 
 using IntrospectionServiceBase =
-    v1::IntrospectionService::WithCallbackMethod_ValidateToken<
-        v1::IntrospectionService::Service>;
+    v1::IntrospectionService::WithRawCallbackMethod_WatchGrants<
+        v1::IntrospectionService::WithCallbackMethod_ValidateToken<
+            v1::IntrospectionService::Service>>;
 
 // pat.v1.IntrospectionService: what sidecars ask. Every RPC requires a
 // caller with the sidecar role. Requests are answered by the
@@ -95,13 +103,19 @@ class IntrospectionServiceImpl final : public IntrospectionServiceBase {
   // "not known to be current").
   //
   // Ends with CANCELLED when the client goes away, UNAVAILABLE when the
-  // authority shuts down (reconnect with since_revision = the last revision
-  // applied), ABORTED if the watcher fell so far behind that events it
-  // still needed were pruned (reconnect: it then gets a snapshot), or the
-  // storage error that stopped it.
-  grpc::Status WatchGrants(
-      grpc::ServerContext* context, const v1::WatchGrantsRequest* request,
-      grpc::ServerWriter<v1::WatchGrantsResponse>* writer) override;
+  // authority shuts down or is too busy to start it (reconnect with
+  // since_revision = the last revision applied), RESOURCE_EXHAUSTED when
+  // the stream fell behind the replica's event buffer (a slow consumer; the
+  // trailing metadata pat-resume-revision holds the last revision it was
+  // sent: reconnect with it to resume), ABORTED if events it still needed
+  // were pruned (reconnect: it then gets a snapshot), or the storage error
+  // that stopped it.
+  //
+  // On gRPC's callback API with raw bytes: a live event is serialized once
+  // (WatchFanout) and its bytes are sent on every stream (WatchStream).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchGrants(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override;
   // The plan of resource (kind, id) and its chain: the resource first, then
   // its parent, up to the root. INVALID_ARGUMENT for an unspecified kind or a
   // malformed id, NOT_FOUND for an unknown resource.
@@ -118,21 +132,6 @@ class IntrospectionServiceImpl final : public IntrospectionServiceBase {
   // The answer's proto from TokenIntrospection's result.
   static absl::Status ValidateResponse(absl::StatusOr<ValidateResult> result,
                                        v1::ValidateTokenResponse& response);
-  absl::Status DoWatchGrants(
-      grpc::ServerContext* context, const v1::WatchGrantsRequest& request,
-      grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
-  // Sends a snapshot at a revision >= `committed_head` (a feed head read as
-  // committed) and returns its revision.
-  absl::StatusOr<int64_t> SendSnapshot(
-      grpc::ServerContext* context, int64_t committed_head,
-      grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
-  absl::Status SendSnapshotEvents(
-      const FeedSnapshot& snapshot,
-      grpc::ServerWriter<v1::WatchGrantsResponse>& writer);
-  // Sends events after `*cursor` read from the database (for a watcher that
-  // is behind the hub's memory) and advances `*cursor`.
-  absl::Status SendFromDatabase(
-      grpc::ServerWriter<v1::WatchGrantsResponse>& writer, int64_t* cursor);
   absl::Status DoResolveResource(grpc::ServerContext* context,
                                  const v1::ResolveResourceRequest& request,
                                  v1::ResolveResourceResponse& response);

@@ -74,6 +74,10 @@ ABSL_FLAG(int32_t, validate_memory_entries, 100000,
           "ValidateToken answers from memory: tokens' secrets held per "
           "replica (kept current by the change feed; a miss reads the "
           "database); 0 reads the database for every call.");
+ABSL_FLAG(int32_t, watch_buffer_events, 10000,
+          "WatchGrants events kept serialized per replica; a stream further "
+          "behind is a slow consumer and ends RESOURCE_EXHAUSTED with its "
+          "resume revision (trailing metadata pat-resume-revision).");
 ABSL_FLAG(double, actor_rate_limit, pat::kDefaultActorRateLimit.per_second,
           "TokenService requests per second per actor (x-pat-actor), "
           "token bucket; 0 disables. Over it: RESOURCE_EXHAUSTED with a "
@@ -144,6 +148,7 @@ constexpr const char* kFlagNames[] = {
     "allow_insecure_non_loopback",
     "snapshot_reads",
     "validate_memory_entries",
+    "watch_buffer_events",
     "actor_rate_limit",
     "actor_rate_burst",
     "caller_rate_limit",
@@ -278,6 +283,7 @@ int Serve(int argc, char** argv) {
   raw.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   raw.snapshot_reads = absl::GetFlag(FLAGS_snapshot_reads);
   raw.validate_memory_entries = absl::GetFlag(FLAGS_validate_memory_entries);
+  raw.watch_buffer_events = absl::GetFlag(FLAGS_watch_buffer_events);
   raw.webhooks.enabled = absl::GetFlag(FLAGS_webhooks);
   raw.webhooks.workers = absl::GetFlag(FLAGS_webhook_workers);
   raw.webhooks.max_attempts = absl::GetFlag(FLAGS_webhook_max_attempts);

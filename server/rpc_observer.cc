@@ -22,6 +22,19 @@ using Clock = std::chrono::steady_clock;
 // longer is not an id we issued).
 constexpr size_t kMaxIdLength = 128;
 
+// pat.v1 methods whose handlers exchange grpc::ByteBuffer instead of the
+// generated messages (WithRawCallbackMethod_*): their messages are bytes.
+constexpr absl::string_view kRawMethods[] = {
+    "/pat.v1.IntrospectionService/WatchGrants",
+};
+
+bool IsRawMethod(absl::string_view method) {
+  for (absl::string_view raw : kRawMethods) {
+    if (method == raw) return true;
+  }
+  return false;
+}
+
 // The string field `name` of `message`, or "" (absent, not a string).
 std::string StringField(const google::protobuf::Message& message,
                         absl::string_view name) {
@@ -88,8 +101,10 @@ class RpcObserver final : public gx::Interceptor {
         name_(ClassifyRpc(full_method_)),
         // Only pat.v1 messages are generated protobuf classes whose fields
         // are read here; others (the default health service uses raw
-        // ByteBuffers) are never inspected.
-        inspect_(absl::StartsWith(name_.service, "pat.v1.")),
+        // ByteBuffers) are never inspected, nor are pat.v1 methods served
+        // with raw bytes (kRawMethods).
+        inspect_(absl::StartsWith(name_.service, "pat.v1.") &&
+                 !IsRawMethod(full_method_)),
         start_(Clock::now()) {}
 
   ~RpcObserver() override {

@@ -47,6 +47,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "bench/common/process_cpu.h"
 #include "bench/propagation/http_probe.h"
 #include "bench/propagation/stats.h"
 #include "bench/propagation/watch_fleet.h"
@@ -81,6 +82,9 @@ ABSL_FLAG(std::string, sidecar_path, "/v1/files/FILEKEY1",
           "GET target that every token is allowed before revocation (200)");
 ABSL_FLAG(std::string, out, "", "write the JSON result here (default: stdout)");
 ABSL_FLAG(std::string, label, "", "label copied into the result");
+ABSL_FLAG(int, cpu_pid, 0,
+          "a process (the authority) whose CPU time over the revocations is "
+          "reported, per revocation and per stream event (0: none)");
 ABSL_FLAG(std::string, details, "",
           "also write one JSON line per revocation here (time since the "
           "first revocation, RPC, sidecar, fastest/median/slowest stream)");
@@ -510,6 +514,9 @@ absl::StatusOr<int> Run() {
                     Clock::now()};
   Samples samples;
   Failures failures;
+  const int cpu_pid = absl::GetFlag(FLAGS_cpu_pid);
+  const std::optional<double> cpu_start =
+      cpu_pid > 0 ? ProcessCpuSeconds(cpu_pid) : std::nullopt;
   for (size_t i = 0; i < config.tokens.size(); ++i) {
     if (MeasureRevocation(ctx, i, samples, failures) &&
         config.interval > absl::ZeroDuration()) {
@@ -523,7 +530,16 @@ absl::StatusOr<int> Run() {
   }
   fleet.Stop();
 
-  const nlohmann::json result = ResultJson(config, channels, samples, failures);
+  nlohmann::json result = ResultJson(config, channels, samples, failures);
+  if (const std::optional<double> cpu_end =
+          cpu_pid > 0 ? ProcessCpuSeconds(cpu_pid) : std::nullopt;
+      cpu_start.has_value() && cpu_end.has_value() && samples.revocations > 0) {
+    // Includes each RevokeToken's own work (constant per revocation).
+    const double us = (*cpu_end - *cpu_start) * 1e6;
+    result["target_cpu_us_per_revocation"] = us / samples.revocations;
+    result["target_cpu_us_per_stream_event"] =
+        us / (static_cast<double>(samples.revocations) * config.streams);
+  }
   if (absl::Status s = WriteResult(result); !s.ok()) return s;
   PrintSummary(result);
   return failures.total() == 0 ? 0 : 1;

@@ -49,31 +49,6 @@ int BulkTokens() {
   return kBulkTokens;
 }
 
-// Inserts `n` active tokens of plan A (one current secret each) in one
-// statement: enough grants to make a snapshot read non-trivial without
-// thousands of CreateToken calls. They are not feed events, which is what
-// a snapshot is for.
-void BulkInsertTokens(AuthorityHarness& h, int n) {
-  pqxx::connection conn(h.db().url());
-  pqxx::work txn(conn);
-  const int64_t now_s = absl::ToUnixSeconds(h.clock().Now());
-  txn.exec_params(
-      "INSERT INTO tokens (id, plan_id, kind, name, scopes, all_resources, "
-      "created_by, create_time, expire_time, lifetime_days) "
-      "SELECT 'tok_bulk' || lpad(i::text, 18, '0'), $1, 'rest_api', "
-      "'bulk ' || i, ARRAY['files:read'], true, 'alice', to_timestamp($2), "
-      "to_timestamp($2) + interval '30 days', 30 "
-      "FROM generate_series(1, $3) AS i",
-      std::string(kPlanA), now_s, n);
-  txn.exec_params(
-      "INSERT INTO token_secrets (digest, token_id, created_at) "
-      "SELECT sha256(convert_to('bulk secret ' || i, 'UTF8')), "
-      "'tok_bulk' || lpad(i::text, 18, '0'), to_timestamp($1) "
-      "FROM generate_series(1, $2) AS i",
-      now_s, n);
-  txn.commit();
-}
-
 // One WatchGrants stream from since_revision 0, read by its own thread;
 // keeps counts and revisions, not messages (200 streams x thousands of
 // events). `watched` is the token whose grant status is recorded.
@@ -272,12 +247,6 @@ TEST(SnapshotStormTest, StartUpStormSharesReadsAndLosesNoEvent) {
       "shared, all live and revoked in %.2f s\n",
       kStreams, expected_grants, kPoolSize, static_cast<long long>(reads),
       static_cast<long long>(shared), all_live_s);
-}
-
-int64_t FeedHeadNow(AuthorityHarness& h) {
-  pqxx::connection conn(h.db().url());
-  pqxx::read_transaction txn(conn);
-  return txn.exec1("SELECT revision FROM feed_head")[0].as<int64_t>();
 }
 
 // Backends of the test database waiting for a lock.

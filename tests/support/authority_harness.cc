@@ -35,6 +35,8 @@ void StartInto(const HarnessOptions& options, FakeClock& clock,
   raw.db_pool_size = options.db_pool_size;
   raw.db_acquire_timeout = options.db_acquire_timeout;
   raw.validate_memory_entries = options.validate_memory_entries;
+  raw.watch_buffer_events = options.watch_buffer_events;
+  raw.watch_evict_grace = options.watch_evict_grace;
   absl::StatusOr<AuthorityConfig> config =
       ValidateAuthorityConfig(std::move(raw));
   ASSERT_TRUE(config.ok()) << config.status();

@@ -25,6 +25,9 @@ struct HarnessOptions {
   bool metrics = false;
   // --validate_memory_entries (0: ValidateToken always reads the database).
   int validate_memory_entries = 100000;
+  // --watch_buffer_events, and the slow-consumer cancel grace.
+  int watch_buffer_events = 10000;
+  absl::Duration watch_evict_grace = absl::Seconds(5);
   // Maps the test database's URL to the one the authority uses (e.g. through
   // a TcpFaultProxy); null: the database's own. Called once, at Start.
   std::function<std::string(const std::string& url)> database_url_filter;

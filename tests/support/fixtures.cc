@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/secret.h"
 #include "pqxx/pqxx"
 
@@ -323,6 +324,39 @@ std::string SecretBody(absl::string_view secret) {
 
 absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// Enough grants to make a snapshot read non-trivial without thousands of
+// CreateToken calls.
+void BulkInsertTokens(AuthorityHarness& h, int n) {
+  pqxx::connection conn(h.db().url());
+  pqxx::work txn(conn);
+  const int64_t now_s = absl::ToUnixSeconds(h.clock().Now());
+  txn.exec_params(
+      "INSERT INTO tokens (id, plan_id, kind, name, scopes, all_resources, "
+      "created_by, create_time, expire_time, lifetime_days) "
+      "SELECT 'tok_bulk' || lpad(i::text, 18, '0'), $1, 'rest_api', "
+      "'bulk ' || i, ARRAY['files:read'], true, 'alice', to_timestamp($2), "
+      "to_timestamp($2) + interval '30 days', 30 "
+      "FROM generate_series(1, $3) AS i",
+      std::string(kPlanA), now_s, n);
+  txn.exec_params(
+      "INSERT INTO token_secrets (digest, token_id, created_at) "
+      "SELECT sha256(convert_to('bulk secret ' || i, 'UTF8')), "
+      "'tok_bulk' || lpad(i::text, 18, '0'), to_timestamp($1) "
+      "FROM generate_series(1, $2) AS i",
+      now_s, n);
+  txn.commit();
+}
+
+int64_t FeedHeadNow(AuthorityHarness& h) {
+  pqxx::connection conn(h.db().url());
+  pqxx::read_transaction txn(conn);
+  return txn.exec1("SELECT revision FROM feed_head")[0].as<int64_t>();
+}
+
+std::string BulkTokenId(int i) {
+  return absl::StrFormat("tok_bulk%018d", i);  // as BulkInsertTokens names them
 }
 
 int64_t CountRows(AuthorityHarness& h, absl::string_view table) {

@@ -171,6 +171,13 @@ absl::Time ToTime(const google::protobuf::Timestamp& ts);
 
 // Direct database access (libpqxx) for white-box checks.
 int64_t CountRows(AuthorityHarness& h, absl::string_view table);
+// Inserts `n` active tokens of plan A (ids BulkTokenId(1..n), one current
+// secret each) in one statement, bypassing the feed (a snapshot carries
+// them; no event does).
+void BulkInsertTokens(AuthorityHarness& h, int n);
+std::string BulkTokenId(int i);
+// The committed feed head.
+int64_t FeedHeadNow(AuthorityHarness& h);
 // Every row of every table outside the system schemas, as
 // "<schema>.<table>: <row as text>", sorted.
 std::vector<std::string> DumpDatabase(AuthorityHarness& h);

@@ -718,6 +718,11 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
       WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
   if (!exited) return std::nullopt;
   pid_ = -1;
+  // The child's last lines may still be in the pipe: Output() after Wait()
+  // holds everything it wrote (bounded, in case a grandchild holds the
+  // pipe open).
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&eof_), absl::Seconds(10));
   return status;
 }
 

@@ -261,7 +261,8 @@ class Subprocess {
   // Everything written to stdout and stderr so far.
   std::string Output() const;
   void Signal(int sig);
-  // Waits for exit; the wait status, or nullopt on timeout.
+  // Waits for exit, and for the end of its output; the wait status, or
+  // nullopt on timeout.
   std::optional<int> Wait(absl::Duration timeout);
   bool exited() const { return pid_ <= 0; }
 

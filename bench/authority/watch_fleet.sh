@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# WatchGrants fan-out at fleet size, side by side in interleaved rounds on one
+# private PostgreSQL cluster (docs/capacity.md "Watch streams on the callback
+# API"): for each variant and each stream count, pat-bench-propagation holds
+# that many WatchGrants streams (one HTTP/2 connection each), revokes COUNT
+# tokens 20 ms apart, and reports revoke -> event delay on every stream
+# (p50/p99/max) and the authority's CPU (user + system, /proc/PID/stat) per
+# revocation and per stream event over the revocations.
+#   new      pat-authority (this tree)
+#   before   PAT_OLD_AUTHORITY_BIN, if given (e.g. a build of an older commit)
+#
+#   bench/authority/watch_fleet.sh [ROUNDS] [STREAMS...]   (default 1; 100 1000)
+#
+# Environment: BUILD_DIR (default build; needs pat-authority, patctl,
+# pat-bench-authority and pat-bench-propagation: -DPAT_BUILD_BENCH=ON),
+# COUNT (revocations per run, default 100). Asserts no time.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=scripts/lib/bootstrap.sh
+source "$ROOT/scripts/lib/bootstrap.sh"
+# shellcheck source=scripts/lib/pg.sh
+source "$ROOT/scripts/lib/pg.sh"
+ROUNDS="${1:-1}"
+shift || true
+STREAMS=("$@")
+((${#STREAMS[@]} > 0)) || STREAMS=(100 1000)
+COUNT="${COUNT:-100}"
+BUILD_DIR="${BUILD_DIR:-build}"
+[[ "$BUILD_DIR" == /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
+AUTH="$BUILD_DIR/server/pat-authority"
+PATCTL="$BUILD_DIR/cli/patctl"
+LOAD="$BUILD_DIR/bench/authority/pat-bench-authority"
+PROP="$BUILD_DIR/bench/propagation/pat-bench-propagation"
+OLD="${PAT_OLD_AUTHORITY_BIN:-}"
+for b in "$AUTH" "$PATCTL" "$LOAD" "$PROP"; do [[ -x "$b" ]] || pat_die "missing $b"; done
+# One descriptor per stream on each side (raised to the hard limit).
+ulimit -n "$(ulimit -Hn)"
+W="$(mktemp -d "${TMPDIR:-/tmp}/pat-wfleet.XXXXXX")"
+APID=""
+cleanup() {
+  [[ -n "$APID" ]] && kill "$APID" 2>/dev/null && wait "$APID" 2>/dev/null
+  pg_stop "${PG_DIR:-}"
+  rm -rf "$W"
+}
+trap cleanup EXIT
+pg_temp_start >"$W/pg.log" 2>&1
+pg_createdb wfleet
+DB_URL="${PG_URL%/*}/wfleet"
+
+# start NAME BIN: starts an authority; sets APID and PORT.
+start() {
+  "$2" --insecure --listen=127.0.0.1:0 --admin_listen= --auto_migrate \
+    --database_url="$DB_URL" >"$W/auth-$1.log" 2>&1 &
+  APID=$!
+  PORT=""
+  for _ in $(seq 200); do
+    PORT="$(grep -o '"port":[0-9]*' "$W/auth-$1.log" | head -1 | cut -d: -f2 || true)"
+    [[ -n "$PORT" ]] && return 0
+    sleep 0.05
+  done
+  pat_die "authority $1 did not start: $(tail -n 3 "$W/auth-$1.log")"
+}
+stop() { kill "$APID"; wait "$APID" 2>/dev/null || true; APID=""; }
+
+start seed "$AUTH"
+"$PATCTL" --authority="127.0.0.1:$PORT" --insecure --actor=bench upsert-plan \
+  --id=1234567890 --name=Bench --tier=organization --admins=bench >/dev/null
+variants=(new)
+[[ -n "$OLD" ]] && variants+=(before)
+runs=$((ROUNDS * ${#variants[@]} * ${#STREAMS[@]}))
+"$LOAD" seed --authority="127.0.0.1:$PORT" --plan=1234567890 --actor=bench \
+  --count=$((runs * COUNT)) --concurrency=8 --scopes=file_content:read \
+  --all_resources --days=90 --out="$W/tokens.tsv" 2>"$W/seed.log"
+stop
+
+printf '%-8s %-6s %-7s %10s %10s %10s %14s %14s\n' variant round streams \
+  p50_ms p99_ms max_ms cpu_us/revoke cpu_us/event
+run=0
+for ((round = 1; round <= ROUNDS; round++)); do
+  for n in "${STREAMS[@]}"; do
+    for v in "${variants[@]}"; do
+      # Each run revokes tokens no earlier run revoked.
+      sed -n "$((run * COUNT + 1)),$(((run + 1) * COUNT))p" "$W/tokens.tsv" >"$W/run.tsv"
+      run=$((run + 1))
+      case "$v" in
+        new) start "$v" "$AUTH" ;;
+        before) start "$v" "$OLD" ;;
+      esac
+      "$PROP" --authority="127.0.0.1:$PORT" --actor=bench --plan=1234567890 \
+        --tokens="$W/run.tsv" --streams="$n" --interval=20ms --sync_timeout=300s \
+        --cpu_pid="$APID" --label="$v-$n" --out="$W/$v-$n-$round.json" \
+        2>>"$W/prop.log" || pat_log "run $v $n round $round had failures (see its JSON)"
+      stop
+      python3 - "$W/$v-$n-$round.json" "$v" "$round" "$n" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1])); d = j["stream_delay_ms"]
+f = sum(j["failures"].values())
+print(f"{sys.argv[2]:<8} {sys.argv[3]:<6} {sys.argv[4]:<7} {d['p50']:>10.3f} {d['p99']:>10.3f} "
+      f"{d['max']:>10.3f} {j.get('target_cpu_us_per_revocation', float('nan')):>14.0f} "
+      f"{j.get('target_cpu_us_per_stream_event', float('nan')):>14.2f}"
+      + (f"  failures={j['failures']}" if f else ""))
+PY
+    done
+  done
+done
