@@ -36,7 +36,22 @@ WatchFanout::WatchFanout(FeedHub& hub, WatchFanoutOptions options, int64_t head)
   epoch_start_ = head;
 }
 
-WatchFanout::~WatchFanout() { Stop(); }
+WatchFanout::~WatchFanout() {
+  Stop();
+  absl::MutexLock lock(&attach_mu_);
+  attach_mu_.Await(absl::Condition(
+      +[](int64_t* attached) { return *attached == 0; }, &attached_));
+}
+
+void WatchFanout::Attach() {
+  absl::MutexLock lock(&attach_mu_);
+  ++attached_;
+}
+
+void WatchFanout::Detach() {
+  absl::MutexLock lock(&attach_mu_);
+  --attached_;
+}
 
 void WatchFanout::Stop() {
   {

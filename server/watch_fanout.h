@@ -58,7 +58,9 @@ class WatchFanout {
   // fanout. INVALID_ARGUMENT for a zero ring_capacity or a tick <= 0.
   static absl::StatusOr<std::unique_ptr<WatchFanout>> Start(
       FeedHub& hub, WatchFanoutOptions options);
-  // Stops and joins the thread.
+  // Stops and joins the thread, then waits until every attached stream has
+  // detached (gRPC may run a stream's OnDone after the server object is
+  // gone; nothing a stream uses may be destroyed before it is done).
   ~WatchFanout();
   WatchFanout(const WatchFanout&) = delete;
   WatchFanout& operator=(const WatchFanout&) = delete;
@@ -72,6 +74,11 @@ class WatchFanout {
   // from OnFeedChanged, nor with a lock held that OnFeedChanged takes.
   bool Register(WatchSubscriber* subscriber);
   void Unregister(WatchSubscriber* subscriber);
+
+  // A stream attaches when it is created and detaches as the very last use
+  // of anything it shares (see the destructor). Thread-safe.
+  void Attach();
+  void Detach();
 
   enum class ReadStatus {
     kEvent,    // `event` is the event after the cursor
@@ -127,6 +134,8 @@ class WatchFanout {
   int64_t serialized_ ABSL_GUARDED_BY(ring_mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(ring_mu_) = false;
   absl::Mutex join_mu_;
+  absl::Mutex attach_mu_;
+  int64_t attached_ ABSL_GUARDED_BY(attach_mu_) = 0;
 
   // Held shared by the fanout thread while it calls subscribers, exclusive
   // by Register/Unregister.

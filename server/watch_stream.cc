@@ -34,12 +34,14 @@ WatchStream* WatchStream::Start(grpc::CallbackServerContext* context,
 WatchStream::WatchStream(grpc::CallbackServerContext* context,
                          const WatchStreamDeps& deps, int64_t since)
     : context_(context), deps_(deps), since_(since) {
+  deps_.fanout->Attach();
   if (deps_.metrics != nullptr) deps_.metrics->watchers.Add(1);
 }
 
 void WatchStream::Begin() {
-  registered_ = deps_.fanout->Register(this);
+  const bool registered = deps_.fanout->Register(this);
   absl::MutexLock lock(&mu_);
+  registered_ = registered;
   started_ = last_sent_ = std::chrono::steady_clock::now();
   if (!registered_) {
     End(Unavailable(
@@ -324,9 +326,19 @@ void WatchStream::OnCancel() {
 }
 
 void WatchStream::OnDone() {
-  if (registered_) deps_.fanout->Unregister(this);
+  bool registered = false;
+  {
+    // Also orders this deletion after every other thread's last use (the
+    // worker that finished, the fanout's last poke) for observers that do
+    // not see gRPC's own synchronization (TSAN).
+    absl::MutexLock lock(&mu_);
+    registered = registered_;
+  }
+  if (registered) deps_.fanout->Unregister(this);
   if (deps_.metrics != nullptr) deps_.metrics->watchers.Add(-1);
+  WatchFanout* const fanout = deps_.fanout;
   delete this;
+  fanout->Detach();  // last: the fanout (and the server) may go now
 }
 
 }  // namespace pat

@@ -95,9 +95,8 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   grpc::CallbackServerContext* const context_;
   const WatchStreamDeps deps_;
   const int64_t since_;
-  bool registered_ = false;  // set before any reaction can run
-
   absl::Mutex mu_;
+  bool registered_ ABSL_GUARDED_BY(mu_) = false;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kStarting;
   SnapshotPtr snapshot_ ABSL_GUARDED_BY(mu_);
   size_t snapshot_next_ ABSL_GUARDED_BY(mu_) = 0;

@@ -4,8 +4,9 @@
 # API"): for each variant and each stream count, pat-bench-propagation holds
 # that many WatchGrants streams (one HTTP/2 connection each), revokes COUNT
 # tokens 20 ms apart, and reports revoke -> event delay on every stream
-# (p50/p99/max) and the authority's CPU (user + system, /proc/PID/stat) per
-# revocation and per stream event over the revocations.
+# (p50/p99/max), the authority's CPU (user + system, /proc/PID/stat) per
+# revocation and per stream event over the revocations, and its RSS with
+# every stream open.
 #   new      pat-authority (this tree)
 #   before   PAT_OLD_AUTHORITY_BIN, if given (e.g. a build of an older commit)
 #
@@ -73,8 +74,8 @@ runs=$((ROUNDS * ${#variants[@]} * ${#STREAMS[@]}))
   --all_resources --days=90 --out="$W/tokens.tsv" 2>"$W/seed.log"
 stop
 
-printf '%-8s %-6s %-7s %10s %10s %10s %14s %14s\n' variant round streams \
-  p50_ms p99_ms max_ms cpu_us/revoke cpu_us/event
+printf '%-8s %-6s %-7s %10s %10s %10s %14s %14s %9s\n' variant round streams \
+  p50_ms p99_ms max_ms cpu_us/revoke cpu_us/event rss_mib
 run=0
 for ((round = 1; round <= ROUNDS; round++)); do
   for n in "${STREAMS[@]}"; do
@@ -97,7 +98,8 @@ j = json.load(open(sys.argv[1])); d = j["stream_delay_ms"]
 f = sum(j["failures"].values())
 print(f"{sys.argv[2]:<8} {sys.argv[3]:<6} {sys.argv[4]:<7} {d['p50']:>10.3f} {d['p99']:>10.3f} "
       f"{d['max']:>10.3f} {j.get('target_cpu_us_per_revocation', float('nan')):>14.0f} "
-      f"{j.get('target_cpu_us_per_stream_event', float('nan')):>14.2f}"
+      f"{j.get('target_cpu_us_per_stream_event', float('nan')):>14.2f} "
+      f"{j.get('target_rss_kib', float('nan')) / 1024:>9.1f}"
       + (f"  failures={j['failures']}" if f else ""))
 PY
     done

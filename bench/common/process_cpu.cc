@@ -30,4 +30,17 @@ std::optional<double> ProcessCpuSeconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(ticks);
 }
 
+std::optional<long long> ProcessRssKib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) != 0) continue;
+    std::istringstream fields(line.substr(6));
+    long long kib = 0;
+    if (fields >> kib) return kib;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 }  // namespace pat::bench

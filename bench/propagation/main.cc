@@ -523,6 +523,12 @@ absl::StatusOr<int> Run() {
       std::this_thread::sleep_for(absl::ToChronoNanoseconds(config.interval));
     }
   }
+  // The target's CPU and memory with every stream still open (closing
+  // them is not part of the measurement).
+  const std::optional<double> cpu_end =
+      cpu_pid > 0 ? ProcessCpuSeconds(cpu_pid) : std::nullopt;
+  const std::optional<long long> rss =
+      cpu_pid > 0 ? ProcessRssKib(cpu_pid) : std::nullopt;
   failures.streams_ended = fleet.ended_streams();
   if (failures.streams_ended > 0) {
     std::fprintf(stderr, "%d watch streams ended early (first: %s)\n",
@@ -531,15 +537,14 @@ absl::StatusOr<int> Run() {
   fleet.Stop();
 
   nlohmann::json result = ResultJson(config, channels, samples, failures);
-  if (const std::optional<double> cpu_end =
-          cpu_pid > 0 ? ProcessCpuSeconds(cpu_pid) : std::nullopt;
-      cpu_start.has_value() && cpu_end.has_value() && samples.revocations > 0) {
+  if (cpu_start.has_value() && cpu_end.has_value() && samples.revocations > 0) {
     // Includes each RevokeToken's own work (constant per revocation).
     const double us = (*cpu_end - *cpu_start) * 1e6;
     result["target_cpu_us_per_revocation"] = us / samples.revocations;
     result["target_cpu_us_per_stream_event"] =
         us / (static_cast<double>(samples.revocations) * config.streams);
   }
+  if (rss.has_value()) result["target_rss_kib"] = *rss;
   if (absl::Status s = WriteResult(result); !s.ok()) return s;
   PrintSummary(result);
   return failures.total() == 0 ? 0 : 1;
