@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -330,6 +331,9 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   WatchFanoutOptions fanout_options;
   fanout_options.ring_capacity =
       static_cast<size_t>(config.watch_buffer_events);
+  // The writes of one event to every stream start on every core at once.
+  fanout_options.notify_threads =
+      static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
   if (metrics != nullptr) {
     fanout_options.serialized = &metrics->watch_events_serialized;
   }

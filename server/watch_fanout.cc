@@ -23,8 +23,18 @@ absl::StatusOr<std::unique_ptr<WatchFanout>> WatchFanout::Start(
   if (options.tick <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("tick: must be positive");
   }
+  if (options.notify_threads < 1 || options.notify_threads > 64) {
+    return absl::InvalidArgumentError("notify_threads: must be 1..64");
+  }
   std::unique_ptr<WatchFanout> fanout(
       new WatchFanout(hub, options, hub.head()));
+  for (int i = 0; i < options.notify_threads; ++i) {
+    fanout->shards_.push_back(std::make_unique<Shard>());
+  }
+  for (const std::unique_ptr<Shard>& shard : fanout->shards_) {
+    shard->thread =
+        std::thread([f = fanout.get(), s = shard.get()] { f->NotifyLoop(*s); });
+  }
   fanout->thread_ = std::thread([f = fanout.get()] { f->Run(); });
   return fanout;
 }
@@ -59,22 +69,35 @@ void WatchFanout::Stop() {
     stopping_ = true;
   }
   absl::MutexLock lock(&join_mu_);
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) thread_.join();  // it closes the shards
+  for (const std::unique_ptr<Shard>& shard : shards_) {
+    if (shard->thread.joinable()) shard->thread.join();
+  }
 }
 
 bool WatchFanout::Register(WatchSubscriber* subscriber) {
-  absl::MutexLock lock(&subscribers_mu_);
-  if (closed_) return false;
-  subscribers_.push_back(subscriber);
+  {
+    absl::MutexLock lock(&pass_mu_);
+    if (closed_) return false;
+  }
+  // A subscriber added after the last pass of its shard began still reads
+  // kStopped on its own first Read (the ring stops before the shards close).
+  Shard& shard = *shards_[next_shard_.fetch_add(1) % shards_.size()];
+  absl::MutexLock lock(&shard.mu);
+  shard.subscribers.push_back(subscriber);
   return true;
 }
 
 void WatchFanout::Unregister(WatchSubscriber* subscriber) {
-  absl::MutexLock lock(&subscribers_mu_);
-  auto it = std::find(subscribers_.begin(), subscribers_.end(), subscriber);
-  if (it == subscribers_.end()) return;
-  *it = subscribers_.back();
-  subscribers_.pop_back();
+  for (const std::unique_ptr<Shard>& shard : shards_) {
+    absl::MutexLock lock(&shard->mu);
+    std::vector<WatchSubscriber*>& list = shard->subscribers;
+    auto it = std::find(list.begin(), list.end(), subscriber);
+    if (it == list.end()) continue;
+    *it = list.back();
+    list.pop_back();
+    return;
+  }
 }
 
 WatchFanout::ReadResult WatchFanout::Read(int64_t cursor,
@@ -145,17 +168,40 @@ void WatchFanout::Restart(int64_t head) {
   ++epoch_;
 }
 
-void WatchFanout::Notify(bool live) {
-  absl::ReaderMutexLock lock(&subscribers_mu_);
-  for (WatchSubscriber* subscriber : subscribers_) {
-    subscriber->OnFeedChanged(live);
+void WatchFanout::StartPass(bool live) {
+  absl::MutexLock lock(&pass_mu_);
+  ++generation_;
+  live_ = live;
+  pass_cv_.SignalAll();
+}
+
+void WatchFanout::NotifyLoop(Shard& shard) {
+  uint64_t seen = 0;
+  while (true) {
+    bool live = false;
+    bool last = false;
+    {
+      absl::MutexLock lock(&pass_mu_);
+      const absl::Time deadline = absl::Now() + options_.tick;
+      while (generation_ == seen && !closed_) {
+        if (pass_cv_.WaitWithDeadline(&pass_mu_, deadline)) break;  // tick
+      }
+      seen = generation_;
+      live = live_ && !closed_;
+      last = closed_;
+    }
+    {
+      absl::ReaderMutexLock lock(&shard.mu);
+      for (WatchSubscriber* subscriber : shard.subscribers) {
+        subscriber->OnFeedChanged(live);
+      }
+    }
+    if (last) return;  // every stream registered by now saw kStopped
   }
 }
 
 void WatchFanout::Run() {
   int64_t cursor = head();
-  auto next_tick = std::chrono::steady_clock::now();
-  const auto tick = absl::ToChronoNanoseconds(options_.tick);
   while (true) {
     {
       absl::MutexLock lock(&ring_mu_);
@@ -187,18 +233,16 @@ void WatchFanout::Run() {
         break;
     }
     if (batch.status == FeedHub::WaitStatus::kStopped) break;
-    const auto now = std::chrono::steady_clock::now();
-    if (changed || now >= next_tick) {
-      Notify(batch.live);
-      next_tick = now + tick;
+    if (changed) {
+      StartPass(batch.live);
+    } else {
+      absl::MutexLock lock(&pass_mu_);
+      live_ = batch.live;  // for the shards' tick passes
     }
   }
-  {
-    absl::MutexLock lock(&subscribers_mu_);
-    closed_ = true;
-  }
-  // Every stream registered by now sees kStopped and ends.
-  Notify(false);
+  absl::MutexLock lock(&pass_mu_);
+  closed_ = true;
+  pass_cv_.SignalAll();
 }
 
 }  // namespace pat

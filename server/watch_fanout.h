@@ -1,6 +1,7 @@
 #ifndef PAT_SERVER_WATCH_FANOUT_H_
 #define PAT_SERVER_WATCH_FANOUT_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,10 +29,13 @@
 // stream holds at most the one message it is writing. A stream whose next
 // event has left the ring is a slow consumer (see Read's kBehind).
 //
-// After each batch of events, and at least every `tick`, the thread calls
-// OnFeedChanged on every subscriber (streams send what is new, heartbeats,
-// and give up on stalled writes from there). Subscribers are called without
-// the ring's lock held, so they may call Read.
+// Subscribers are spread over `notify_threads` shards, each with a thread of
+// its own: after each batch of events, and at least every `tick`, every
+// shard's thread calls OnFeedChanged on its subscribers (streams start the
+// writes of what is new, send heartbeats and give up on stalled writes from
+// there), so the writes of one event to many streams are started on several
+// cores at once. Subscribers are called without the ring's lock held, so
+// they may call Read.
 namespace pat {
 
 // A stream of the fanout. Callbacks run on the fanout thread.
@@ -48,14 +52,17 @@ struct WatchFanoutOptions {
   size_t ring_capacity = 10000;
   // The longest pause between OnFeedChanged calls.
   absl::Duration tick = absl::Milliseconds(100);
+  // Shards of subscribers, each notified by its own thread (1..64).
+  int notify_threads = 2;
   // Optional (must outlive the fanout): events serialized.
   Counter* serialized = nullptr;
 };
 
 class WatchFanout {
  public:
-  // Starts the thread at the hub's current head. `hub` must outlive the
-  // fanout. INVALID_ARGUMENT for a zero ring_capacity or a tick <= 0.
+  // Starts the threads at the hub's current head. `hub` must outlive the
+  // fanout. INVALID_ARGUMENT for a zero ring_capacity, a tick <= 0 or
+  // notify_threads outside 1..64.
   static absl::StatusOr<std::unique_ptr<WatchFanout>> Start(
       FeedHub& hub, WatchFanoutOptions options);
   // Stops and joins the thread, then waits until every attached stream has
@@ -114,11 +121,24 @@ class WatchFanout {
   void Append(const std::vector<FeedEventPtr>& events);
   // Empties the ring and restarts it after `head` in a new epoch.
   void Restart(int64_t head);
-  void Notify(bool live);
+  struct Shard {
+    // Held shared by the shard's thread while it calls subscribers,
+    // exclusive by Register/Unregister.
+    absl::Mutex mu;
+    std::vector<WatchSubscriber*> subscribers ABSL_GUARDED_BY(mu);
+    std::thread thread;
+  };
+  // A shard's thread: one pass per generation (or tick), a last one after
+  // close.
+  void NotifyLoop(Shard& shard);
+  // Wakes every shard's thread for a pass.
+  void StartPass(bool live);
 
   FeedHub& hub_;
   const WatchFanoutOptions options_;
   std::thread thread_;
+  std::vector<std::unique_ptr<Shard>> shards_;  // fixed after Start
+  std::atomic<size_t> next_shard_{0};
 
   struct Entry {
     int64_t revision;
@@ -137,11 +157,13 @@ class WatchFanout {
   absl::Mutex attach_mu_;
   int64_t attached_ ABSL_GUARDED_BY(attach_mu_) = 0;
 
-  // Held shared by the fanout thread while it calls subscribers, exclusive
-  // by Register/Unregister.
-  absl::Mutex subscribers_mu_ ABSL_ACQUIRED_BEFORE(ring_mu_);
-  std::vector<WatchSubscriber*> subscribers_ ABSL_GUARDED_BY(subscribers_mu_);
-  bool closed_ ABSL_GUARDED_BY(subscribers_mu_) = false;
+  absl::Mutex pass_mu_;
+  absl::CondVar pass_cv_;
+  uint64_t generation_ ABSL_GUARDED_BY(pass_mu_) = 0;
+  bool live_ ABSL_GUARDED_BY(pass_mu_) = false;
+  // Set once the ring is stopping: Register refuses, shards make their
+  // last pass and end.
+  bool closed_ ABSL_GUARDED_BY(pass_mu_) = false;
 };
 
 }  // namespace pat
