@@ -21,6 +21,7 @@
 #include "pat/v1/pat.grpc.pb.h"
 #include "tests/support/authority_harness.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/wait_for.h"
 
 namespace pat::testing {
 namespace {
@@ -30,19 +31,10 @@ namespace v1 = ::pat::v1;
 // Bound of every wait on a condition (never a timing assertion).
 constexpr absl::Duration kWait = absl::Seconds(120);
 // Far more event bytes than one stream's HTTP/2 window (BDP probing off).
-constexpr int kBurst = 1500;
-constexpr int kBuffer = 100;
-
-// Polls `condition` until it holds or kWait passes; whether it held.
-template <typename Cond>
-bool Eventually(Cond condition) {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
+constexpr int kBurst = 2000;
+// Small enough that the stalled stream falls out of it, large enough that a
+// reading stream on a loaded machine never does.
+constexpr int kBuffer = 400;
 
 // A channel whose stream windows do not grow: a client that stops reading
 // stops the server's writes after about 64 KiB.
@@ -160,14 +152,6 @@ class Watch {
   std::string resume_ ABSL_GUARDED_BY(mu_);
 };
 
-// The live revisions are exactly after + 1, ..., after + live.size().
-bool Contiguous(const std::vector<int64_t>& live, int64_t after) {
-  for (size_t i = 0; i < live.size(); ++i) {
-    if (live[i] != after + 1 + static_cast<int64_t>(i)) return false;
-  }
-  return true;
-}
-
 // Revokes BulkTokenId(first..first + n - 1) from four threads: n feed
 // events. Whether every revoke returned OK.
 bool RevokeBulk(AuthorityHarness& h, int first, int n) {
@@ -269,9 +253,9 @@ TEST(WatchFanoutTest, ClientThatStopsReadingIsCancelledAfterTheGrace) {
   const int64_t head = FeedHeadNow(h);
   ASSERT_TRUE(fast.WaitForRevision(head));
   // The server gives up on the stuck stream without the client reading.
-  EXPECT_TRUE(Eventually([&] {
-    return MetricValue(h.registry(), "pat_authority_watchers") == 1;
-  }));
+  EXPECT_TRUE(WaitFor(
+      [&] { return MetricValue(h.registry(), "pat_authority_watchers") == 1; },
+      kWait));
   EXPECT_EQ(MetricValue(h.registry(), "pat_authority_watch_evictions_total"),
             1);
   stuck.SetReading(true);

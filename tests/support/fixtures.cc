@@ -355,6 +355,13 @@ int64_t FeedHeadNow(AuthorityHarness& h) {
   return txn.exec1("SELECT revision FROM feed_head")[0].as<int64_t>();
 }
 
+bool Contiguous(const std::vector<int64_t>& live, int64_t after) {
+  for (size_t i = 0; i < live.size(); ++i) {
+    if (live[i] != after + 1 + static_cast<int64_t>(i)) return false;
+  }
+  return true;
+}
+
 std::string BulkTokenId(int i) {
   return absl::StrFormat("tok_bulk%018d", i);  // as BulkInsertTokens names them
 }

@@ -178,6 +178,9 @@ void BulkInsertTokens(AuthorityHarness& h, int n);
 std::string BulkTokenId(int i);
 // The committed feed head.
 int64_t FeedHeadNow(AuthorityHarness& h);
+// Whether `live` is exactly after + 1, after + 2, ..., in order (a watch's
+// live revisions after `after`: no gap, no repeat).
+bool Contiguous(const std::vector<int64_t>& live, int64_t after);
 // Every row of every table outside the system schemas, as
 // "<schema>.<table>: <row as text>", sorted.
 std::vector<std::string> DumpDatabase(AuthorityHarness& h);

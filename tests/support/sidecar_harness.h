@@ -39,13 +39,10 @@
 #include "sidecar/watcher.h"
 #include "tests/support/authority_harness.h"
 #include "tests/support/test_database.h"
+#include "tests/support/wait_for.h"
 #include "tools/sample_upstream_server.h"
 
 namespace pat::testing {
-
-// Polls `condition` (every millisecond) until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition,
-             absl::Duration timeout = absl::Seconds(10));
 
 // absl::Now() truncated to whole microseconds (what PostgreSQL stores), for
 // FakeClocks that must also be valid in real time.
