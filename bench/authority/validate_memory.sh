@@ -17,6 +17,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/lib/bootstrap.sh"
 # shellcheck source=scripts/lib/pg.sh
 source "$ROOT/scripts/lib/pg.sh"
+# shellcheck source=bench/authority/lib.sh
+source "$ROOT/bench/authority/lib.sh"
 ROUNDS="${1:-3}"
 BUILD_DIR="${BUILD_DIR:-build}"
 [[ "$BUILD_DIR" == /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
@@ -25,46 +27,18 @@ PATCTL="$BUILD_DIR/cli/patctl"
 LOAD="$BUILD_DIR/bench/authority/pat-bench-authority"
 OLD="${PAT_OLD_AUTHORITY_BIN:-}"
 for b in "$AUTH" "$PATCTL" "$LOAD"; do [[ -x "$b" ]] || pat_die "missing $b"; done
-W="$(mktemp -d "${TMPDIR:-/tmp}/pat-vmem.XXXXXX")"
-APID=""
-cleanup() {
-  [[ -n "$APID" ]] && kill "$APID" 2>/dev/null && wait "$APID" 2>/dev/null
-  pg_stop "${PG_DIR:-}"
-  rm -rf "$W"
-}
-trap cleanup EXIT
-pg_temp_start >"$W/pg.log" 2>&1
-pg_createdb vmem
-pg_createdb pgb
-DB_URL="${PG_URL%/*}/vmem"
+bench_begin vmem vmem pgb
 PGB_URL="${PG_URL%/*}/pgb"
 pgbench -i -q -s 10 "$PGB_URL" >"$W/pgbench-init.log" 2>&1
 
-# start NAME BIN FLAG...: starts an authority; sets APID and PORT.
-start() {
-  local name="$1" bin="$2"
-  shift 2
-  "$bin" --insecure --listen=127.0.0.1:0 --admin_listen= --auto_migrate \
-    --database_url="$DB_URL" "$@" >"$W/auth-$name.log" 2>&1 &
-  APID=$!
-  PORT=""
-  for _ in $(seq 200); do
-    PORT="$(grep -o '"port":[0-9]*' "$W/auth-$name.log" | head -1 | cut -d: -f2 || true)"
-    [[ -n "$PORT" ]] && return 0
-    sleep 0.05
-  done
-  pat_die "authority $name did not start: $(tail -n 3 "$W/auth-$name.log")"
-}
-stop() { kill "$APID"; wait "$APID" 2>/dev/null || true; APID=""; }
 rps() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rps"])' "$1"; }
 
-start seed "$AUTH"
-"$PATCTL" --authority="127.0.0.1:$PORT" --insecure --actor=bench upsert-plan \
-  --id=1234567890 --name=Bench --tier=organization --admins=bench >/dev/null
+bench_start seed "$AUTH"
+bench_seed_plan
 "$LOAD" seed --authority="127.0.0.1:$PORT" --plan=1234567890 --actor=bench \
   --count=1000 --concurrency=8 --scopes=file_content:read --all_resources \
   --days=90 --out="$W/tokens.tsv" 2>"$W/seed.log"
-stop
+bench_stop
 
 variants=(memory database)
 [[ -n "$OLD" ]] && variants+=(before)
@@ -73,14 +47,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
   line="round $round:"
   for v in "${variants[@]}"; do
     case "$v" in
-      memory) start "$v" "$AUTH" --validate_memory_entries=100000 ;;
-      database) start "$v" "$AUTH" --validate_memory_entries=0 ;;
-      before) start "$v" "$OLD" ;;
+      memory) bench_start "$v" "$AUTH" --validate_memory_entries=100000 ;;
+      database) bench_start "$v" "$AUTH" --validate_memory_entries=0 ;;
+      before) bench_start "$v" "$OLD" ;;
     esac
     "$LOAD" load --authority="127.0.0.1:$PORT" --rpc=validate --concurrency=16 \
       --duration=8s --warmup=2s --secrets="$W/tokens.tsv" --plan=1234567890 \
       --actor=bench --label="$v" --out="$W/$v-$round.json" 2>>"$W/load.log"
-    stop
+    bench_stop
     results[$v,$round]="$(rps "$W/$v-$round.json")"
     line+=" $v ${results[$v,$round]}/s"
   done

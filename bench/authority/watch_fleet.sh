@@ -21,6 +21,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/lib/bootstrap.sh"
 # shellcheck source=scripts/lib/pg.sh
 source "$ROOT/scripts/lib/pg.sh"
+# shellcheck source=bench/authority/lib.sh
+source "$ROOT/bench/authority/lib.sh"
 ROUNDS="${1:-1}"
 shift || true
 STREAMS=("$@")
@@ -36,43 +38,17 @@ OLD="${PAT_OLD_AUTHORITY_BIN:-}"
 for b in "$AUTH" "$PATCTL" "$LOAD" "$PROP"; do [[ -x "$b" ]] || pat_die "missing $b"; done
 # One descriptor per stream on each side (raised to the hard limit).
 ulimit -n "$(ulimit -Hn)"
-W="$(mktemp -d "${TMPDIR:-/tmp}/pat-wfleet.XXXXXX")"
-APID=""
-cleanup() {
-  [[ -n "$APID" ]] && kill "$APID" 2>/dev/null && wait "$APID" 2>/dev/null
-  pg_stop "${PG_DIR:-}"
-  rm -rf "$W"
-}
-trap cleanup EXIT
-pg_temp_start >"$W/pg.log" 2>&1
-pg_createdb wfleet
-DB_URL="${PG_URL%/*}/wfleet"
+bench_begin wfleet wfleet
 
-# start NAME BIN: starts an authority; sets APID and PORT.
-start() {
-  "$2" --insecure --listen=127.0.0.1:0 --admin_listen= --auto_migrate \
-    --database_url="$DB_URL" >"$W/auth-$1.log" 2>&1 &
-  APID=$!
-  PORT=""
-  for _ in $(seq 200); do
-    PORT="$(grep -o '"port":[0-9]*' "$W/auth-$1.log" | head -1 | cut -d: -f2 || true)"
-    [[ -n "$PORT" ]] && return 0
-    sleep 0.05
-  done
-  pat_die "authority $1 did not start: $(tail -n 3 "$W/auth-$1.log")"
-}
-stop() { kill "$APID"; wait "$APID" 2>/dev/null || true; APID=""; }
-
-start seed "$AUTH"
-"$PATCTL" --authority="127.0.0.1:$PORT" --insecure --actor=bench upsert-plan \
-  --id=1234567890 --name=Bench --tier=organization --admins=bench >/dev/null
+bench_start seed "$AUTH"
+bench_seed_plan
 variants=(new)
 [[ -n "$OLD" ]] && variants+=(before)
 runs=$((ROUNDS * ${#variants[@]} * ${#STREAMS[@]}))
 "$LOAD" seed --authority="127.0.0.1:$PORT" --plan=1234567890 --actor=bench \
   --count=$((runs * COUNT)) --concurrency=8 --scopes=file_content:read \
   --all_resources --days=90 --out="$W/tokens.tsv" 2>"$W/seed.log"
-stop
+bench_stop
 
 printf '%-8s %-6s %-7s %10s %10s %10s %14s %14s %9s\n' variant round streams \
   p50_ms p99_ms max_ms cpu_us/revoke cpu_us/event rss_mib
@@ -84,14 +60,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
       sed -n "$((run * COUNT + 1)),$(((run + 1) * COUNT))p" "$W/tokens.tsv" >"$W/run.tsv"
       run=$((run + 1))
       case "$v" in
-        new) start "$v" "$AUTH" ;;
-        before) start "$v" "$OLD" ;;
+        new) bench_start "$v" "$AUTH" ;;
+        before) bench_start "$v" "$OLD" ;;
       esac
       "$PROP" --authority="127.0.0.1:$PORT" --actor=bench --plan=1234567890 \
         --tokens="$W/run.tsv" --streams="$n" --interval=20ms --sync_timeout=300s \
         --cpu_pid="$APID" --label="$v-$n" --out="$W/$v-$n-$round.json" \
         2>>"$W/prop.log" || pat_log "run $v $n round $round had failures (see its JSON)"
-      stop
+      bench_stop
       python3 - "$W/$v-$n-$round.json" "$v" "$round" "$n" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1])); d = j["stream_delay_ms"]
