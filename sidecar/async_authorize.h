@@ -7,15 +7,21 @@
 #include <optional>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "boost/asio/associated_executor.hpp"
 #include "boost/asio/async_result.hpp"
+#include "boost/asio/awaitable.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/use_awaitable.hpp"
 #include "sidecar/authorizer.h"
 
 // Pipeline step 3 of the sidecar's HTTP front: the asynchronous authorize
-// step. Authorizer::Authorize's callback may run inline or on another
-// thread; the completion always runs on the caller's executor (posted), so a
-// coroutine can co_await a decision without ever blocking its event loop.
+// step. Authorizer::Authorize's callback may run inline (a decision from
+// memory) or later on another thread (one that needed the authority). A
+// coroutine co_awaits AwaitDecision and never blocks its event loop: an
+// inline decision is returned without suspending (no post, no trip through
+// the loop's queue); a later one resumes the coroutine on its own executor.
 namespace pat::sidecar {
 
 // The fail-closed result used when the authorizer throws.
@@ -32,42 +38,103 @@ inline AuthzResult AuthorizerFailedResult() {
 // the event loops go away). Must outlive every pending decision.
 using PendingCounter = std::atomic<int>;
 
-// Asks `authorizer` about `view` and completes with the AuthzResult
-// (signature void(AuthzResult)) on the completion handler's associated
-// executor. `view` must stay valid until the completion runs. An exception
-// from Authorize() completes with AuthorizerFailedResult().
-template <typename CompletionToken>
-auto AsyncAuthorize(Authorizer& authorizer, const RequestView& view,
-                    PendingCounter& pending, CompletionToken&& token) {
-  return boost::asio::async_initiate<CompletionToken, void(AuthzResult)>(
-      [&authorizer, &view, &pending](auto handler) {
-        using Handler = decltype(handler);
-        struct Pending {
-          std::optional<Handler> handler;
-          std::atomic<bool> fired{false};
-        };
-        auto state = std::make_shared<Pending>();
-        state->handler.emplace(std::move(handler));
-        pending.fetch_add(1);
-        auto complete = [state, &pending](AuthzResult r) {
-          if (state->fired.exchange(true)) return;
-          auto ex = boost::asio::get_associated_executor(*state->handler);
-          boost::asio::post(ex, [state, r = std::move(r)]() mutable {
-            Handler h = std::move(*state->handler);
-            state->handler.reset();
-            std::move(h)(std::move(r));
-          });
-          pending.fetch_sub(1);
-        };
-        try {
-          authorizer.Authorize(view, [complete](AuthzResult r) mutable {
-            complete(std::move(r));
-          });
-        } catch (...) {
-          complete(AuthorizerFailedResult());
-        }
-      },
-      token);
+namespace internal {
+
+// One Authorize() call, shared by its callback and the awaiting coroutine.
+struct DecisionSlot {
+  // The suspended coroutine's completion, type-erased; Complete() posts it
+  // to the handler's associated executor.
+  struct Waiter {
+    virtual ~Waiter() = default;
+    virtual void Complete(AuthzResult r) = 0;
+  };
+  template <typename Handler>
+  struct PostingWaiter final : Waiter {
+    explicit PostingWaiter(Handler h) : handler(std::move(h)) {}
+    void Complete(AuthzResult r) override {
+      auto ex = boost::asio::get_associated_executor(handler);
+      boost::asio::post(ex,
+                        [h = std::move(handler), r = std::move(r)]() mutable {
+                          std::move(h)(std::move(r));
+                        });
+    }
+    Handler handler;
+  };
+
+  explicit DecisionSlot(PendingCounter& p) : pending(p) {}
+
+  // The callback given to Authorize(): keeps the first result only.
+  void Deliver(AuthzResult r) {
+    std::unique_ptr<Waiter> waiter;
+    {
+      absl::MutexLock lock(&mu);
+      if (fired) return;
+      fired = true;
+      if (this->waiter == nullptr) {
+        result.emplace(std::move(r));  // taken by the coroutine
+        return;
+      }
+      waiter = std::move(this->waiter);
+    }
+    waiter->Complete(std::move(r));
+    pending.fetch_sub(1);
+  }
+
+  // The result already delivered, if any (then the decision is no longer
+  // pending).
+  std::optional<AuthzResult> Take() {
+    std::optional<AuthzResult> r;
+    {
+      absl::MutexLock lock(&mu);
+      r.swap(result);
+    }
+    if (r.has_value()) pending.fetch_sub(1);
+    return r;
+  }
+
+  // Completes `handler` at once with a result delivered meanwhile, or keeps
+  // it for Deliver().
+  template <typename Handler>
+  void Wait(Handler handler) {
+    std::optional<AuthzResult> ready;
+    {
+      absl::MutexLock lock(&mu);
+      ready.swap(result);
+      if (!ready.has_value()) {
+        waiter = std::make_unique<PostingWaiter<Handler>>(std::move(handler));
+        return;
+      }
+    }
+    PostingWaiter<Handler>(std::move(handler)).Complete(std::move(*ready));
+    pending.fetch_sub(1);
+  }
+
+  PendingCounter& pending;
+  absl::Mutex mu;
+  bool fired ABSL_GUARDED_BY(mu) = false;
+  std::optional<AuthzResult> result ABSL_GUARDED_BY(mu);
+  std::unique_ptr<Waiter> waiter ABSL_GUARDED_BY(mu);
+};
+
+}  // namespace internal
+
+// Asks `authorizer` about `view`. `view` must stay valid until the result
+// is returned. An exception from Authorize() yields AuthorizerFailedResult().
+inline boost::asio::awaitable<AuthzResult> AwaitDecision(
+    Authorizer& authorizer, const RequestView& view, PendingCounter& pending) {
+  auto slot = std::make_shared<internal::DecisionSlot>(pending);
+  pending.fetch_add(1);
+  try {
+    authorizer.Authorize(
+        view, [slot](AuthzResult r) { slot->Deliver(std::move(r)); });
+  } catch (...) {
+    slot->Deliver(AuthorizerFailedResult());
+  }
+  if (std::optional<AuthzResult> now = slot->Take()) co_return std::move(*now);
+  co_return co_await boost::asio::async_initiate<
+      const boost::asio::use_awaitable_t<>&, void(AuthzResult)>(
+      [slot](auto handler) { slot->Wait(std::move(handler)); },
+      boost::asio::use_awaitable);
 }
 
 }  // namespace pat::sidecar

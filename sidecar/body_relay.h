@@ -16,6 +16,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/serializer.hpp"
 #include "boost/beast/http/write.hpp"
+#include "sidecar/buffer_pool.h"
 
 // Streaming a message body from one connection to another (both directions
 // of the upstream exchange).
@@ -40,7 +41,7 @@ struct RelayOutcome {
 // piece is written (so the input connection can be reused early).
 template <bool isRequest, typename OnInputDone>
 boost::asio::awaitable<RelayOutcome> RelayBody(
-    boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buffer,
+    boost::beast::tcp_stream& in, PooledFlatBuffer& in_buffer,
     boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& p,
     boost::beast::tcp_stream& out,
     boost::beast::http::message<isRequest, boost::beast::http::buffer_body>&

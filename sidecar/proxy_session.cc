@@ -4,10 +4,12 @@
 #include "sidecar/proxy_session.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -20,6 +22,7 @@
 #include "sidecar/credentials.h"
 #include "sidecar/front_text.h"
 #include "sidecar/http_limits.h"
+#include "sidecar/wire_head.h"
 
 namespace pat::sidecar {
 namespace {
@@ -34,6 +37,10 @@ using policy::Reason;
 // Every connection may buffer this much of a head without charging the
 // global budget (an ordinary request head never touches the budget).
 constexpr std::size_t kFreeHeadBytes = 4 * kIdleReadChunk;
+
+// The buffers a steady keep-alive request takes are pool-sized.
+static_assert(kIdleReadChunk == buffer_pool::kPooledBlockSizes[0]);
+static_assert(kRelayBufferBytes == buffer_pool::kPooledBlockSizes[1]);
 
 absl::string_view AV(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -103,12 +110,7 @@ void ProxySession::ForceClose() {
   upstream_.close();
 }
 
-char* ProxySession::RelayBuffer() {
-  if (relay_buffer_ == nullptr) {
-    relay_buffer_ = std::make_unique_for_overwrite<char[]>(kRelayBufferBytes);
-  }
-  return relay_buffer_.get();
-}
+char* ProxySession::RelayBuffer() { return relay_buffer_.get(); }
 
 ProxySession::TimePoint ProxySession::IoDeadline(TimePoint total) const {
   return std::min(total, std::chrono::steady_clock::now() +
@@ -164,10 +166,12 @@ asio::awaitable<ProxySession::HeadResult> ProxySession::ReadRequestHead(
   internal::RequestHeadScanner scanner;
   idle_ = client_buffer_.size() == 0;
   if (idle_) {
-    // Keep-alive connections wait with as little memory as possible.
+    // Keep-alive connections wait with no buffer: each goes back to the
+    // loop's pool (buffer_pool.h), where the next request takes it again.
     client_buffer_.shrink_to_fit();
     upstream_buffer_.shrink_to_fit();
     relay_buffer_.reset();
+    if (wire_head_.capacity() > kIdleReadChunk) std::string().swap(wire_head_);
   }
   const HeadResult received = co_await ReceiveHead(scanner);
   idle_ = false;
@@ -290,8 +294,8 @@ asio::awaitable<bool> ProxySession::HandleRequest(BodyParser& parser,
     view.has_body = true;
   }
   const auto decision_start = std::chrono::steady_clock::now();
-  AuthzResult result = co_await AsyncAuthorize(
-      s_.authorizer, view, s_.pending_decisions, asio::use_awaitable);
+  AuthzResult result =
+      co_await AwaitDecision(s_.authorizer, view, s_.pending_decisions);
   s_.decision_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                     decision_start)
@@ -381,7 +385,19 @@ asio::awaitable<bool> ProxySession::WriteLocal(LocalResponse& res,
                                                policy::Reason reason) {
   const bool keep_alive = res.keep_alive();
   stream_.expires_after(ToChrono(s_.config.io_timeout));
-  auto [ec, n] = co_await http::async_write(stream_, res, kAsTuple);
+  error_code ec;
+  if (!res.chunked()) {
+    // Head and body in one gather write.
+    wire_head_.clear();
+    AppendWireHead(res, wire_head_);
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(wire_head_),
+                                                  asio::buffer(res.body())};
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(stream_, parts, kAsTuple);
+  } else {
+    std::tie(ec, std::ignore) =
+        co_await http::async_write(stream_, res, kAsTuple);
+  }
   Finish(log, static_cast<int>(res.result_int()), reason);
   if (ec) {
     linger_ = false;

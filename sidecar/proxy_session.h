@@ -30,7 +30,9 @@
 #include "common/policy/reason.h"
 #include "sidecar/access_log.h"
 #include "sidecar/async_authorize.h"
+#include "sidecar/buffer_pool.h"
 #include "sidecar/connection_limits.h"
+#include "sidecar/http_limits.h"
 #include "sidecar/metrics.h"
 #include "sidecar/proxy_server.h"
 #include "sidecar/request_head.h"
@@ -180,7 +182,11 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
                                        const AuthzResult& result,
                                        RequestLog& log, bool has_body,
                                        const std::string* buffered_body);
-  boost::asio::awaitable<std::optional<bool>> AcquireUpstream(int attempt);
+  // The upstream connection for `attempt`; true when it is a reused one,
+  // nullopt when none could be had. `retry_safe`: the request may be sent
+  // again if a reused connection turns out closed.
+  boost::asio::awaitable<std::optional<bool>> AcquireUpstream(int attempt,
+                                                              bool retry_safe);
   boost::asio::awaitable<Step> SendRequest(Exchange& x, bool reused,
                                            int attempt);
   boost::asio::awaitable<Step> StreamRequestBody(
@@ -190,6 +196,12 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   boost::asio::awaitable<Step> ReadResponseHead(Exchange& x, bool reused,
                                                 int attempt);
   boost::asio::awaitable<bool> RelayResponse(Exchange& x);
+  // A response whose body is all in `body` (the upstream finished it within
+  // the first read): head and body in one write, no serializer.
+  boost::asio::awaitable<bool> WriteWholeResponse(
+      Exchange& x,
+      const boost::beast::http::response<boost::beast::http::buffer_body>& res,
+      const char* body, std::size_t body_size, bool keep);
   std::optional<std::size_t> Prefetch(Exchange& x, char* buf);
   boost::asio::awaitable<bool> UpstreamFailed(Exchange& x,
                                               policy::Reason reason);
@@ -203,9 +215,12 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   const uint64_t id_;
   boost::beast::tcp_stream stream_;
   boost::beast::tcp_stream upstream_;
-  boost::beast::flat_buffer client_buffer_;
-  boost::beast::flat_buffer upstream_buffer_;
-  std::unique_ptr<char[]> relay_buffer_;
+  // Given back to the loop's buffer pool whenever the connection is idle.
+  PooledFlatBuffer client_buffer_;
+  PooledFlatBuffer upstream_buffer_;
+  PooledBlock<kRelayBufferBytes> relay_buffer_;
+  // The head of a whole message being written (wire_head.h), reused.
+  std::string wire_head_;
   std::string client_ip_;
   std::size_t head_charge_ = 0;  // bytes charged to s_.head_budget
   TimePoint body_deadline_{};    // of the request in progress

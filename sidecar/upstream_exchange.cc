@@ -3,12 +3,14 @@
 // the response head (1xx skipped) and the response body relayed to the
 // client. Reads may end anywhere, inside chunk framing included.
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
-
-#include <unistd.h>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "boost/asio/connect.hpp"
@@ -19,6 +21,7 @@
 #include "sidecar/http_limits.h"
 #include "sidecar/proxy_session.h"
 #include "sidecar/upstream_pool.h"
+#include "sidecar/wire_head.h"
 
 namespace pat::sidecar {
 namespace {
@@ -118,7 +121,8 @@ asio::awaitable<bool> ProxySession::Forward(BodyParser& parser,
     client_buffer_.reserve(client_buffer_.size() + kRelayBufferBytes);
   }
   for (int attempt = 0;; ++attempt) {
-    const std::optional<bool> reused = co_await AcquireUpstream(attempt);
+    const std::optional<bool> reused =
+        co_await AcquireUpstream(attempt, x.idempotent && !x.has_body);
     if (!reused) co_return co_await UpstreamFailed(x, Reason::kUpstreamUnavailable);
     x.upstream_deadline = After(s_.config.upstream_timeout);
     Step step = co_await SendRequest(x, *reused, attempt);
@@ -133,15 +137,19 @@ asio::awaitable<bool> ProxySession::Forward(BodyParser& parser,
 }
 
 asio::awaitable<std::optional<bool>> ProxySession::AcquireUpstream(
-    int attempt) {
+    int attempt, bool retry_safe) {
   upstream_buffer_.clear();
   upstream_buffer_.reserve(kRelayBufferBytes);
   bool reused = false;
-  // The connection this session kept from its previous request, if the
-  // upstream has not closed it meanwhile (first attempt only).
+  // The connection this session kept from its previous request (first
+  // attempt only), if the upstream has not closed it meanwhile. A request
+  // that can be sent again (bodiless and idempotent) skips the check (a
+  // recv syscall): a connection found closed by the exchange is retried
+  // once on another (SendRequest, ReadResponseHead).
   if (upstream_.socket().is_open()) {
     if (attempt == 0 && upstream_idle_ &&
-        UpstreamPool::LooksHealthy(upstream_.socket().native_handle())) {
+        (retry_safe ||
+         UpstreamPool::LooksHealthy(upstream_.socket().native_handle()))) {
       reused = true;
     } else {
       upstream_.close();
@@ -185,10 +193,21 @@ asio::awaitable<ProxySession::Step> ProxySession::SendRequest(Exchange& x,
   }
   x.up.body().more = !whole;
   upstream_.expires_after(ToChrono(s_.config.io_timeout));
-  auto [wec, wn] = whole
-                       ? co_await http::async_write(upstream_, sr, kAsTuple)
-                       : co_await http::async_write_header(upstream_, sr,
-                                                           kAsTuple);
+  error_code wec;
+  std::size_t wn = 0;
+  if (whole && !x.up.chunked()) {
+    // Head and body in one gather write (wire_head.h).
+    wire_head_.clear();
+    AppendWireHead(x.up, wire_head_);
+    const std::array<asio::const_buffer, 2> parts{
+        asio::buffer(wire_head_),
+        asio::buffer(x.up.body().data, x.up.body().size)};
+    std::tie(wec, wn) = co_await asio::async_write(upstream_, parts, kAsTuple);
+  } else {
+    std::tie(wec, wn) =
+        whole ? co_await http::async_write(upstream_, sr, kAsTuple)
+              : co_await http::async_write_header(upstream_, sr, kAsTuple);
+  }
   if (wec == http::error::need_buffer) wec = {};
   if (wec) {
     ReleaseUpstream(false);
@@ -339,6 +358,9 @@ asio::awaitable<bool> ProxySession::RelayResponse(Exchange& x) {
                                x.client_version, keep);
   }
   if (rp.is_done()) release_upstream();
+  if (rp.is_done() && !res.chunked()) {
+    co_return co_await WriteWholeResponse(x, res, buf, *prefetched, keep);
+  }
   http::serializer<false, http::buffer_body> rsr(res);
   res.body().data = *prefetched > 0 ? buf : nullptr;
   res.body().size = *prefetched;
@@ -372,6 +394,23 @@ asio::awaitable<bool> ProxySession::RelayResponse(Exchange& x) {
   ReleaseUpstream(false);
   Finish(x.log, 499, Reason::kClientClosed);
   co_return false;
+}
+
+asio::awaitable<bool> ProxySession::WriteWholeResponse(
+    Exchange& x, const http::response<http::buffer_body>& res, const char* body,
+    std::size_t body_size, bool keep) {
+  wire_head_.clear();
+  AppendWireHead(res, wire_head_);
+  const std::array<asio::const_buffer, 2> parts{asio::buffer(wire_head_),
+                                                asio::buffer(body, body_size)};
+  stream_.expires_after(ToChrono(s_.config.io_timeout));
+  auto [ec, n] = co_await asio::async_write(stream_, parts, kAsTuple);
+  if (ec) {
+    Finish(x.log, 499, Reason::kClientClosed);
+    co_return false;
+  }
+  Finish(x.log, static_cast<int>(res.result_int()), Reason::kAllowed);
+  co_return keep;
 }
 
 asio::awaitable<bool> ProxySession::UpstreamFailed(Exchange& x,

@@ -22,7 +22,8 @@ absl::StatusOr<std::unique_ptr<UsageReporter>> UsageReporter::Create(
     UsageReporterOptions options) {
   if (options.flush_interval <= absl::ZeroDuration() ||
       options.flush_records == 0 || options.max_records == 0 ||
-      options.max_batch == 0 || options.max_count_keys == 0) {
+      options.max_batch == 0 || options.max_count_keys == 0 ||
+      options.min_flush_spacing < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("usage reporter: invalid options");
   }
   std::unique_ptr<UsageReporter> reporter(
@@ -89,11 +90,15 @@ void UsageReporter::Record(absl::string_view token_id,
     dropped_.Inc();
     return;
   }
-  if (pending_.load(std::memory_order_relaxed) >= options_.flush_records &&
-      !flush_requested_.exchange(true, std::memory_order_acq_rel)) {
-    absl::MutexLock lock(&mu_);
-    wake_.Signal();
+  if (pending_.load(std::memory_order_relaxed) >= options_.flush_records) {
+    RequestEarlyFlush();
   }
+}
+
+void UsageReporter::RequestEarlyFlush() {
+  if (flush_requested_.exchange(true, std::memory_order_acq_rel)) return;
+  absl::MutexLock lock(&mu_);
+  wake_.Signal();
 }
 
 namespace {
@@ -115,14 +120,19 @@ std::string CountKey(const UsageCountRecord& r) {
 
 bool UsageReporter::MergeCount(UsageCountRecord record) {
   std::string key = CountKey(record);
-  absl::MutexLock lock(&counts_mu_);
-  auto it = counts_.find(key);
-  if (it != counts_.end()) {
-    it->second.count += record.count;
-    return true;
+  size_t keys = 0;
+  {
+    absl::MutexLock lock(&counts_mu_);
+    auto it = counts_.find(key);
+    if (it != counts_.end()) {
+      it->second.count += record.count;
+      return true;
+    }
+    if (counts_.size() >= options_.max_count_keys) return false;
+    counts_.emplace(std::move(key), std::move(record));
+    keys = counts_.size();
   }
-  if (counts_.size() >= options_.max_count_keys) return false;
-  counts_.emplace(std::move(key), std::move(record));
+  if (keys >= (options_.max_count_keys + 1) / 2) RequestEarlyFlush();
   return true;
 }
 
@@ -191,24 +201,39 @@ absl::Status UsageReporter::Flush() {
   return absl::OkStatus();
 }
 
+namespace internal {
+
+absl::Time NextFlushTime(absl::Time next_interval, bool early_requested,
+                         bool backing_off, absl::Time earliest_early) {
+  if (!early_requested || backing_off) return next_interval;
+  return std::min(next_interval, earliest_early);
+}
+
+}  // namespace internal
+
+// The thread waits on real time (a CondVar deadline), not on clock_.
 void UsageReporter::Run() {
   absl::Time next = absl::Now() + options_.flush_interval;
+  absl::Time earliest_early = absl::Now();
   // After a failed report, wait a full interval (no early flushes), so an
   // unreachable authority is not retried in a loop.
   bool backing_off = false;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      while (
-          !stopping_ && absl::Now() < next &&
-          (backing_off || !flush_requested_.load(std::memory_order_acquire))) {
-        wake_.WaitWithDeadline(&mu_, next);
+      for (;;) {
+        const absl::Time due = internal::NextFlushTime(
+            next, flush_requested_.load(std::memory_order_acquire), backing_off,
+            earliest_early);
+        if (stopping_ || absl::Now() >= due) break;
+        wake_.WaitWithDeadline(&mu_, due);
       }
       if (stopping_) return;
     }
     // Failures are counted by the client's error metric.
     backing_off = !Flush().ok();
     next = absl::Now() + options_.flush_interval;
+    earliest_early = absl::Now() + options_.min_flush_spacing;
   }
 }
 

@@ -24,7 +24,10 @@
 //
 // Record() keeps one entry per token (the latest use wins) in one of 16
 // shards. A background thread flushes every `flush_interval`, and early
-// once `flush_records` tokens are pending. Memory is bounded: at most
+// once `flush_records` tokens (or half of `max_count_keys` count keys) are
+// pending, but never sooner than `min_flush_spacing` after the previous
+// flush: however many tokens are in use, the authority gets at most one
+// report per spacing from each sidecar. Memory is bounded: at most
 // `max_records` tokens are pending; uses of further tokens are dropped (and
 // counted) until the next flush. A failed report puts its records back
 // (within the bound) for the next flush. Each ReportUsage call carries at
@@ -43,13 +46,24 @@ namespace pat::sidecar {
 
 struct UsageReporterOptions {
   absl::Duration flush_interval = absl::Seconds(10);
-  size_t flush_records = 1000;
+  size_t flush_records = 10000;
+  absl::Duration min_flush_spacing = absl::Seconds(1);
   size_t max_records = 100000;
   size_t max_batch = 1000;
   size_t max_count_keys = 10000;
   // Tests drive Flush() themselves.
   bool start_thread = true;
 };
+
+namespace internal {
+
+// When the flush thread should flush next: at `next_interval`, or for an
+// early flush that was requested (and is not suppressed by `backing_off`),
+// at `earliest_early` if that is sooner. Pure.
+absl::Time NextFlushTime(absl::Time next_interval, bool early_requested,
+                         bool backing_off, absl::Time earliest_early);
+
+}  // namespace internal
 
 class UsageReporter {
  public:
@@ -92,6 +106,7 @@ class UsageReporter {
   UsageReporter(AuthorityClient& client, const Clock& clock,
                 MetricsRegistry& metrics, UsageReporterOptions options);
   void Run();
+  void RequestEarlyFlush();
   Shard& ShardFor(absl::string_view token_id);
   // Adds a use (keeping the later one); false when over the bound.
   bool Merge(absl::string_view token_id, absl::Time time,

@@ -572,6 +572,42 @@ TEST(PatAuthorizerUsageThreadTest, FlushesEarlyAtTheRecordThreshold) {
   EXPECT_EQ(h.fake.usage_requests()[0].records_size(), 3);
 }
 
+TEST(PatAuthorizerUsageThreadTest, FlushesEarlyAtHalfTheCountKeyBound) {
+  Harness::Options options;
+  options.usage_thread = true;
+  options.usage.flush_interval = absl::Hours(1);
+  options.usage.flush_records = 100;
+  options.usage.max_count_keys = 4;
+  Harness h(options);
+  AddKey1(h);
+  std::vector<std::string> secrets;
+  for (int i = 0; i < 2; ++i) {
+    secrets.push_back(AddToken(h, GrantSpec().Id(absl::StrCat("tok_c", i))));
+  }
+  h.StartSynced();
+  for (const std::string& s : secrets) ASSERT_TRUE(h.Bearer(s).allowed());
+  // Two tokens: two count keys, half of four; the records (2 < 100) alone
+  // would not have flushed before the hour.
+  ASSERT_TRUE(WaitFor([&] { return h.fake.usage_requests().size() == 1; }));
+  EXPECT_EQ(h.fake.usage_requests()[0].records_size(), 2);
+  EXPECT_EQ(h.fake.usage_requests()[0].counts_size(), 2);
+}
+
+// The flush thread's schedule: an early flush never comes before the
+// spacing after the previous flush, and never while backing off.
+TEST(UsageReporterScheduleTest, EarlyFlushesAreSpaced) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  const absl::Time interval = t0 + absl::Seconds(10);
+  const absl::Time spaced = t0 + absl::Seconds(1);
+  using internal::NextFlushTime;
+  EXPECT_EQ(NextFlushTime(interval, false, false, spaced), interval);
+  EXPECT_EQ(NextFlushTime(interval, true, false, spaced), spaced);
+  EXPECT_EQ(NextFlushTime(interval, true, true, spaced), interval);
+  // The interval comes first: the early request changes nothing.
+  EXPECT_EQ(NextFlushTime(t0 + absl::Milliseconds(500), true, false, spaced),
+            t0 + absl::Milliseconds(500));
+}
+
 TEST(UsageReporterTest, BoundedAndKeptWhenTheAuthorityFails) {
   Harness::Options options;
   options.usage.max_records = 2;
