@@ -191,6 +191,10 @@ class AuthorityServerImpl final : public AuthorityServer {
   std::unique_ptr<usage::PgUsageStore> usage_store_;
   std::unique_ptr<usage::UsageService> usage_;
   std::unique_ptr<SnapshotShare> snapshots_;
+  // Snapshots without grants (sidecars in the used-only cache mode).
+  std::unique_ptr<SnapshotShare> directory_snapshots_;
+  // ValidateToken's database reads when memory is off.
+  std::unique_ptr<SecretSource> database_secrets_;
   std::unique_ptr<CallerAuth> auth_;
   std::unique_ptr<TokenServiceLimits> token_limits_;
   std::unique_ptr<TokenServiceImpl> token_service_;
@@ -266,6 +270,9 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     feed_options.probes_unsent = &metrics->feed_probes_unsent;
   }
   PAT_ASSIGN_OR_RETURN(feed_, FeedHub::Start(std::move(feed_options), clock));
+  auto load_secret = [store = store_.get()](const Digest& digest) {
+    return store->LookupSecretWithHead(digest);
+  };
   if (config.validate_memory_entries > 0) {
     ValidateMemoryOptions memory_options;
     memory_options.view.max_entries = config.validate_memory_entries;
@@ -279,16 +286,18 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     PAT_ASSIGN_OR_RETURN(
         validate_memory_,
         ValidateMemory::Start(
-            memory_options,
-            [store = store_.get()](const Digest& digest) {
-              return store->LookupSecretWithHead(digest);
-            },
+            memory_options, load_secret,
             [pool = pool_.get()] { return pool->newest_feed_commit(); },
             *feed_));
+  } else {
+    database_secrets_ = std::make_unique<DatabaseSecrets>(load_secret);
   }
-  PAT_ASSIGN_OR_RETURN(
-      components_,
-      TokenComponents::Create(*store_, clock, validate_memory_.get()));
+  SecretSource* secrets =
+      validate_memory_ != nullptr
+          ? static_cast<SecretSource*>(validate_memory_.get())
+          : database_secrets_.get();
+  PAT_ASSIGN_OR_RETURN(components_,
+                       TokenComponents::Create(*store_, clock, secrets));
   usage_store_ = std::make_unique<usage::PgUsageStore>(*pool_);
   usage_ = std::make_unique<usage::UsageService>(*components_.lifecycle,
                                                  *usage_store_);
@@ -305,8 +314,10 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   directory_service_ =
       std::make_unique<DirectoryServiceImpl>(*components_.directory, *auth_);
   SnapshotShareOptions share_options;
+  // One connection is left for every other RPC: the full snapshots get
+  // --snapshot_reads of the rest, the (short) directory-only ones one.
   share_options.max_concurrent_reads =
-      std::max(1, std::min(config.snapshot_reads, config.db_pool_size - 1));
+      std::max(1, std::min(config.snapshot_reads, config.db_pool_size - 2));
   if (metrics != nullptr) {
     share_options.reads = &metrics->snapshot_reads;
     share_options.shared = &metrics->snapshot_shared;
@@ -314,7 +325,13 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   }
   snapshots_ = std::make_unique<SnapshotShare>(
       [introspection = components_.introspection.get()] {
-        return introspection->ReadFeedSnapshot();
+        return introspection->ReadFeedSnapshot(/*with_grants=*/true);
+      },
+      share_options);
+  share_options.max_concurrent_reads = 1;
+  directory_snapshots_ = std::make_unique<SnapshotShare>(
+      [introspection = components_.introspection.get()] {
+        return introspection->ReadFeedSnapshot(/*with_grants=*/false);
       },
       share_options);
   // ValidateToken calls that must read the database: as many at once as the
@@ -344,6 +361,7 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
   introspection_options.validate_workers = validate_workers_.get();
   introspection_options.fanout = watch_fanout_.get();
   introspection_options.watch_workers = watch_workers_.get();
+  introspection_options.directory_snapshots = directory_snapshots_.get();
   introspection_options.evict_grace = config.watch_evict_grace;
   introspection_options.usage = usage_.get();
   introspection_service_ = std::make_unique<IntrospectionServiceImpl>(

@@ -62,11 +62,16 @@ grpc::ServerUnaryReactor* IntrospectionServiceImpl::ValidateToken(
 absl::Status IntrospectionServiceImpl::ValidateResponse(
     absl::StatusOr<ValidateResult> result,
     v1::ValidateTokenResponse& response) {
-  if (absl::IsNotFound(result.status()) || (result.ok() && !result->found)) {
+  if (absl::IsNotFound(result.status())) {
     response.set_found(false);
     return absl::OkStatus();
   }
   PAT_RETURN_IF_ERROR(result.status());
+  response.set_revision(result->revision);
+  if (!result->found) {
+    response.set_found(false);
+    return absl::OkStatus();
+  }
   response.set_found(true);
   GrantToProto(result->token, result->status, response.mutable_grant());
   TimeToProto(result->secret_expire_time,
@@ -98,12 +103,18 @@ IntrospectionServiceImpl::WatchGrants(grpc::CallbackServerContext* context,
       (options_.fanout == nullptr || options_.watch_workers == nullptr)) {
     checked = absl::InternalError("WatchGrants is not configured");
   }
+  if (checked.ok() && parsed.directory_only() &&
+      options_.directory_snapshots == nullptr) {
+    checked = absl::FailedPreconditionError(
+        "directory_only snapshots are not configured on this authority");
+  }
   if (!checked.ok()) return new RefusedWatch(ToGrpcStatus(checked));
   WatchStreamDeps deps;
   deps.introspection = &introspection_;
   deps.hub = &feed_;
   deps.fanout = options_.fanout;
-  deps.snapshots = &snapshots_;
+  deps.snapshots =
+      parsed.directory_only() ? options_.directory_snapshots : &snapshots_;
   deps.workers = options_.watch_workers;
   deps.metrics = options_.metrics;
   deps.heartbeat_interval = options_.heartbeat_interval;

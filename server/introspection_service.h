@@ -35,6 +35,10 @@ struct IntrospectionOptions {
   // snapshot, catch-up reads).
   WatchFanout* fanout = nullptr;
   BlockingWorkers* watch_workers = nullptr;
+  // Snapshots without grant records, for WatchGrants calls with
+  // directory_only (must outlive every stream). Null: such calls are refused
+  // FAILED_PRECONDITION.
+  SnapshotShare* directory_snapshots = nullptr;
   // A slow consumer whose write has not completed this long after it fell
   // out of the fanout's ring is cancelled (WatchStream).
   absl::Duration evict_grace = absl::Seconds(5);

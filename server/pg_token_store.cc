@@ -888,7 +888,7 @@ absl::StatusOr<FeedPosition> PgTokenStore::GetFeedPosition(int64_t since) {
 }
 
 absl::StatusOr<FeedSnapshot> PgTokenStore::ReadFeedSnapshot(
-    absl::Time now, absl::Duration keep_expired_for) {
+    absl::Time now, absl::Duration keep_expired_for, bool with_grants) {
   const int64_t horizon_us = Us(now - keep_expired_for);
   return Transact<FeedSnapshot, SnapshotTxn>(
       pool_, "read feed snapshot", [&](Tx& tx) -> absl::StatusOr<FeedSnapshot> {
@@ -923,6 +923,7 @@ absl::StatusOr<FeedSnapshot> PgTokenStore::ReadFeedSnapshot(
         for (const pqxx::row& row : resources) {
           snap.resources.push_back(RowToResource(row));
         }
+        if (!with_grants) return snap;
         pqxx::result tokens = tx.txn.exec_params(
             absl::StrCat("SELECT ", kTokenColumns,
                          " FROM tokens t WHERE t.expire_time > pat_ts($1) "

@@ -48,8 +48,9 @@ class PgTokenStore final : public TokenStore {
   absl::StatusOr<std::vector<FeedEventRow>> ReadFeedEvents(int64_t after,
                                                            int limit) override;
   absl::StatusOr<FeedPosition> GetFeedPosition(int64_t since) override;
-  absl::StatusOr<FeedSnapshot> ReadFeedSnapshot(
-      absl::Time now, absl::Duration keep_expired_for) override;
+  absl::StatusOr<FeedSnapshot> ReadFeedSnapshot(absl::Time now,
+                                                absl::Duration keep_expired_for,
+                                                bool with_grants) override;
   absl::StatusOr<std::vector<Resource>> ResolveResource(
       ResourceKind kind, const std::string& id) override;
   absl::StatusOr<int> RecordUsage(

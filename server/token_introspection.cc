@@ -31,8 +31,11 @@ absl::StatusOr<std::unique_ptr<TokenIntrospection>> TokenIntrospection::Create(
 absl::StatusOr<ValidateResult> TokenIntrospection::ValidateToken(
     absl::string_view digest_bytes) {
   PAT_ASSIGN_OR_RETURN(Digest digest, DigestFromBytes(digest_bytes));
-  return ResultOf(secrets_ != nullptr ? secrets_->LookupSecret(digest)
-                                      : store_.LookupSecret(digest));
+  if (secrets_ != nullptr) return ResultOf(secrets_->LookupSecret(digest));
+  absl::StatusOr<SecretLookup> found = store_.LookupSecret(digest);
+  if (absl::IsNotFound(found.status())) return ResultOf(SecretAtHead{});
+  if (!found.ok()) return found.status();
+  return ResultOf(SecretAtHead{*std::move(found), 0});
 }
 
 std::optional<absl::StatusOr<ValidateResult>>
@@ -40,17 +43,19 @@ TokenIntrospection::TryValidateToken(absl::string_view digest_bytes) {
   absl::StatusOr<Digest> digest = DigestFromBytes(digest_bytes);
   if (!digest.ok()) return digest.status();
   if (secrets_ == nullptr) return std::nullopt;
-  std::optional<absl::StatusOr<SecretLookup>> found =
+  std::optional<absl::StatusOr<SecretAtHead>> found =
       secrets_->TryLookupSecret(*digest);
   if (!found.has_value()) return std::nullopt;
   return ResultOf(*std::move(found));
 }
 
 absl::StatusOr<ValidateResult> TokenIntrospection::ResultOf(
-    absl::StatusOr<SecretLookup> found) const {
+    absl::StatusOr<SecretAtHead> read) const {
+  if (!read.ok()) return read.status();
   ValidateResult result;
-  if (absl::IsNotFound(found.status())) return result;
-  if (!found.ok()) return found.status();
+  result.revision = read->head;
+  if (!read->lookup.has_value()) return result;
+  SecretLookup* found = &*read->lookup;
   const absl::Time now = clock_.Now();
   result.token = std::move(found->token);
   result.status = StatusAt(result.token, now);
@@ -61,7 +66,9 @@ absl::StatusOr<ValidateResult> TokenIntrospection::ResultOf(
   }
   if (found->secret_valid_until.has_value() &&
       now >= *found->secret_valid_until) {
-    return ValidateResult{};  // a previous secret past its overlap
+    ValidateResult past;  // a previous secret past its overlap
+    past.revision = read->head;
+    return past;
   }
   result.found = true;
   result.secret_expire_time =
@@ -71,8 +78,10 @@ absl::StatusOr<ValidateResult> TokenIntrospection::ResultOf(
   return result;
 }
 
-absl::StatusOr<FeedSnapshot> TokenIntrospection::ReadFeedSnapshot() {
-  return store_.ReadFeedSnapshot(clock_.Now(), config_.snapshot_keep_expired);
+absl::StatusOr<FeedSnapshot> TokenIntrospection::ReadFeedSnapshot(
+    bool with_grants) {
+  return store_.ReadFeedSnapshot(clock_.Now(), config_.snapshot_keep_expired,
+                                 with_grants);
 }
 
 absl::StatusOr<FeedPosition> TokenIntrospection::GetFeedPosition(

@@ -27,12 +27,13 @@ namespace pat {
 class SecretSource {
  public:
   virtual ~SecretSource() = default;
-  // As TokenStore::LookupSecret: NOT_FOUND for a digest no token has.
-  // May block (a database read).
-  virtual absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) = 0;
+  // The secret's token (lookup == nullopt: no token has it) and the feed
+  // revision the answer reflects (`head`: every event up to it, none after;
+  // 0 when unknown). May block (a database read).
+  virtual absl::StatusOr<SecretAtHead> LookupSecret(const Digest& digest) = 0;
   // The same answer when it is at hand without waiting (memory); nullopt
   // when only LookupSecret can answer. Never blocks.
-  virtual std::optional<absl::StatusOr<SecretLookup>> TryLookupSecret(
+  virtual std::optional<absl::StatusOr<SecretAtHead>> TryLookupSecret(
       const Digest& digest) = 0;
 };
 
@@ -65,8 +66,9 @@ class TokenIntrospection {
       absl::string_view digest_bytes);
 
   // The snapshot a new feed watcher starts from (see TokenStore), with
-  // tokens expired less than snapshot_keep_expired ago.
-  absl::StatusOr<FeedSnapshot> ReadFeedSnapshot();
+  // tokens expired less than snapshot_keep_expired ago; plans and resources
+  // only when !with_grants.
+  absl::StatusOr<FeedSnapshot> ReadFeedSnapshot(bool with_grants = true);
   // INVALID_ARGUMENT for since < 0.
   absl::StatusOr<FeedPosition> GetFeedPosition(int64_t since);
   absl::StatusOr<std::vector<FeedEventRow>> ReadFeedEvents(int64_t after,
@@ -89,7 +91,7 @@ class TokenIntrospection {
  private:
   // ValidateToken's answer from a lookup.
   absl::StatusOr<ValidateResult> ResultOf(
-      absl::StatusOr<SecretLookup> found) const;
+      absl::StatusOr<SecretAtHead> found) const;
 
   TokenIntrospection(const TokenIntrospectionConfig& config, ComponentDeps deps,
                      SecretSource* secrets)

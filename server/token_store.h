@@ -250,9 +250,10 @@ class TokenStore {
   // `keep_expired_for` at `now` (revoked tokens included, so that sidecars
   // can tell revoked from unknown), each with the secrets a sidecar may still
   // be shown: the current one, those ending after now - keep_expired_for, and
-  // those a revoke ended.
+  // those a revoke ended. With !with_grants, plans and resources only (no
+  // token is read).
   virtual absl::StatusOr<FeedSnapshot> ReadFeedSnapshot(
-      absl::Time now, absl::Duration keep_expired_for) = 0;
+      absl::Time now, absl::Duration keep_expired_for, bool with_grants) = 0;
 
   // The resource and its ancestors up to the root, the resource first.
   // NOT_FOUND when the resource does not exist.

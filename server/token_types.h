@@ -107,6 +107,9 @@ struct ValidateResult {
   // When the presented secret stops working (token expiry for the current
   // secret, end of the overlap for a previous one, the revoke time if revoked).
   absl::Time secret_expire_time = absl::InfinitePast();
+  // The feed revision the answer reflects (0: unknown). Set for found and
+  // not-found answers alike.
+  int64_t revision = 0;
 };
 
 // Whether an operation needs a tier that allows plan access tokens (R1).

@@ -50,19 +50,21 @@ bool ValidateMemory::Serving() const {
          view_.applied() >= local_commits_();
 }
 
-std::optional<absl::StatusOr<SecretLookup>> ValidateMemory::TryLookupSecret(
+std::optional<absl::StatusOr<SecretAtHead>> ValidateMemory::TryLookupSecret(
     const Digest& digest) {
   if (!Serving()) return std::nullopt;
   std::optional<ValidateView::Entry> entry = view_.Find(digest);
   if (!entry.has_value()) return std::nullopt;
   if (options_.memory_hits != nullptr) options_.memory_hits->Inc();
-  if (entry->lookup == nullptr) return absl::NotFoundError("unknown secret");
-  return *entry->lookup;
+  SecretAtHead answer;
+  answer.head = entry->revision;
+  if (entry->lookup != nullptr) answer.lookup = *entry->lookup;
+  return answer;
 }
 
-absl::StatusOr<SecretLookup> ValidateMemory::LookupSecret(
+absl::StatusOr<SecretAtHead> ValidateMemory::LookupSecret(
     const Digest& digest) {
-  if (std::optional<absl::StatusOr<SecretLookup>> held =
+  if (std::optional<absl::StatusOr<SecretAtHead>> held =
           TryLookupSecret(digest)) {
     return *std::move(held);
   }
@@ -74,8 +76,7 @@ absl::StatusOr<SecretLookup> ValidateMemory::LookupSecret(
     options_.entries->Set(
         static_cast<int64_t>(view_.entries() + view_.unknown_entries()));
   }
-  if (!read->lookup.has_value()) return absl::NotFoundError("unknown secret");
-  return *std::move(read->lookup);
+  return read;
 }
 
 void ValidateMemory::Apply(const v1::GrantEvent& event) {

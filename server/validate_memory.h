@@ -65,11 +65,12 @@ class ValidateMemory final : public SecretSource {
   ValidateMemory(const ValidateMemory&) = delete;
   ValidateMemory& operator=(const ValidateMemory&) = delete;
 
-  // As TokenStore::LookupSecret: NOT_FOUND for a digest no token has.
-  absl::StatusOr<SecretLookup> LookupSecret(const Digest& digest) override;
+  // The answer and the revision it reflects (the view's applied revision for
+  // a memory answer, the read's head for a database one).
+  absl::StatusOr<SecretAtHead> LookupSecret(const Digest& digest) override;
   // The answer from memory, when the serving rule above allows it and the
   // digest is held; never blocks.
-  std::optional<absl::StatusOr<SecretLookup>> TryLookupSecret(
+  std::optional<absl::StatusOr<SecretAtHead>> TryLookupSecret(
       const Digest& digest) override;
 
   // Ends the follower (idempotent); lookups then read the database.
@@ -93,6 +94,24 @@ class ValidateMemory final : public SecretSource {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> following_{false};
   std::thread follower_;
+};
+
+// Every lookup reads the database, with the head it reflects
+// (`--validate_memory_entries=0`).
+class DatabaseSecrets final : public SecretSource {
+ public:
+  explicit DatabaseSecrets(ValidateMemory::Loader loader)
+      : loader_(std::move(loader)) {}
+  absl::StatusOr<SecretAtHead> LookupSecret(const Digest& digest) override {
+    return loader_(digest);
+  }
+  std::optional<absl::StatusOr<SecretAtHead>> TryLookupSecret(
+      const Digest&) override {
+    return std::nullopt;
+  }
+
+ private:
+  const ValidateMemory::Loader loader_;
 };
 
 }  // namespace pat

@@ -12,9 +12,9 @@ std::optional<ValidateView::Entry> ValidateView::Find(
     const Digest& digest) const {
   absl::MutexLock lock(&mu_);
   if (auto it = known_.find(digest); it != known_.end()) {
-    return Entry{it->second};
+    return Entry{it->second, applied_};
   }
-  if (unknown_.contains(digest)) return Entry{nullptr};
+  if (unknown_.contains(digest)) return Entry{nullptr, applied_};
   return std::nullopt;
 }
 

@@ -59,6 +59,8 @@ class ValidateView {
   struct Entry {
     // Null: no token has this secret.
     std::shared_ptr<const SecretLookup> lookup;
+    // applied() when it was found: the answer holds at this revision.
+    int64_t revision = 0;
   };
   // nullopt: not in the view (read the database).
   std::optional<Entry> Find(const Digest& digest) const;

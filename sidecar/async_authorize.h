@@ -131,9 +131,17 @@ inline boost::asio::awaitable<AuthzResult> AwaitDecision(
     slot->Deliver(AuthorizerFailedResult());
   }
   if (std::optional<AuthzResult> now = slot->Take()) co_return std::move(*now);
+  // While it waits, the slot owns this coroutine (its handler), so the frame
+  // must not own the slot: the frame's reference is given up once Wait() has
+  // stored the handler (or completed it). Otherwise slot -> handler -> frame
+  // -> slot is a cycle, and destroying a waiting coroutine at shutdown
+  // destroys the slot from inside its own waiter.
   co_return co_await boost::asio::async_initiate<
       const boost::asio::use_awaitable_t<>&, void(AuthzResult)>(
-      [slot](auto handler) { slot->Wait(std::move(handler)); },
+      [&slot](auto handler) {
+        const std::shared_ptr<internal::DecisionSlot> owned = std::move(slot);
+        owned->Wait(std::move(handler));
+      },
       boost::asio::use_awaitable);
 }
 

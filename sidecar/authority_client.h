@@ -37,6 +37,8 @@ struct ValidateResult {
   // When this particular secret stops working; the token's expiry when the
   // authority did not say.
   absl::Time secret_expire_time = absl::InfinitePast();
+  // The feed revision the answer reflects (0: the authority did not say).
+  int64_t revision = 0;
 };
 
 // ResolveResource's answer for a resource the directory knows.
@@ -141,9 +143,11 @@ class AuthorityClient {
       absl::Span<const UsageRecord> records,
       absl::Span<const UsageCountRecord> counts) = 0;
 
-  // Starts WatchGrants(since_revision). Never null; connection errors show
-  // up as Next() == false and a non-OK Finish().
-  virtual std::unique_ptr<WatchStream> Watch(int64_t since_revision) = 0;
+  // Starts WatchGrants(since_revision); `directory_only`: a snapshot without
+  // grant records (the used-only cache mode). Never null; connection errors
+  // show up as Next() == false and a non-OK Finish().
+  virtual std::unique_ptr<WatchStream> Watch(int64_t since_revision,
+                                             bool directory_only) = 0;
 };
 
 // Blocking conveniences over the asynchronous calls, for tools and tests

@@ -45,7 +45,21 @@ GrantCache::GrantCache(const Clock& clock, MetricsRegistry& metrics,
       negative_gauge_(metrics.GetGauge(
           "pat_sidecar_cache_unknown_size",
           "Unknown secret digests remembered by the grant cache.")),
-      shards_(new Shard[kShards]) {}
+      evictions_(metrics.GetCounter(
+          "pat_sidecar_cache_evictions_total",
+          "Digests dropped to stay within --cache_max_grants (used-only "
+          "mode).")),
+      asked_again_(metrics.GetCounter(
+          "pat_sidecar_cache_answers_asked_again_total",
+          "ValidateToken answers not used because a later watch event may "
+          "have changed them (used-only mode); the authority is asked "
+          "again.")),
+      ignored_events_(metrics.GetCounter(
+          "pat_sidecar_cache_events_not_held_total",
+          "Grant events for tokens the cache does not hold (used-only "
+          "mode): recorded, not applied.")),
+      shards_(new Shard[kShards]),
+      ledger_(options.ledger_keys) {}
 
 GrantCache::~GrantCache() = default;
 
@@ -113,6 +127,39 @@ void GrantCache::Store(Shard& shard, const Digest& digest, CacheEntry entry) {
   it->second = std::move(entry);
 }
 
+void GrantCache::TrimToBound(const Digest& keep) {
+  // Any other digests, from the shard after the last one trimmed: dropping
+  // one only costs its next request a ValidateToken.
+  for (int tries = 0; tries < kShards && size_.load(std::memory_order_relaxed) >
+                                             options_.max_grants;
+       ++tries) {
+    Shard& shard = shards_[trim_next_];
+    trim_next_ = (trim_next_ + 1) % kShards;
+    std::vector<std::shared_ptr<const CachedToken>> dropped;
+    absl::MutexLock lock(&shard.mu);
+    for (auto it = shard.grants.begin();
+         it != shard.grants.end() &&
+         size_.load(std::memory_order_relaxed) > options_.max_grants;) {
+      if (DigestEq()(it->first, keep)) {
+        ++it;
+        continue;
+      }
+      dropped.push_back(std::move(it->second.token));
+      shard.grants.erase(it++);
+      size_.fetch_sub(1, std::memory_order_relaxed);
+      evictions_.Inc();
+    }
+  }
+}
+
+void GrantCache::ForgetUnknown(const Digest& digest) {
+  Shard& shard = ShardFor(digest);
+  absl::MutexLock lock(&shard.mu);
+  if (shard.unknown.erase(digest) > 0) {
+    negative_size_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
 void GrantCache::RememberUnknown(Shard& shard, const Digest& digest,
                                  absl::Time now) {
   const absl::Time until = now + options_.negative_ttl;
@@ -166,10 +213,67 @@ void KeepRevoked(const Grant& held, Grant& next) {
 CacheEntry GrantCache::PutValidated(const Digest& digest, Grant grant,
                                     absl::Time secret_expire_time,
                                     bool overwrite) {
+  return PutValidatedAt(digest, std::move(grant), secret_expire_time, overwrite,
+                        /*revision=*/0);
+}
+
+std::optional<CacheEntry> GrantCache::PutAnswer(const Digest& digest,
+                                                ValidateAnswer answer,
+                                                bool overwrite) {
+  if (options_.mode == CacheMode::kUsed) {
+    return PutUsed(digest, std::move(answer), overwrite);
+  }
+  if (!answer.found) return PutUnknown(digest, overwrite);
+  return PutValidatedAt(digest, std::move(answer.grant),
+                        answer.secret_expire_time, overwrite, answer.revision);
+}
+
+std::optional<CacheEntry> GrantCache::PutUsed(const Digest& digest,
+                                              ValidateAnswer answer,
+                                              bool overwrite) {
+  absl::MutexLock feed(&feed_mu_);
+  const FeedLedger::Verdict verdict = ledger_.Judge(
+      answer.revision,
+      answer.found ? FeedLedger::TokenKey(answer.grant.token_id) : 0,
+      FeedLedger::DigestKey(digest));
+  if (verdict == FeedLedger::Verdict::kAskAgain) {
+    asked_again_.Inc();
+    return std::nullopt;
+  }
+  if (verdict == FeedLedger::Verdict::kKeep) {
+    if (!answer.found) return PutUnknown(digest, overwrite);
+    CacheEntry kept =
+        PutValidatedAt(digest, std::move(answer.grant),
+                       answer.secret_expire_time, overwrite, answer.revision);
+    TrimToBound(digest);
+    UpdateSizeGauge();
+    return kept;
+  }
+  // kUseOnly: the answer for the request that asked, not kept.
+  if (!answer.found) return CacheEntry();
+  Intern(answer.grant);
+  auto token = std::make_shared<CachedToken>();
+  token->grant = std::move(answer.grant);
+  token->revision = answer.revision;
+  {
+    Shard& shard = ShardFor(digest);
+    absl::ReaderMutexLock lock(&shard.mu);
+    auto it = shard.grants.find(digest);
+    if (it != shard.grants.end()) {
+      KeepRevoked(it->second.token->grant, token->grant);
+    }
+  }
+  return CacheEntry{std::move(token), answer.secret_expire_time};
+}
+
+CacheEntry GrantCache::PutValidatedAt(const Digest& digest, Grant grant,
+                                      absl::Time secret_expire_time,
+                                      bool overwrite, int64_t revision) {
   Intern(grant);
   auto token = std::make_shared<CachedToken>();
   token->grant = std::move(grant);
   token->generation = generation_.load(std::memory_order_acquire);
+  token->revision = revision;
 
   Shard& shard = ShardFor(digest);
   CacheEntry entry;
@@ -205,10 +309,38 @@ CacheEntry GrantCache::PutUnknown(const Digest& digest, bool overwrite) {
   return CacheEntry();
 }
 
-void GrantCache::Apply(GrantUpdate update) {
+void GrantCache::Apply(GrantUpdate update, int64_t revision) {
   Intern(update.grant);
-  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  if (options_.mode != CacheMode::kUsed) {
+    ApplyUpdate(std::move(update), revision, /*held_only=*/false);
+    return;
+  }
+  absl::MutexLock feed(&feed_mu_);
+  std::vector<uint64_t> keys;
+  keys.reserve(1 + update.secrets.size());
+  keys.push_back(FeedLedger::TokenKey(update.grant.token_id));
+  for (const SecretState& secret : update.secrets) {
+    keys.push_back(FeedLedger::DigestKey(secret.digest));
+  }
+  ledger_.Record(revision, keys);
+  ApplyUpdate(std::move(update), revision, /*held_only=*/true);
+  TrimToBound(Digest{});
+  UpdateSizeGauge();
+}
 
+void GrantCache::ApplyOther(int64_t revision) {
+  if (options_.mode != CacheMode::kUsed) return;
+  absl::MutexLock feed(&feed_mu_);
+  ledger_.Record(revision, {});
+}
+
+void GrantCache::ApplyUpdate(GrantUpdate update, int64_t revision,
+                             bool held_only) {
+  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  // A held state newer than the event already reflects it.
+  auto newer = [revision](const CachedToken& held) {
+    return revision > 0 && held.revision > revision;
+  };
   if (update.secrets.empty()) {
     // No digests named: update whatever is held for the token.
     for (int i = 0; i < kShards; ++i) {
@@ -216,10 +348,12 @@ void GrantCache::Apply(GrantUpdate update) {
       absl::MutexLock lock(&shard.mu);
       for (auto& [digest, entry] : shard.grants) {
         if (entry.token->grant.token_id != update.grant.token_id) continue;
+        if (newer(*entry.token)) continue;
         auto token = std::make_shared<CachedToken>();
         token->grant = update.grant;
         KeepRevoked(entry.token->grant, token->grant);
         token->generation = generation;
+        token->revision = revision;
         entry.token = std::move(token);
       }
     }
@@ -230,14 +364,30 @@ void GrantCache::Apply(GrantUpdate update) {
   auto token = std::make_shared<CachedToken>();
   token->grant = std::move(update.grant);
   token->generation = generation;
-  // What is held for the token now (through any of its digests), for R10.
+  token->revision = revision;
+  // What is held for the token now (through any of its digests), for R10,
+  // for the revision rule and (held_only) whether it is held at all.
+  bool held = false;
   for (const SecretState& secret : update.secrets) {
     Shard& shard = ShardFor(secret.digest);
     absl::ReaderMutexLock lock(&shard.mu);
     auto it = shard.grants.find(secret.digest);
-    if (it != shard.grants.end()) {
-      KeepRevoked(it->second.token->grant, token->grant);
+    if (it == shard.grants.end() ||
+        it->second.token->grant.token_id != token->grant.token_id) {
+      continue;
     }
+    if (newer(*it->second.token)) return;
+    held = true;
+    KeepRevoked(it->second.token->grant, token->grant);
+  }
+  if (held_only && !held) {
+    // Not held: only a digest remembered as unknown is affected.
+    for (const SecretState& secret : update.secrets) {
+      ForgetUnknown(secret.digest);
+    }
+    ignored_events_.Inc();
+    UpdateSizeGauge();
+    return;
   }
   std::shared_ptr<const CachedToken> published = std::move(token);
   for (const SecretState& secret : update.secrets) {
@@ -250,9 +400,22 @@ void GrantCache::Apply(GrantUpdate update) {
 
 void GrantCache::BeginSnapshot() {
   generation_.fetch_add(1, std::memory_order_acq_rel);
+  if (options_.mode != CacheMode::kUsed) return;
+  absl::MutexLock feed(&feed_mu_);
+  ledger_.Break();
 }
 
-void GrantCache::FinishSnapshot() {
+void GrantCache::FinishSnapshot(int64_t revision) {
+  if (options_.mode != CacheMode::kUsed) {
+    DropOlderGenerations();
+    return;
+  }
+  absl::MutexLock feed(&feed_mu_);
+  DropOlderGenerations();
+  ledger_.Resume(revision);
+}
+
+void GrantCache::DropOlderGenerations() {
   const uint64_t generation = generation_.load(std::memory_order_acquire);
   for (int i = 0; i < kShards; ++i) {
     Shard& shard = shards_[i];

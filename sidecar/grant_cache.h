@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/secret.h"
+#include "sidecar/feed_ledger.h"
 #include "sidecar/grant.h"
 #include "sidecar/metrics.h"
 
@@ -46,6 +48,16 @@
 //    a later non-revoked state for it (a late or reordered answer) keeps the
 //    revoked status.
 //
+// Modes (docs/cache-modes.md):
+//  * kFull: the watch stream's snapshot fills the cache with every grant and
+//    every event is applied.
+//  * kUsed: only grants a request needed (ValidateToken answers) are held,
+//    at most `max_grants` digests (arbitrary ones evicted beyond); events
+//    update held tokens and are otherwise only recorded in a FeedLedger, which
+//    decides whether an answer may be kept (PutAnswer).
+// In both modes a token's state carries the revision it reflects, and an
+// event at or below it is not applied to it (the state held is newer).
+//
 // Thread-safe. Never logs; digests never leave this class.
 namespace pat::sidecar {
 
@@ -64,6 +76,8 @@ struct CachedToken {
   Grant grant;
   // Snapshot generation that last wrote it (see BeginSnapshot).
   uint64_t generation = 0;
+  // The feed revision the state reflects (0: unknown).
+  int64_t revision = 0;
 };
 
 // What the cache holds for one digest.
@@ -83,9 +97,26 @@ struct CacheLookup {
   CacheEntry entry;  // kFound
 };
 
+enum class CacheMode { kFull, kUsed };
+
 struct GrantCacheOptions {
   absl::Duration negative_ttl = absl::Seconds(5);
   size_t max_negative = 100000;
+  CacheMode mode = CacheMode::kFull;
+  // kUsed: digests held at most.
+  size_t max_grants = 50000;
+  // kUsed: keys the FeedLedger remembers (events older than that many keys
+  // make an answer taken before them be asked again).
+  size_t ledger_keys = 65536;
+};
+
+// One ValidateToken answer.
+struct ValidateAnswer {
+  bool found = false;
+  Grant grant;  // found
+  absl::Time secret_expire_time = absl::InfinitePast();
+  // The feed revision it reflects (0: unknown).
+  int64_t revision = 0;
 };
 
 class GrantCache {
@@ -113,6 +144,13 @@ class GrantCache {
   // digest is remembered as unknown and an empty entry is returned.
   CacheEntry PutUnknown(const Digest& digest, bool overwrite);
 
+  // A ValidateToken answer, by the mode's rule: kFull as PutValidated /
+  // PutUnknown; kUsed keeps it only when the FeedLedger says it is current
+  // (nullopt when an event after it may have changed it: ask again; the
+  // answer itself, not kept, while a snapshot is in progress).
+  std::optional<CacheEntry> PutAnswer(const Digest& digest,
+                                      ValidateAnswer answer, bool overwrite);
+
   // --- Watch stream ---
 
   // Applies one grant event (the token's full new state and its secrets):
@@ -123,14 +161,21 @@ class GrantCache {
   // ended) keeps its old entry, which its own end already denies, until the
   // next snapshot drops it: there is no per-token digest index, to stay
   // compact.
-  void Apply(GrantUpdate update);
+  // `revision`: the event's (0: unknown, always applied). kUsed: applied
+  // only to tokens held; recorded in the ledger either way.
+  void Apply(GrantUpdate update, int64_t revision = 0);
+  // A live event that is not a grant event (directory), for the ledger.
+  void ApplyOther(int64_t revision);
   // Starts a snapshot: later Apply()/PutValidated() calls are tagged with a
   // new generation. Snapshot events are applied as they arrive (each is at
   // least as new as what is held).
   void BeginSnapshot();
-  // Ends a snapshot: drops every grant the snapshot did not name (tagged
-  // with an older generation).
-  void FinishSnapshot();
+  // Ends a snapshot at `revision`: drops every grant the snapshot did not
+  // name (tagged with an older generation; in kUsed, every grant held before
+  // it), and the ledger continues from `revision`.
+  void FinishSnapshot(int64_t revision = 0);
+
+  CacheMode mode() const { return options_.mode; }
 
   // --- Sync state ---
 
@@ -162,6 +207,18 @@ class GrantCache {
   };
 
   Shard& ShardFor(const Digest& d) const;
+  CacheEntry PutValidatedAt(const Digest& digest, Grant grant,
+                            absl::Time secret_expire_time, bool overwrite,
+                            int64_t revision);
+  std::optional<CacheEntry> PutUsed(const Digest& digest, ValidateAnswer answer,
+                                    bool overwrite);
+  void ApplyUpdate(GrantUpdate update, int64_t revision, bool held_only);
+  void ForgetUnknown(const Digest& digest);
+  void DropOlderGenerations();
+  // kUsed: drops digests other than `keep` while more than max_grants are
+  // held. Every store in kUsed runs under feed_mu_, so no other store holds
+  // a shard lock meanwhile.
+  void TrimToBound(const Digest& keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(feed_mu_);
   // Interns grant->scopes.
   void Intern(Grant& grant);
   // Replaces the entry for `digest` (or inserts it) and forgets the digest
@@ -179,6 +236,9 @@ class GrantCache {
   Counter& misses_;
   Gauge& size_gauge_;
   Gauge& negative_gauge_;
+  Counter& evictions_;
+  Counter& asked_again_;
+  Counter& ignored_events_;
 
   std::unique_ptr<Shard[]> shards_;
   std::atomic<size_t> size_{0};
@@ -186,6 +246,11 @@ class GrantCache {
   std::atomic<uint64_t> generation_{1};
   std::atomic<bool> synced_{false};
   std::atomic<int64_t> last_contact_unix_nanos_{INT64_MIN};
+
+  // kUsed: orders events against answers (taken before any shard lock).
+  absl::Mutex feed_mu_;
+  FeedLedger ledger_ ABSL_GUARDED_BY(feed_mu_);
+  int trim_next_ ABSL_GUARDED_BY(feed_mu_) = 0;
 
   absl::Mutex intern_mu_;
   absl::flat_hash_map<std::string, ScopeSet> interned_

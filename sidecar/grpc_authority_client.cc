@@ -319,6 +319,7 @@ absl::StatusOr<ValidateResult> ValidateAnswer(
     const v1::ValidateTokenResponse& response) {
   ValidateResult result;
   result.found = response.found();
+  result.revision = response.revision();
   if (!result.found) return result;
   result.grant = GrantFromProto(response.grant());
   result.secret_expire_time =
@@ -345,10 +346,11 @@ absl::StatusOr<ResolvedChain> ResolveAnswer(
 class GrpcWatchStream final : public WatchStream {
  public:
   GrpcWatchStream(v1::IntrospectionService::Stub& stub, int64_t since,
-                  Counter& errors)
+                  bool directory_only, Counter& errors)
       : errors_(errors) {
     v1::WatchGrantsRequest request;
     request.set_since_revision(since);
+    request.set_directory_only(directory_only);
     reader_ = stub.WatchGrants(&context_, request);
   }
 
@@ -544,11 +546,11 @@ absl::Status GrpcAuthorityClient::ReportUsageWithCounts(
   return absl::OkStatus();
 }
 
-std::unique_ptr<WatchStream> GrpcAuthorityClient::Watch(
-    int64_t since_revision) {
+std::unique_ptr<WatchStream> GrpcAuthorityClient::Watch(int64_t since_revision,
+                                                        bool directory_only) {
   impl_->watch.calls->Inc();
-  return std::make_unique<GrpcWatchStream>(*impl_->stub, since_revision,
-                                           *impl_->watch.errors);
+  return std::make_unique<GrpcWatchStream>(
+      *impl_->stub, since_revision, directory_only, *impl_->watch.errors);
 }
 
 }  // namespace pat::sidecar

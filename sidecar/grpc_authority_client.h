@@ -58,7 +58,8 @@ class GrpcAuthorityClient final : public AuthorityClient {
   absl::Status ReportUsageWithCounts(
       absl::Span<const UsageRecord> records,
       absl::Span<const UsageCountRecord> counts) override;
-  std::unique_ptr<WatchStream> Watch(int64_t since_revision) override;
+  std::unique_ptr<WatchStream> Watch(int64_t since_revision,
+                                     bool directory_only) override;
 
   struct Impl;  // implementation (gRPC stub, calls in flight, metrics)
 

@@ -109,6 +109,14 @@ ABSL_FLAG(int64_t, max_pending_lookups, 1024,
 ABSL_FLAG(int64_t, max_pending_lookups_per_client, 32,
           "Requests of one client address that may wait on the authority at "
           "once; beyond: 429 rate_limited.");
+ABSL_FLAG(std::string, cache_mode, "full",
+          "used: hold only the grants requests needed (first request of a "
+          "token: one ValidateToken; start-up reads the directory only). "
+          "full: hold every grant from the watch snapshot. See "
+          "docs/cache-modes.md.");
+ABSL_FLAG(int64_t, cache_max_grants, 50000,
+          "--cache_mode=used: secret digests held at most (others are "
+          "dropped and fetched again when used).");
 
 namespace {
 
@@ -176,6 +184,8 @@ int Serve() {
   raw.upstream_timeout = absl::GetFlag(FLAGS_upstream_timeout);
   raw.allow_routing_headers = absl::GetFlag(FLAGS_allow_routing_headers);
   raw.max_pending_lookups = absl::GetFlag(FLAGS_max_pending_lookups);
+  raw.cache_mode = absl::GetFlag(FLAGS_cache_mode);
+  raw.cache_max_grants = absl::GetFlag(FLAGS_cache_max_grants);
   raw.max_pending_lookups_per_client =
       absl::GetFlag(FLAGS_max_pending_lookups_per_client);
   absl::StatusOr<SidecarConfig> config = ValidateSidecarConfig(std::move(raw));
@@ -198,6 +208,7 @@ int Serve() {
        {"admin_port", (*server)->admin_port()}});
   Log({{"msg", "config"},
        {"api", config->api},
+       {"cache_mode", config->cache_mode},
        {"upstream", config->upstream},
        {"authority", config->authority},
        {"insecure", config->insecure},

@@ -328,12 +328,8 @@ void PatAuthorizer::FetchGrant(const Digest& digest, bool overwrite,
         p.held = *fetched;
         Continue(std::move(p));
       };
-  const GrantFlights::Joined joined = flights_.Join(digest, waiter, [&] {
-    client_.ValidateToken(
-        digest, [this, digest, overwrite](absl::StatusOr<ValidateResult> a) {
-          flights_.Complete(digest, Store(digest, std::move(a), overwrite));
-        });
-  });
+  const GrantFlights::Joined joined = flights_.Join(
+      digest, waiter, [&] { Ask(digest, overwrite, /*attempt=*/1); });
   switch (joined) {
     case GrantFlights::Joined::kStarted:
       break;
@@ -346,13 +342,35 @@ void PatAuthorizer::FetchGrant(const Digest& digest, bool overwrite,
   }
 }
 
-PatAuthorizer::Fetched PatAuthorizer::Store(
+void PatAuthorizer::Ask(const Digest& digest, bool overwrite, int attempt) {
+  client_.ValidateToken(digest, [this, digest, overwrite,
+                                 attempt](absl::StatusOr<ValidateResult> a) {
+    std::optional<Fetched> stored = Store(digest, std::move(a), overwrite);
+    if (!stored.has_value()) {
+      if (attempt < kAnswerAttempts) {
+        Ask(digest, overwrite, attempt + 1);
+        return;
+      }
+      stored = Fetched(absl::UnavailableError(
+          "the authority's answers are older than the watch stream"));
+    }
+    flights_.Complete(digest, *std::move(stored));
+  });
+}
+
+std::optional<PatAuthorizer::Fetched> PatAuthorizer::Store(
     const Digest& digest, absl::StatusOr<ValidateResult> answer,
     bool overwrite) {
-  if (!answer.ok()) return answer.status();
-  if (!answer->found) return grants_.PutUnknown(digest, overwrite);
-  return grants_.PutValidated(digest, std::move(answer->grant),
-                              answer->secret_expire_time, overwrite);
+  if (!answer.ok()) return Fetched(answer.status());
+  ValidateAnswer put;
+  put.found = answer->found;
+  put.grant = std::move(answer->grant);
+  put.secret_expire_time = answer->secret_expire_time;
+  put.revision = answer->revision;
+  std::optional<CacheEntry> held =
+      grants_.PutAnswer(digest, std::move(put), overwrite);
+  if (!held.has_value()) return std::nullopt;
+  return Fetched(*std::move(held));
 }
 
 void PatAuthorizer::Continue(Pending pending) {

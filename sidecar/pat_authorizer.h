@@ -101,6 +101,10 @@ class PatAuthorizer final : public Authorizer {
 
   const MissLimiter& limiter() const { return limiter_; }
 
+  // ValidateToken calls per miss when the cache cannot use the answers
+  // (GrantCache::PutAnswer asks again); then 503 authority_unavailable.
+  static constexpr int kAnswerAttempts = 3;
+
   // One request past step 2's offline part (moved along the pipeline, and
   // into the authority client's callback when it has to wait).
   struct Pending;
@@ -120,8 +124,14 @@ class PatAuthorizer final : public Authorizer {
   // the cache, then Continue(). `overwrite`: replace what the cache holds
   // (revalidation).
   void FetchGrant(const Digest& digest, bool overwrite, Pending pending);
-  Fetched Store(const Digest& digest, absl::StatusOr<ValidateResult> answer,
-                bool overwrite);
+  // One ValidateToken call of the flight for `digest`; an answer the cache
+  // cannot use (GrantCache::PutAnswer) is asked again, at most
+  // kAnswerAttempts times in all, then the flight fails UNAVAILABLE.
+  void Ask(const Digest& digest, bool overwrite, int attempt);
+  // nullopt: ask again.
+  std::optional<Fetched> Store(const Digest& digest,
+                               absl::StatusOr<ValidateResult> answer,
+                               bool overwrite);
   // Steps 2 (grant state) to 5 with the grant in `pending`.
   void Continue(Pending pending);
   // Steps 3-5; may go asynchronous for a remote resource lookup.

@@ -102,6 +102,8 @@ absl::Status ValidateFrontLimits(SidecarConfig& config) {
                                                    config.body_limit)));
   PAT_RETURN_IF_ERROR(CheckRange("max_pending_lookups",
                                  config.max_pending_lookups, 1, 1 << 20));
+  PAT_RETURN_IF_ERROR(
+      CheckRange("cache_max_grants", config.cache_max_grants, 1, 10000000));
   PAT_RETURN_IF_ERROR(CheckRange("max_pending_lookups_per_client",
                                  config.max_pending_lookups_per_client, 1,
                                  config.max_pending_lookups));
@@ -190,6 +192,10 @@ absl::StatusOr<SidecarConfig> ValidateSidecarConfig(SidecarConfig raw) {
                          ReadFile("tls_key", config.tls_key_path));
   }
 
+  if (config.cache_mode != "used" && config.cache_mode != "full") {
+    return FlagError("cache_mode", "must be used or full");
+  }
+  config.cache_used_only = config.cache_mode == "used";
   if (config.api == "rest") {
     config.api_kind = TokenKind::kRestApi;
   } else if (config.api == "npm") {

@@ -43,9 +43,16 @@ struct SidecarConfig {
   // client address (429 beyond).
   int64_t max_pending_lookups = 1024;
   int64_t max_pending_lookups_per_client = 32;
+  // Which grants the cache holds (docs/cache-modes.md): "used" (the grants
+  // requests needed, fetched by ValidateToken; the snapshot carries the
+  // directory only) or "full" (every grant, from the snapshot).
+  std::string cache_mode = "full";
+  // used: digests held at most (arbitrary ones are dropped beyond).
+  int64_t cache_max_grants = 50000;
 
   // --- Filled in by ValidateSidecarConfig ---
   TokenKind api_kind = TokenKind::kUnspecified;
+  bool cache_used_only = false;  // cache_mode == "used"
   std::string catalog_text;  // the catalog in effect (file or built-in)
   std::string tls_ca_pem;
   std::string tls_cert_pem;
@@ -75,7 +82,8 @@ struct SidecarConfig {
 //  * --idle_timeout, --header_timeout, --body_timeout, --upstream_timeout:
 //    > 0 and at most 24h;
 //  * --allow_routing_headers: comma-separated names from the routing
-//    header list (sidecar/header_rewrite.h), or empty.
+//    header list (sidecar/header_rewrite.h), or empty;
+//  * --cache_mode: used or full; --cache_max_grants: 1..10000000.
 absl::StatusOr<SidecarConfig> ValidateSidecarConfig(SidecarConfig raw);
 
 }  // namespace pat::sidecar

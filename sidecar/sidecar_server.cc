@@ -37,7 +37,11 @@ absl::Status SidecarServer::Build(const SidecarConfig& config) {
     PAT_ASSIGN_OR_RETURN(client_,
                          GrpcAuthorityClient::Create(client_config, metrics_));
   }
-  grants_ = std::make_unique<GrantCache>(clock, metrics_, deps_.cache);
+  GrantCacheOptions cache_options = deps_.cache;
+  cache_options.mode =
+      config.cache_used_only ? CacheMode::kUsed : CacheMode::kFull;
+  cache_options.max_grants = static_cast<size_t>(config.cache_max_grants);
+  grants_ = std::make_unique<GrantCache>(clock, metrics_, cache_options);
   directory_ = std::make_unique<DirectoryCache>(client_.get(), metrics_,
                                                 deps_.directory);
   PAT_ASSIGN_OR_RETURN(

@@ -119,7 +119,8 @@ void Watcher::Run() {
   while (!Stopping()) {
     const int64_t since = resume_ok_ ? revision_.load() : 0;
     if (sessions_.fetch_add(1) > 0) reconnects_.Inc();
-    std::unique_ptr<WatchStream> stream = client_.Watch(since);
+    std::unique_ptr<WatchStream> stream =
+        client_.Watch(since, grants_.mode() == CacheMode::kUsed);
     {
       absl::MutexLock lock(&mu_);
       current_ = stream.get();
@@ -140,6 +141,8 @@ void Watcher::Run() {
     if (end == SessionEnd::kStopped) break;
     if (end == SessionEnd::kGap) {
       resume_ok_ = false;
+      // Events were lost: no answer may be kept until the new snapshot.
+      grants_.BeginSnapshot();
       resyncs_.fetch_add(1);
       resyncs_counter_.Inc();
       Log(nlohmann::json{{"msg", "watch gap: events were lost, resyncing"},
@@ -224,7 +227,7 @@ Watcher::SessionEnd Watcher::RunSession(WatchStream& stream, int64_t since,
       }
       case WatchMessage::Type::kSynced:
         if (snapshot && !synced_here) {
-          grants_.FinishSnapshot();
+          grants_.FinishSnapshot(message.revision);
           directory_.FinishSnapshot();
           revision_.store(message.revision, std::memory_order_release);
           revision_gauge_.Set(message.revision);
@@ -258,8 +261,8 @@ Watcher::SessionEnd Watcher::RunSession(WatchStream& stream, int64_t since,
 void Watcher::ApplyEvent(WatchMessage& message) {
   switch (message.change) {
     case WatchMessage::Change::kGrant:
-      grants_.Apply(std::move(message.grant));
-      break;
+      grants_.Apply(std::move(message.grant), message.revision);
+      return;
     case WatchMessage::Change::kResourceUpserted:
       directory_.Upsert(message.resource);
       break;
@@ -272,6 +275,7 @@ void Watcher::ApplyEvent(WatchMessage& message) {
     case WatchMessage::Change::kNone:
       break;
   }
+  if (!message.snapshot) grants_.ApplyOther(message.revision);
 }
 
 }  // namespace pat::sidecar

@@ -48,10 +48,12 @@ using Messages = std::vector<v1::WatchGrantsResponse>;
 // One WatchGrants stream, read by its own thread into a list.
 class Watcher {
  public:
-  Watcher(v1::IntrospectionService::Stub& stub, int64_t since) {
+  Watcher(v1::IntrospectionService::Stub& stub, int64_t since,
+          bool directory_only = false) {
     ctx_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(10)));
     v1::WatchGrantsRequest request;
     request.set_since_revision(since);
+    request.set_directory_only(directory_only);
     reader_ = stub.WatchGrants(&ctx_, request);
     thread_ = std::thread([this] { ReadAll(); });
   }
@@ -551,6 +553,52 @@ TEST_F(FeedTest, RevisionsArriveInOrderWhenTheFirstWriterCommitsLast) {
   EXPECT_EQ(Revisions(live), Range(synced, 2));
   EXPECT_EQ(live[0].plan_upserted().id(), "7000000001");
   EXPECT_EQ(live[1].plan_upserted().id(), "7000000002");
+}
+
+// The used-only sidecar cache mode's stream: a snapshot of plans and
+// resources only, then the synced marker and every live event, grant events
+// included; ValidateToken says which revision its answer reflects.
+TEST_F(FeedTest, DirectoryOnlySnapshotThenEveryLiveEvent) {
+  v1::CreateTokenResponse first = NewToken();
+  ASSERT_FALSE(HasFailure());
+  const int64_t head = FeedHead(h());
+  Watcher w(h().introspection(), 0, /*directory_only=*/true);
+  ASSERT_TRUE(w.WaitFor(Synced));
+  Messages m = w.messages();
+  EXPECT_EQ(SyncedRevision(m), head);
+  int plans = 0;
+  int resources = 0;
+  for (const v1::WatchGrantsResponse& r : SnapshotMessages(m)) {
+    ASSERT_TRUE(r.has_event());
+    EXPECT_TRUE(r.snapshot());
+    EXPECT_FALSE(r.event().has_grant()) << "a grant in a directory snapshot";
+    EXPECT_EQ(r.event().secrets_size(), 0);
+    plans += r.event().has_plan_upserted();
+    resources += r.event().has_resource_upserted();
+  }
+  EXPECT_EQ(plans, 3);
+  EXPECT_EQ(resources, 10);
+
+  // ValidateToken's revision: at least the head that holds the token.
+  v1::ValidateTokenResponse v = Validate(h(), first.secret());
+  ASSERT_TRUE(v.found());
+  EXPECT_GE(v.revision(), head);
+  v1::CreateTokenResponse second = NewToken();
+  MustRevoke(h(), kAlice, kPlanA, second.token().id());
+  ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(w.WaitFor(HasLiveEvents(2)));
+  const std::vector<v1::GrantEvent> live = LiveEvents(w.messages());
+  ASSERT_EQ(Revisions(live), Range(head, 2));
+  EXPECT_EQ(live[0].grant().token_id(), second.token().id());
+  EXPECT_EQ(live[1].grant().status(), v1::TOKEN_STATUS_REVOKED);
+  v = Validate(h(), second.secret());
+  EXPECT_EQ(v.grant().status(), v1::TOKEN_STATUS_REVOKED);
+  EXPECT_GE(v.revision(), head + 2) << "a read-your-writes answer after the "
+                                       "revoke reflects the revoke's revision";
+  const v1::ValidateTokenResponse unknown =
+      Validate(h(), "figp_" + std::string(40, 'b'));
+  EXPECT_FALSE(unknown.found());
+  EXPECT_GE(unknown.revision(), head + 2) << "not-found answers carry it too";
 }
 
 TEST_F(FeedTest, HundredWatchersShareOneDatabaseReader) {

@@ -246,7 +246,18 @@ class FakeAuthority final : public v1::IntrospectionService::Service {
     gate_closed_ = false;
   }
 
+  // ValidateToken answers claim to reflect `revision` (an answer taken
+  // before later commits); -1: the current revision (the default).
+  void PinValidateRevision(int64_t revision) {
+    absl::MutexLock lock(&mu_);
+    validate_revision_ = revision;
+  }
+
   // --- Observations ---
+  int directory_only_requests() const {
+    absl::MutexLock lock(&mu_);
+    return directory_only_requests_;
+  }
   int64_t revision() const {
     absl::MutexLock lock(&mu_);
     return revision_;
@@ -292,9 +303,13 @@ class FakeAuthority final : public v1::IntrospectionService::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "secret_sha256: must be 32 bytes");
     }
+    // The truth is at revision_ (validate_revision_ when a test pins it).
+    const int64_t answer_revision =
+        validate_revision_ >= 0 ? validate_revision_ : revision_;
     auto only = validate_only_.find(request->secret_sha256());
     if (only != validate_only_.end()) {
       *response = only->second;
+      response->set_revision(answer_revision);
       return grpc::Status::OK;
     }
     for (const auto& [token_id, event] : grants_) {
@@ -303,11 +318,13 @@ class FakeAuthority final : public v1::IntrospectionService::Service {
           response->set_found(true);
           *response->mutable_grant() = event.grant();
           *response->mutable_secret_expire_time() = s.expire_time();
+          response->set_revision(answer_revision);
           return grpc::Status::OK;
         }
       }
     }
     response->set_found(false);
+    response->set_revision(answer_revision);
     return grpc::Status::OK;
   }
 
@@ -325,10 +342,12 @@ class FakeAuthority final : public v1::IntrospectionService::Service {
       stream_id = ++stream_seq_;
       open_stream_ids_.insert(stream_id);
       watch_requests_.push_back(request->since_revision());
+      if (request->directory_only()) ++directory_only_requests_;
       epoch = disconnect_epoch_;
       heartbeats = heartbeat_seq_;
       if (request->since_revision() <= 0) {
         for (const auto& [id, event] : grants_) {
+          if (request->directory_only()) break;
           out.emplace_back();
           *out.back().mutable_event() = event;
           out.back().set_snapshot(true);
@@ -464,6 +483,8 @@ class FakeAuthority final : public v1::IntrospectionService::Service {
   int heartbeat_seq_ ABSL_GUARDED_BY(mu_) = 0;
   int disconnect_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   bool gate_closed_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t validate_revision_ ABSL_GUARDED_BY(mu_) = -1;
+  int directory_only_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int open_streams_ ABSL_GUARDED_BY(mu_) = 0;
   int validate_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int resolve_calls_ ABSL_GUARDED_BY(mu_) = 0;
@@ -481,6 +502,9 @@ class Harness {
     TokenKind api = TokenKind::kRestApi;
     absl::Duration staleness_bound = absl::Seconds(30);
     GrantCacheOptions cache;
+    // --cache_mode (these tests default to the full-snapshot mode).
+    std::string cache_mode = "full";
+    int64_t cache_max_grants = 50000;
     bool usage_thread = false;
     UsageReporterOptions usage;
     MissLimits miss_limits;
@@ -524,10 +548,10 @@ class Harness {
     deps.watcher.idle_timeout = absl::Minutes(10);
     deps.start_watcher = false;
     deps.access_log_sink = [](absl::string_view) {};
-    sidecar =
-        *SidecarServer::Create(SidecarTestConfig(options_.api, config.target,
-                                                 options_.staleness_bound),
-                               std::move(deps));
+    sidecar = *SidecarServer::Create(
+        SidecarTestConfig(options_.api, config.target, options_.staleness_bound,
+                          options_.cache_mode, options_.cache_max_grants),
+        std::move(deps));
     metrics = &sidecar->metrics();
     client = &sidecar->authority_client();
     grants = &sidecar->grants();
@@ -545,8 +569,12 @@ class Harness {
   // A validated configuration for tests: loopback port 0, an upstream
   // nobody listens on (the authorizer tests never forward).
   static SidecarConfig SidecarTestConfig(TokenKind api, std::string authority,
-                                         absl::Duration staleness_bound) {
+                                         absl::Duration staleness_bound,
+                                         std::string cache_mode = "full",
+                                         int64_t cache_max_grants = 50000) {
     SidecarConfig raw;
+    raw.cache_mode = std::move(cache_mode);
+    raw.cache_max_grants = cache_max_grants;
     raw.listen = "127.0.0.1:0";
     raw.admin_listen = "127.0.0.1:0";
     raw.upstream = "http://127.0.0.1:9";

@@ -73,9 +73,10 @@ class ForwardingTokenStore : public TokenStore {
   absl::StatusOr<FeedPosition> GetFeedPosition(int64_t since) override {
     return base_.GetFeedPosition(since);
   }
-  absl::StatusOr<FeedSnapshot> ReadFeedSnapshot(
-      absl::Time now, absl::Duration keep_expired_for) override {
-    return base_.ReadFeedSnapshot(now, keep_expired_for);
+  absl::StatusOr<FeedSnapshot> ReadFeedSnapshot(absl::Time now,
+                                                absl::Duration keep_expired_for,
+                                                bool with_grants) override {
+    return base_.ReadFeedSnapshot(now, keep_expired_for, with_grants);
   }
   absl::StatusOr<std::vector<Resource>> ResolveResource(
       ResourceKind kind, const std::string& id) override {

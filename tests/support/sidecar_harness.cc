@@ -385,6 +385,7 @@ void SidecarStack::StartInto(const SidecarStackOptions& options,
   raw.insecure = true;
   raw.api = options.api == TokenKind::kNpmRegistry ? "npm" : "rest";
   raw.staleness_bound = options.staleness_bound;
+  raw.cache_mode = options.cache_mode;
   raw.workers = 4;
   auto config = ValidateSidecarConfig(std::move(raw));
   ASSERT_TRUE(config.ok()) << config.status();

@@ -170,6 +170,8 @@ struct SidecarStackOptions {
   absl::Duration rpc_timeout = absl::Seconds(2);
   // How often usage is reported (UsageReporterOptions::flush_interval).
   absl::Duration usage_flush_interval = absl::Seconds(10);
+  // --cache_mode (docs/cache-modes.md).
+  std::string cache_mode = "full";
 };
 
 // The production wiring of sidecar/main.cc (SidecarServer::Create), in
