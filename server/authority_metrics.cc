@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/version.h"
@@ -166,6 +167,17 @@ AuthorityMetrics::AuthorityMetrics(MetricsRegistry& registry)
       database_up(registry.GetGauge(
           "pat_authority_database_up",
           "1 when the readiness probe reached the database.")),
+      access_log_dropped(registry.GetCounter(
+          "pat_authority_access_log_dropped_total",
+          "Access-log lines dropped because stderr did not take them as "
+          "fast as RPCs ended (the writer's buffer was full).")),
+      validate_batches(registry.GetCounter(
+          "pat_authority_validate_batches_total",
+          "Batched reads that answered ValidateToken calls which missed "
+          "memory (one database statement each).")),
+      validate_batched_calls(registry.GetCounter(
+          "pat_authority_validate_batched_calls_total",
+          "ValidateToken calls answered by the batched reads.")),
       registry_(registry) {
   registry
       .GetGauge("pat_authority_build_info",
@@ -180,21 +192,46 @@ AuthorityMetrics::AuthorityMetrics(MetricsRegistry& registry)
   }
 }
 
-void AuthorityMetrics::RecordRpc(absl::string_view full_method,
-                                 absl::string_view code, double seconds) {
+RpcSeries::RpcSeries(MetricsRegistry& registry, RpcName name)
+    : registry_(registry),
+      service_(name.service),
+      method_(name.method),
+      duration_(registry.GetHistogram(
+          "pat_authority_rpc_duration_seconds", kRpcSecondsHelp,
+          {{"service", service_}, {"method", method_}}, DatabaseBuckets())) {}
+
+void RpcSeries::Record(absl::StatusCode code, double seconds) {
+  size_t index = static_cast<size_t>(code);
+  if (index >= by_code_.size())
+    index = static_cast<size_t>(absl::StatusCode::kUnknown);
+  Counter* counter = by_code_[index].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // GetCounter returns the same series for the same labels, so a race
+    // between two first uses stores the same pointer twice.
+    counter = &registry_.GetCounter(
+        "pat_authority_rpcs_total", kRpcsHelp,
+        {{"service", service_},
+         {"method", method_},
+         {"code",
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(index))}});
+    by_code_[index].store(counter, std::memory_order_release);
+  }
+  counter->Inc();
+  duration_.Observe(seconds);
+}
+
+RpcSeries& AuthorityMetrics::SeriesFor(absl::string_view full_method) {
+  {
+    absl::ReaderMutexLock lock(&series_mu_);
+    auto it = series_.find(full_method);
+    if (it != series_.end()) return *it->second;
+  }
   const RpcName name = ClassifyRpc(full_method);
-  registry_
-      .GetCounter("pat_authority_rpcs_total", kRpcsHelp,
-                  {{"service", std::string(name.service)},
-                   {"method", std::string(name.method)},
-                   {"code", std::string(code)}})
-      .Inc();
-  registry_
-      .GetHistogram("pat_authority_rpc_duration_seconds", kRpcSecondsHelp,
-                    {{"service", std::string(name.service)},
-                     {"method", std::string(name.method)}},
-                    DatabaseBuckets())
-      .Observe(seconds);
+  absl::MutexLock lock(&series_mu_);
+  std::unique_ptr<RpcSeries>& slot =
+      name.service == "other" ? other_series_ : series_[full_method];
+  if (slot == nullptr) slot = std::make_unique<RpcSeries>(registry_, name);
+  return *slot;
 }
 
 void AuthorityMetrics::RecordLifecycle(absl::string_view action) {

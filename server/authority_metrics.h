@@ -1,7 +1,16 @@
 #ifndef PAT_SERVER_AUTHORITY_METRICS_H_
 #define PAT_SERVER_AUTHORITY_METRICS_H_
 
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 
 // The authority's metrics (served on --admin_listen /metrics). Every series
@@ -12,6 +21,9 @@
 //
 //   pat_authority_rpcs_total{service,method,code}            counter
 //   pat_authority_rpc_duration_seconds{service,method}       histogram
+//   pat_authority_access_log_dropped_total                   counter
+//       access-log lines dropped because stderr did not keep up
+//       (server/log_line_writer.h)
 //   pat_authority_db_pool_size / _open / _in_use             gauges
 //   pat_authority_db_pool_wait_seconds                       histogram
 //   pat_authority_db_pool_timeouts_total                     counter
@@ -35,6 +47,10 @@
 //       ValidateToken secret lookups answered from memory or read from the
 //       database (server/validate_memory.h)
 //   pat_authority_validate_memory_entries                    gauge
+//   pat_authority_validate_batches_total                     counter
+//   pat_authority_validate_batched_calls_total               counter
+//       ValidateToken calls that missed memory, and the batched reads that
+//       answered them (server/validate_batcher.h)
 //   pat_authority_lifecycle_actions_total{action}            counter
 //       action: create, update, refresh, revoke
 //   pat_authority_rate_limited_total{limit="actor"|"caller"}  counter
@@ -44,15 +60,44 @@
 //   pat_authority_build_info{version,commit}                 gauge (1)
 namespace pat {
 
+// Splits "/pat.v1.TokenService/CreateToken" into service and method when
+// the method belongs to a service the authority serves; {"other", "other"}
+// otherwise.
+struct RpcName {
+  absl::string_view service;
+  absl::string_view method;
+};
+RpcName ClassifyRpc(absl::string_view full_method);
+
+// The series of one RPC method: resolved once per method, so recording an
+// RPC costs no name classification, label building or registry lookup.
+class RpcSeries {
+ public:
+  RpcSeries(MetricsRegistry& registry, RpcName name);
+
+  // service/method point into this object (or at static "other").
+  RpcName name() const { return {service_, method_}; }
+  void Record(absl::StatusCode code, double seconds);
+
+ private:
+  MetricsRegistry& registry_;
+  const std::string service_;
+  const std::string method_;
+  Histogram& duration_;
+  // One counter per gRPC code, created on first use (so only codes that
+  // happened are exposed, as before).
+  std::array<std::atomic<Counter*>, 17> by_code_{};
+};
+
 class AuthorityMetrics {
  public:
   explicit AuthorityMetrics(MetricsRegistry& registry);
 
   MetricsRegistry& registry() { return registry_; }
 
-  // "other" for names outside the registered services (bounded labels).
-  void RecordRpc(absl::string_view full_method, absl::string_view code,
-                 double seconds);
+  // The series of `full_method` ("other" outside the registered services).
+  // Held for the life of this object; at most one per registered method.
+  RpcSeries& SeriesFor(absl::string_view full_method);
   // action: "create", "update", "refresh" or "revoke".
   void RecordLifecycle(absl::string_view action);
 
@@ -85,19 +130,18 @@ class AuthorityMetrics {
   Counter& rate_limited_caller;
   Gauge& ready;
   Gauge& database_up;
+  Counter& access_log_dropped;
+  Counter& validate_batches;
+  Counter& validate_batched_calls;
 
  private:
   MetricsRegistry& registry_;
+  absl::Mutex series_mu_;
+  // Keyed by the full method name, registered methods only.
+  absl::flat_hash_map<std::string, std::unique_ptr<RpcSeries>> series_
+      ABSL_GUARDED_BY(series_mu_);
+  std::unique_ptr<RpcSeries> other_series_ ABSL_GUARDED_BY(series_mu_);
 };
-
-// Splits "/pat.v1.TokenService/CreateToken" into service and method when
-// the method belongs to a service the authority serves; {"other", "other"}
-// otherwise.
-struct RpcName {
-  absl::string_view service;
-  absl::string_view method;
-};
-RpcName ClassifyRpc(absl::string_view full_method);
 
 }  // namespace pat
 

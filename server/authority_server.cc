@@ -28,11 +28,13 @@
 #include "pat/v1/leak_intake.grpc.pb.h"
 #include "server/blocking_workers.h"
 #include "server/caller_auth.h"
+#include "server/db_deadline.h"
 #include "server/db_pool.h"
 #include "server/directory_service.h"
 #include "server/grant_feed.h"
 #include "server/introspection_service.h"
 #include "server/leak_intake.h"
+#include "server/log_line_writer.h"
 #include "server/migrations.h"
 #include "server/pg_token_store.h"
 #include "server/pg_usage_store.h"
@@ -56,6 +58,8 @@ constexpr int kMaxReceiveMessageBytes = 4 * 1024 * 1024;
 // ValidateToken calls waiting for a database read beyond the pool's
 // connections; more are refused UNAVAILABLE "busy" (sidecars retry).
 constexpr size_t kValidateQueue = 4096;
+// Threads reading ValidateToken's batched misses.
+constexpr int kValidateReaders = 4;
 // WatchGrants database work: threads (mostly waiting on a shared snapshot
 // read, which SnapshotShare bounds) and queued stream starts.
 constexpr int kWatchWorkers = 8;
@@ -196,10 +200,16 @@ class AuthorityServerImpl final : public AuthorityServer {
   // ValidateToken's database reads when memory is off.
   std::unique_ptr<SecretSource> database_secrets_;
   std::unique_ptr<CallerAuth> auth_;
+  // The access log's writer; outlives server_ (declared first), so every
+  // RPC's line is appended before it flushes in its destructor.
+  std::unique_ptr<LogLineWriter> access_log_;
   std::unique_ptr<TokenServiceLimits> token_limits_;
   std::unique_ptr<TokenServiceImpl> token_service_;
   std::unique_ptr<DirectoryServiceImpl> directory_service_;
-  std::unique_ptr<BlockingWorkers> validate_workers_;
+  // RPC deadlines are wall-clock instants (gRPC's), not the injected
+  // domain clock that tests move: ValidateBatcher checks them on this one.
+  RealClock deadline_clock_;
+  std::unique_ptr<ValidateBatcher> validate_batcher_;
   // Stopped (running every accepted task) before the fanout they read.
   std::unique_ptr<WatchFanout> watch_fanout_;
   std::unique_ptr<BlockingWorkers> watch_workers_;
@@ -270,8 +280,26 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     feed_options.probes_unsent = &metrics->feed_probes_unsent;
   }
   PAT_ASSIGN_OR_RETURN(feed_, FeedHub::Start(std::move(feed_options), clock));
-  auto load_secret = [store = store_.get()](const Digest& digest) {
-    return store->LookupSecretWithHead(digest);
+  // One digest: the single-row statement; more: one statement per
+  // kMaxSecretsPerRead (each answer carries the head of its own read).
+  auto load_secret = [store = store_.get()](absl::Span<const Digest> digests)
+      -> absl::StatusOr<std::vector<SecretAtHead>> {
+    std::vector<SecretAtHead> out;
+    out.reserve(digests.size());
+    if (digests.size() == 1) {
+      PAT_ASSIGN_OR_RETURN(SecretAtHead read,
+                           store->LookupSecretWithHead(digests.front()));
+      out.push_back(std::move(read));
+      return out;
+    }
+    for (size_t i = 0; i < digests.size();
+         i += PgTokenStore::kMaxSecretsPerRead) {
+      PAT_ASSIGN_OR_RETURN(std::vector<SecretAtHead> part,
+                           store->LookupSecretsWithHead(digests.subspan(
+                               i, PgTokenStore::kMaxSecretsPerRead)));
+      for (SecretAtHead& a : part) out.push_back(std::move(a));
+    }
+    return out;
   };
   if (config.validate_memory_entries > 0) {
     ValidateMemoryOptions memory_options;
@@ -334,11 +362,27 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
         return introspection->ReadFeedSnapshot(/*with_grants=*/false);
       },
       share_options);
-  // ValidateToken calls that must read the database: as many at once as the
-  // pool has connections, and a bounded queue behind them.
-  PAT_ASSIGN_OR_RETURN(
-      validate_workers_,
-      BlockingWorkers::Create(config.db_pool_size, kValidateQueue));
+  // ValidateToken calls that must read the database: read in batches by
+  // up to kValidateReaders threads (one per 4 pool connections), a bounded
+  // queue behind them.
+  ValidateBatcher::Options batcher_options;
+  batcher_options.readers =
+      std::clamp(config.db_pool_size / 4, 1, kValidateReaders);
+  batcher_options.max_queued = kValidateQueue;
+  if (metrics != nullptr) {
+    batcher_options.reads = &metrics->validate_batches;
+    batcher_options.calls = &metrics->validate_batched_calls;
+  }
+  PAT_ASSIGN_OR_RETURN(validate_batcher_,
+                       ValidateBatcher::Create(
+                           batcher_options,
+                           [introspection = components_.introspection.get()](
+                               absl::Span<const std::string> digests,
+                               std::optional<absl::Time> deadline) {
+                             const ScopedDbDeadline scoped(deadline);
+                             return introspection->ValidateTokens(digests);
+                           },
+                           deadline_clock_));
   // WatchGrants: one serialization per event for every stream, and the
   // streams' database work (positions, shared snapshots, catch-up reads)
   // on a few threads of its own, so a start-up storm never queues
@@ -358,7 +402,7 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
                        WatchFanout::Start(*feed_, fanout_options));
   IntrospectionOptions introspection_options;
   introspection_options.metrics = metrics;
-  introspection_options.validate_workers = validate_workers_.get();
+  introspection_options.validate_batcher = validate_batcher_.get();
   introspection_options.fanout = watch_fanout_.get();
   introspection_options.watch_workers = watch_workers_.get();
   introspection_options.directory_snapshots = directory_snapshots_.get();
@@ -380,8 +424,12 @@ absl::Status AuthorityServerImpl::Start(const AuthorityConfig& config,
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
-    interceptors.push_back(
-        std::make_unique<RpcObserverFactory>(*metrics, *auth_));
+    access_log_ = std::make_unique<LogLineWriter>(LogLineWriter::Options{});
+    interceptors.push_back(std::make_unique<RpcObserverFactory>(
+        *metrics, *auth_,
+        [writer = access_log_.get(), metrics](const std::string& line) {
+          if (!writer->Write(line)) metrics->access_log_dropped.Inc();
+        }));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
   // gRPC's default (at most 2 idle polling threads) makes the sync server

@@ -24,6 +24,10 @@ class Watchdog {
     absl::MutexLock lock(&mu_);
     const uint64_t id = ++next_id_;
     entries_.emplace(id, Entry{fd, when});
+    // Only an entry due before the thread's next wake-up needs one: most
+    // are armed at an RPC deadline seconds away and removed long before, so
+    // arming costs no thread switch.
+    if (when < wake_at_) wake_ = true;
     return id;
   }
 
@@ -60,18 +64,20 @@ class Watchdog {
         next = std::min(next, it->second.when);
         ++it;
       }
-      const uint64_t seen = next_id_;
-      auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return next_id_ != seen;
-      };
-      // Wakes at the earliest time, or when an entry is added (it may be
-      // earlier); removals need no wake-up.
-      mu_.AwaitWithDeadline(absl::Condition(&changed), next);
+      // Wakes at the earliest time, or when an entry due earlier is added;
+      // removals need no wake-up (a wake-up for a removed entry finds
+      // nothing due and sleeps again).
+      wake_ = false;
+      wake_at_ = next;
+      mu_.AwaitWithDeadline(absl::Condition(&wake_), next);
     }
   }
 
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // The time the thread sleeps until, and whether it must wake before it.
+  absl::Time wake_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
   int64_t fired_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };

@@ -45,14 +45,18 @@ grpc::ServerUnaryReactor* IntrospectionServiceImpl::ValidateToken(
   }
   // The request and response live until Finish; the deadline is copied.
   const std::optional<absl::Time> deadline = RpcDeadline(*context);
-  auto read = [this, reactor, request, response, deadline] {
+  if (options_.validate_batcher == nullptr) {
     const ScopedDbDeadline scoped(deadline);
     reactor->Finish(ToGrpcStatus(ValidateResponse(
         introspection_.ValidateToken(request->secret_sha256()), *response)));
-  };
-  if (options_.validate_workers == nullptr) {
-    read();
-  } else if (!options_.validate_workers->TrySubmit(read)) {
+    return reactor;
+  }
+  if (!options_.validate_batcher->TrySubmit(
+          request->secret_sha256(), deadline,
+          [this, reactor, response](absl::StatusOr<ValidateResult> answer) {
+            reactor->Finish(
+                ToGrpcStatus(ValidateResponse(std::move(answer), *response)));
+          })) {
     reactor->Finish(ToGrpcStatus(
         absl::UnavailableError("the authority is busy; retry with backoff")));
   }

@@ -13,6 +13,7 @@
 #include "server/snapshot_share.h"
 #include "server/token_introspection.h"
 #include "server/usage_rpc.h"
+#include "server/validate_batcher.h"
 #include "server/watch_fanout.h"
 
 namespace pat {
@@ -26,10 +27,10 @@ struct IntrospectionOptions {
   AuthorityMetrics* metrics = nullptr;
   // Optional (must outlive the service): stores ReportUsage's counts.
   usage::UsageService* usage = nullptr;
-  // Where ValidateToken calls that must read the database run (must outlive
-  // the service, and every RPC: stop it after the server). Null: on the
-  // gRPC callback thread itself.
-  BlockingWorkers* validate_workers = nullptr;
+  // Where ValidateToken calls that must read the database are answered, in
+  // batches (must outlive the service, and every RPC: stop it after the
+  // server). Null: on the gRPC callback thread itself.
+  ValidateBatcher* validate_batcher = nullptr;
   // WatchGrants (both required, must outlive every stream): the live
   // events, and where a stream's database work runs (feed position,
   // snapshot, catch-up reads).
@@ -73,9 +74,10 @@ class IntrospectionServiceImpl final : public IntrospectionServiceBase {
   //
   // On gRPC's callback API: an answer held in memory
   // (TokenIntrospection::TryValidateToken) is sent from the callback thread;
-  // one that needs the database is handed to validate_workers (with the
-  // RPC's deadline), or refused UNAVAILABLE "the authority is busy" when
-  // their queue is full. The callback thread never waits.
+  // one that needs the database is queued on validate_batcher (with the
+  // RPC's deadline; the misses waiting together are read in one statement),
+  // or refused UNAVAILABLE "the authority is busy" when its queue is full.
+  // The callback thread never waits.
   grpc::ServerUnaryReactor* ValidateToken(
       grpc::CallbackServerContext* context,
       const v1::ValidateTokenRequest* request,

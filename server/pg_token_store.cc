@@ -34,6 +34,9 @@ constexpr int kMaxAttempts = 5;
 // connection.
 constexpr absl::string_view kLookupSecretAtHeadStatement =
     "pat_lookup_secret_at_head";
+// LookupSecretsWithHead's statement, per connection.
+constexpr absl::string_view kLookupSecretsAtHeadStatement =
+    "pat_lookup_secrets_at_head";
 
 constexpr absl::string_view kTokenColumns =
     "t.id, t.plan_id, t.kind, t.name, t.description, "
@@ -824,6 +827,53 @@ absl::StatusOr<SecretAtHead> PgTokenStore::LookupSecretWithHead(
             ConstantTimeEquals(found.as<std::string>(), Hex(digest))) {
           out.lookup =
               SecretLookup{RowToToken(r[0]), OptTime(r[0][kTokenColumnCount])};
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<SecretAtHead>> PgTokenStore::LookupSecretsWithHead(
+    absl::Span<const Digest> digests) {
+  if (digests.empty() || digests.size() > kMaxSecretsPerRead) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "LookupSecretsWithHead: 1 to ", kMaxSecretsPerRead, " digests"));
+  }
+  // The batched read of ValidateToken misses: like LookupSecretWithHead, one
+  // autocommit statement, so the head and every row come from one snapshot.
+  // $1 is the digests in hex, comma-separated (hex has no comma).
+  static const std::string kSql = absl::StrCat(
+      "SELECT x.*, h.revision FROM feed_head h LEFT JOIN LATERAL (SELECT ",
+      kTokenColumns,
+      ", pat_us(s.valid_until), encode(s.digest, 'hex') "
+      "FROM token_secrets s JOIN tokens t ON t.id = s.token_id "
+      "WHERE s.digest = ANY (SELECT decode(d, 'hex') FROM "
+      "unnest(string_to_array($1, ',')) AS d)) x ON true WHERE h.id = 1");
+  std::vector<std::string> hex;
+  hex.reserve(digests.size());
+  for (const Digest& d : digests) hex.push_back(Hex(d));
+  const std::string param = absl::StrJoin(hex, ",");
+  return Transact<std::vector<SecretAtHead>, pqxx::nontransaction>(
+      pool_, "validate tokens",
+      [&](Tx& tx) -> absl::StatusOr<std::vector<SecretAtHead>> {
+        tx.txn.conn().prepare(std::string(kLookupSecretsAtHeadStatement), kSql);
+        pqxx::result r = tx.txn.exec_prepared(
+            std::string(kLookupSecretsAtHeadStatement), param);
+        if (r.empty()) return absl::InternalError("feed_head: no row");
+        const int64_t head = r[0][kTokenColumnCount + 2].as<int64_t>();
+        std::vector<SecretAtHead> out(digests.size());
+        for (SecretAtHead& a : out) a.head = head;
+        for (const pqxx::row& row : r) {
+          const pqxx::field found = row[kTokenColumnCount + 1];
+          if (found.is_null()) continue;  // no digest matched
+          const std::string found_hex = found.as<std::string>();
+          for (size_t i = 0; i < digests.size(); ++i) {
+            if (out[i].lookup.has_value() ||
+                !ConstantTimeEquals(found_hex, hex[i])) {
+              continue;
+            }
+            out[i].lookup =
+                SecretLookup{RowToToken(row), OptTime(row[kTokenColumnCount])};
+          }
         }
         return out;
       });

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "server/db_pool.h"
 #include "server/token_store.h"
 
@@ -45,6 +46,13 @@ class PgTokenStore final : public TokenStore {
   // lookup (nullopt: no token has this secret) is the state after exactly
   // the feed events up to `head`.
   absl::StatusOr<SecretAtHead> LookupSecretWithHead(const Digest& digest);
+  // LookupSecretWithHead for up to kMaxSecretsPerRead digests in one
+  // statement (one snapshot: every answer has the same head), in the order
+  // given; a digest may repeat. INVALID_ARGUMENT for an empty or too long
+  // list.
+  static constexpr size_t kMaxSecretsPerRead = 256;
+  absl::StatusOr<std::vector<SecretAtHead>> LookupSecretsWithHead(
+      absl::Span<const Digest> digests);
   absl::StatusOr<std::vector<FeedEventRow>> ReadFeedEvents(int64_t after,
                                                            int limit) override;
   absl::StatusOr<FeedPosition> GetFeedPosition(int64_t since) override;

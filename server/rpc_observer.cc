@@ -7,6 +7,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -81,12 +83,14 @@ absl::string_view LifecycleAction(const RpcName& name) {
   return "";
 }
 
-std::string CodeName(grpc::StatusCode code) {
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-}
-
 void StderrSink(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+// `value` as a JSON string (escaped; invalid UTF-8 replaced).
+void AppendQuoted(std::string& out, absl::string_view value) {
+  out += nlohmann::json(std::string(value))
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 class RpcObserver final : public gx::Interceptor {
@@ -97,19 +101,20 @@ class RpcObserver final : public gx::Interceptor {
         metrics_(metrics),
         auth_(auth),
         sink_(sink),
-        full_method_(info->method() != nullptr ? info->method() : ""),
-        name_(ClassifyRpc(full_method_)),
+        series_(
+            metrics.SeriesFor(info->method() != nullptr ? info->method() : "")),
+        name_(series_.name()),
         // Only pat.v1 messages are generated protobuf classes whose fields
         // are read here; others (the default health service uses raw
         // ByteBuffers) are never inspected, nor are pat.v1 methods served
         // with raw bytes (kRawMethods).
         inspect_(absl::StartsWith(name_.service, "pat.v1.") &&
-                 !IsRawMethod(full_method_)),
+                 !IsRawMethod(info->method() != nullptr ? info->method() : "")),
         start_(Clock::now()) {}
 
   ~RpcObserver() override {
     // A call that ended without a status (the client went away first).
-    if (!finished_) Finish("CANCELLED");
+    if (!finished_) Finish(absl::StatusCode::kCancelled);
   }
 
   void Intercept(gx::InterceptorBatchMethods* methods) override {
@@ -124,7 +129,8 @@ class RpcObserver final : public gx::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
-      Finish(CodeName(methods->GetSendStatus().error_code()));
+      Finish(
+          static_cast<absl::StatusCode>(methods->GetSendStatus().error_code()));
     }
     methods->Proceed();
   }
@@ -162,41 +168,55 @@ class RpcObserver final : public gx::Interceptor {
     }
   }
 
-  void Finish(const std::string& code) {
+  // The line is built from fixed names (service, method and code come from
+  // the registered services and the 17 codes) and quoted values.
+  void Finish(absl::StatusCode code) {
     finished_ = true;
+    if (static_cast<int>(code) < 0 || static_cast<int>(code) > 16) {
+      code = absl::StatusCode::kUnknown;  // not one of the 17 codes
+    }
     const double seconds =
         std::chrono::duration<double>(Clock::now() - start_).count();
-    metrics_.RecordRpc(full_method_, code, seconds);
+    series_.Record(code, seconds);
     const absl::string_view action = LifecycleAction(name_);
-    if (code == "OK" && !action.empty() && !replayed_) {
+    if (code == absl::StatusCode::kOk && !action.empty() && !replayed_) {
       metrics_.RecordLifecycle(action);
     }
-    nlohmann::ordered_json line = {
-        {"msg", "rpc"},
-        {"service", std::string(name_.service)},
-        {"method", std::string(name_.method)},
-        {"code", code},
-        {"latency_ms", static_cast<double>(static_cast<int64_t>(
-                           seconds * 1e6)) / 1e3},
-    };
+    std::string line = absl::StrCat(
+        "{\"msg\":\"rpc\",\"service\":\"", name_.service, "\",\"method\":\"",
+        name_.method, "\",\"code\":\"", absl::StatusCodeToString(code),
+        "\",\"latency_ms\":",
+        absl::StrFormat(
+            "%.3f",
+            static_cast<double>(static_cast<int64_t>(seconds * 1e6)) / 1e3));
     if (grpc::ServerContextBase* context = info_->server_context();
         context != nullptr) {
-      line["caller"] = auth_.IdentityForLog(*context);
-      std::string actor = auth_.AssertedActorForLog(*context);
-      if (!actor.empty()) line["actor"] = std::move(actor);
+      line += ",\"caller\":";
+      AppendQuoted(line, auth_.IdentityForLog(*context));
+      const std::string actor = auth_.AssertedActorForLog(*context);
+      if (!actor.empty()) {
+        line += ",\"actor\":";
+        AppendQuoted(line, actor);
+      }
     }
-    if (!plan_id_.empty()) line["plan_id"] = plan_id_;
-    if (!token_id_.empty()) line["token_id"] = token_id_;
-    if (replayed_) line["replayed"] = true;
-    (sink_ ? sink_ : StderrSink)(line.dump(
-        -1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (!plan_id_.empty()) {
+      line += ",\"plan_id\":";
+      AppendQuoted(line, plan_id_);
+    }
+    if (!token_id_.empty()) {
+      line += ",\"token_id\":";
+      AppendQuoted(line, token_id_);
+    }
+    if (replayed_) line += ",\"replayed\":true";
+    line += '}';
+    (sink_ ? sink_ : StderrSink)(line);
   }
 
   gx::ServerRpcInfo* const info_;
   AuthorityMetrics& metrics_;
   const CallerAuth& auth_;
   const AccessLogSink& sink_;
-  const std::string full_method_;
+  RpcSeries& series_;
   const RpcName name_;
   const bool inspect_;
   const Clock::time_point start_;

@@ -38,6 +38,47 @@ absl::StatusOr<ValidateResult> TokenIntrospection::ValidateToken(
   return ResultOf(SecretAtHead{*std::move(found), 0});
 }
 
+absl::StatusOr<std::vector<SecretAtHead>> SecretSource::LookupSecrets(
+    absl::Span<const Digest> digests) {
+  std::vector<SecretAtHead> out;
+  out.reserve(digests.size());
+  for (const Digest& d : digests) {
+    PAT_ASSIGN_OR_RETURN(SecretAtHead read, LookupSecret(d));
+    out.push_back(std::move(read));
+  }
+  return out;
+}
+
+std::vector<absl::StatusOr<ValidateResult>> TokenIntrospection::ValidateTokens(
+    absl::Span<const std::string> digests_bytes) {
+  std::vector<absl::StatusOr<ValidateResult>> out(
+      digests_bytes.size(), absl::InternalError("not answered"));
+  if (secrets_ == nullptr) {
+    for (size_t i = 0; i < digests_bytes.size(); ++i) {
+      out[i] = ValidateToken(digests_bytes[i]);
+    }
+    return out;
+  }
+  std::vector<Digest> digests;
+  std::vector<size_t> at;  // digests[k] answers out[at[k]]
+  for (size_t i = 0; i < digests_bytes.size(); ++i) {
+    absl::StatusOr<Digest> digest = DigestFromBytes(digests_bytes[i]);
+    if (!digest.ok()) {
+      out[i] = digest.status();
+      continue;
+    }
+    digests.push_back(*digest);
+    at.push_back(i);
+  }
+  if (digests.empty()) return out;
+  absl::StatusOr<std::vector<SecretAtHead>> read =
+      secrets_->LookupSecrets(digests);
+  for (size_t k = 0; k < at.size(); ++k) {
+    out[at[k]] = read.ok() ? ResultOf(std::move((*read)[k])) : read.status();
+  }
+  return out;
+}
+
 std::optional<absl::StatusOr<ValidateResult>>
 TokenIntrospection::TryValidateToken(absl::string_view digest_bytes) {
   absl::StatusOr<Digest> digest = DigestFromBytes(digest_bytes);

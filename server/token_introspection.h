@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/clock.h"
 #include "common/domain.h"
 #include "server/token_store.h"
@@ -35,6 +36,11 @@ class SecretSource {
   // when only LookupSecret can answer. Never blocks.
   virtual std::optional<absl::StatusOr<SecretAtHead>> TryLookupSecret(
       const Digest& digest) = 0;
+  // LookupSecret for several digests, answers in the order given; one
+  // status for the whole read. A source that reads the database reads them
+  // in one statement; this default asks LookupSecret for each.
+  virtual absl::StatusOr<std::vector<SecretAtHead>> LookupSecrets(
+      absl::Span<const Digest> digests);
 };
 
 struct TokenIntrospectionConfig {
@@ -64,6 +70,11 @@ class TokenIntrospection {
   // blocks.
   std::optional<absl::StatusOr<ValidateResult>> TryValidateToken(
       absl::string_view digest_bytes);
+  // ValidateToken for several digests with one SecretSource read (the
+  // batched misses of server/validate_batcher.h), answers in the order
+  // given. A read error is every answer's error.
+  std::vector<absl::StatusOr<ValidateResult>> ValidateTokens(
+      absl::Span<const std::string> digests_bytes);
 
   // The snapshot a new feed watcher starts from (see TokenStore), with
   // tokens expired less than snapshot_keep_expired ago; plans and resources

@@ -68,10 +68,47 @@ absl::StatusOr<SecretAtHead> ValidateMemory::LookupSecret(
           TryLookupSecret(digest)) {
     return *std::move(held);
   }
-  if (options_.database_reads != nullptr) options_.database_reads->Inc();
-  absl::StatusOr<SecretAtHead> read = loader_(digest);
+  absl::StatusOr<std::vector<SecretAtHead>> read =
+      ReadAndKeep(absl::MakeConstSpan(&digest, 1));
   if (!read.ok()) return read.status();
-  view_.Insert(digest, read->lookup, read->head);
+  return std::move(read->front());
+}
+
+absl::StatusOr<std::vector<SecretAtHead>> ValidateMemory::LookupSecrets(
+    absl::Span<const Digest> digests) {
+  std::vector<SecretAtHead> out(digests.size());
+  std::vector<Digest> misses;
+  std::vector<size_t> at;  // misses[k] answers out[at[k]]
+  for (size_t i = 0; i < digests.size(); ++i) {
+    std::optional<absl::StatusOr<SecretAtHead>> held =
+        TryLookupSecret(digests[i]);
+    if (held.has_value() && held->ok()) {
+      out[i] = **std::move(held);
+      continue;
+    }
+    misses.push_back(digests[i]);
+    at.push_back(i);
+  }
+  if (misses.empty()) return out;
+  absl::StatusOr<std::vector<SecretAtHead>> read = ReadAndKeep(misses);
+  if (!read.ok()) return read.status();
+  for (size_t k = 0; k < at.size(); ++k) out[at[k]] = std::move((*read)[k]);
+  return out;
+}
+
+absl::StatusOr<std::vector<SecretAtHead>> ValidateMemory::ReadAndKeep(
+    absl::Span<const Digest> digests) {
+  if (options_.database_reads != nullptr) {
+    options_.database_reads->Inc(digests.size());
+  }
+  absl::StatusOr<std::vector<SecretAtHead>> read = loader_(digests);
+  if (!read.ok()) return read.status();
+  if (read->size() != digests.size()) {
+    return absl::InternalError("ValidateMemory: the loader's answer count");
+  }
+  for (size_t i = 0; i < digests.size(); ++i) {
+    view_.Insert(digests[i], (*read)[i].lookup, (*read)[i].head);
+  }
   if (options_.entries != nullptr) {
     options_.entries->Set(
         static_cast<int64_t>(view_.entries() + view_.unknown_entries()));

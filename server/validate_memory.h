@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/metrics.h"
 #include "common/secret.h"
 #include "server/grant_feed.h"
@@ -50,9 +51,11 @@ struct ValidateMemoryOptions {
 
 class ValidateMemory final : public SecretSource {
  public:
-  // The database read: the secret's token and the feed revision it
-  // reflects (PgTokenStore::LookupSecretWithHead).
-  using Loader = std::function<absl::StatusOr<SecretAtHead>(const Digest&)>;
+  // The database read: each secret's token and the feed revision the read
+  // reflects, in the order given (PgTokenStore::LookupSecretsWithHead: one
+  // statement for all).
+  using Loader = std::function<absl::StatusOr<std::vector<SecretAtHead>>(
+      absl::Span<const Digest>)>;
   // The newest feed revision this process committed (DbPool).
   using LocalCommits = std::function<int64_t()>;
 
@@ -68,6 +71,10 @@ class ValidateMemory final : public SecretSource {
   // The answer and the revision it reflects (the view's applied revision for
   // a memory answer, the read's head for a database one).
   absl::StatusOr<SecretAtHead> LookupSecret(const Digest& digest) override;
+  // Each digest from memory when it may be, the others in one read (each
+  // kept by the same rule as LookupSecret's).
+  absl::StatusOr<std::vector<SecretAtHead>> LookupSecrets(
+      absl::Span<const Digest> digests) override;
   // The answer from memory, when the serving rule above allows it and the
   // digest is held; never blocks.
   std::optional<absl::StatusOr<SecretAtHead>> TryLookupSecret(
@@ -83,6 +90,9 @@ class ValidateMemory final : public SecretSource {
   ValidateMemory(ValidateMemoryOptions options, Loader loader,
                  LocalCommits local_commits, FeedHub& feed);
   bool Serving() const;
+  // Reads `digests` with the loader and keeps each answer the view may keep.
+  absl::StatusOr<std::vector<SecretAtHead>> ReadAndKeep(
+      absl::Span<const Digest> digests);
   void Follow();
   void Apply(const v1::GrantEvent& event);
 
@@ -103,7 +113,13 @@ class DatabaseSecrets final : public SecretSource {
   explicit DatabaseSecrets(ValidateMemory::Loader loader)
       : loader_(std::move(loader)) {}
   absl::StatusOr<SecretAtHead> LookupSecret(const Digest& digest) override {
-    return loader_(digest);
+    absl::StatusOr<std::vector<SecretAtHead>> read = loader_({&digest, 1});
+    if (!read.ok()) return read.status();
+    return std::move(read->front());
+  }
+  absl::StatusOr<std::vector<SecretAtHead>> LookupSecrets(
+      absl::Span<const Digest> digests) override {
+    return loader_(digests);
   }
   std::optional<absl::StatusOr<SecretAtHead>> TryLookupSecret(
       const Digest&) override {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <random>
@@ -18,6 +19,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/secret.h"
@@ -142,6 +144,15 @@ class LoadWorker {
     }
   }
 
+  // Validate calls on the callback API, one in flight, each started from
+  // the completion of the one before; `done` runs after the last.
+  void RunCallback(WorkerStats& stats, std::function<void()> done) {
+    stats.latencies_ns.reserve(1 << 16);
+    stats_ = &stats;
+    done_ = std::move(done);
+    StartNext();
+  }
+
   void Run(WorkerStats& stats) {
     stats.latencies_ns.reserve(1 << 16);
     for (;;) {
@@ -196,6 +207,41 @@ class LoadWorker {
     return true;
   }
 
+  void StartNext() {
+    call_start_ = SteadyClock::now();
+    if (call_start_ >= shared_.stop_at || !NextToken(&call_token_)) {
+      if (call_start_ < shared_.stop_at) stats_->exhausted = true;
+      done_();
+      return;
+    }
+    call_ = std::make_unique<AsyncCall>();
+    call_->request.set_secret_sha256(shared_.digests[call_token_]);
+    call_->ctx.set_deadline(Deadline(options_.timeout));
+    introspection_->async()->ValidateToken(
+        &call_->ctx, &call_->request, &call_->response,
+        [this](grpc::Status status) {
+          const SteadyClock::time_point done = SteadyClock::now();
+          Outcome outcome = status.ok()
+                                ? CheckValidate(call_token_, call_->response)
+                                : FromStatus(status);
+          if (!outcome.ok) shared_.log->Note(outcome);
+          if (call_start_ >= shared_.measure_from) {
+            ++stats_->calls;
+            stats_->last_done = std::max(stats_->last_done, done);
+            if (outcome.ok) {
+              ++stats_->ok;
+              stats_->latencies_ns.push_back(
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      done - call_start_)
+                      .count());
+            } else {
+              ++stats_->errors[outcome.key];
+            }
+          }
+          StartNext();
+        });
+  }
+
   std::string NextRequestId() {
     return absl::StrCat(shared_.run_id, "-", index_, "-", ++sequence_);
   }
@@ -232,6 +278,11 @@ class LoadWorker {
     grpc::Status status =
         introspection_->ValidateToken(&ctx, request, &response);
     if (!status.ok()) return FromStatus(status);
+    return CheckValidate(token, response);
+  }
+
+  Outcome CheckValidate(size_t token,
+                        const v1::ValidateTokenResponse& response) const {
     const std::string& id = (*shared_.tokens)[token].token_id;
     if (!response.found()) {
       return Failed(kValidateNotFound,
@@ -321,6 +372,17 @@ class LoadWorker {
   std::mt19937_64 rng_;
   size_t position_ = 0;
   int64_t sequence_ = 0;
+  // The callback chain's call in flight (RunCallback).
+  struct AsyncCall {
+    grpc::ClientContext ctx;
+    v1::ValidateTokenRequest request;
+    v1::ValidateTokenResponse response;
+  };
+  std::unique_ptr<AsyncCall> call_;
+  size_t call_token_ = 0;
+  SteadyClock::time_point call_start_{};
+  WorkerStats* stats_ = nullptr;
+  std::function<void()> done_;
 };
 
 double Seconds(SteadyClock::duration d) {
@@ -541,6 +603,10 @@ absl::StatusOr<LoadResult> RunLoad(
   if (options.once && options.rpc != Rpc::kValidate) {
     return absl::InvalidArgumentError("--once applies to --rpc=validate only");
   }
+  if (options.callback_client && options.rpc != Rpc::kValidate) {
+    return absl::InvalidArgumentError(
+        "--client=callback applies to --rpc=validate only");
+  }
   const bool needs_tokens =
       options.rpc != Rpc::kCreate && options.rpc != Rpc::kBaseline;
   if (needs_tokens && tokens.empty()) {
@@ -595,13 +661,22 @@ absl::StatusOr<LoadResult> RunLoad(
       workers.push_back(std::make_unique<LoadWorker>(
           w, shared, channels[w % channels.size()]));
     }
-    std::vector<std::thread> threads;
-    threads.reserve(options.concurrency);
-    for (int w = 0; w < options.concurrency; ++w) {
-      threads.emplace_back(
-          [&workers, &stats, w] { workers[w]->Run(stats[w]); });
+    if (options.callback_client) {
+      absl::BlockingCounter chains(options.concurrency);
+      for (int w = 0; w < options.concurrency; ++w) {
+        workers[w]->RunCallback(stats[w],
+                                [&chains] { chains.DecrementCount(); });
+      }
+      chains.Wait();
+    } else {
+      std::vector<std::thread> threads;
+      threads.reserve(options.concurrency);
+      for (int w = 0; w < options.concurrency; ++w) {
+        threads.emplace_back(
+            [&workers, &stats, w] { workers[w]->Run(stats[w]); });
+      }
+      for (std::thread& t : threads) t.join();
     }
-    for (std::thread& t : threads) t.join();
   }
 
   LoadResult result;
@@ -611,6 +686,7 @@ absl::StatusOr<LoadResult> RunLoad(
   result.channels = static_cast<int>(channels.size());
   result.order = options.order;
   result.once = options.once;
+  result.callback_client = options.callback_client;
   result.warmup_s = absl::ToDoubleSeconds(warmup);
   SteadyClock::time_point finish = shared.measure_from;
   std::vector<int64_t> latencies;
@@ -653,6 +729,7 @@ nlohmann::ordered_json LoadResultToJson(const LoadResult& r) {
       {"ok", r.ok},
       {"order", OrderName(r.order)},
       {"once", r.once},
+      {"client", r.callback_client ? "callback" : "sync"},
       {"warmup_s", r.warmup_s},
       {"exhausted", r.exhausted},
   };

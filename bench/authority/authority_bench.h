@@ -121,6 +121,10 @@ struct LoadOptions {
   // validate only: every digest is validated exactly once; the run ends when
   // the list is exhausted (the "cold" pass).
   bool once = false;
+  // validate only: calls made on gRPC's callback client API, `concurrency`
+  // chains of one call in flight each, no thread per call (as a sidecar
+  // makes them); otherwise one blocking thread per call in flight.
+  bool callback_client = false;
   std::string plan_id;  // create, refresh, revoke, get
   std::string actor;    // x-pat-actor of TokenService calls
   TokenSpec spec;       // create
@@ -135,6 +139,7 @@ struct LoadResult {
   int channels = 0;
   Order order = Order::kSequential;
   bool once = false;
+  bool callback_client = false;
   double warmup_s = 0;
   // The measured window: from the end of the warmup to the deadline, or to
   // the last call's completion when the run ended earlier (token list

@@ -11,9 +11,11 @@
 //       --rpc=validate|create|refresh|revoke|get|baseline --concurrency=C
 //       --duration=10s --warmup=2s --secrets=FILE --plan=ID --actor=A
 //       --out=FILE.json --label=STR [--channels=K]
-//       [--order=sequential|random] [--once]
+//       [--order=sequential|random] [--once] [--client=sync|callback]
 //     Closed-loop load: C threads, each one synchronous call at a time, over
 //     K channels (default min(C, 4)), each its own HTTP/2 connection.
+//     --client=callback (validate only): C chains of one call each on gRPC's
+//     callback client API instead of C threads.
 //       validate  IntrospectionService.ValidateToken with the SHA-256 of each
 //                 secret of FILE; an answer other than found=true for the
 //                 seeded token is an error (VALIDATE_NOT_FOUND,
@@ -107,6 +109,9 @@ ABSL_FLAG(std::string, order, "sequential",
           "How tokens are picked: sequential or random.");
 ABSL_FLAG(bool, once, false,
           "validate: each digest exactly once, ending when they run out.");
+ABSL_FLAG(std::string, client, "sync",
+          "validate: sync (C blocking threads) or callback (C chains on "
+          "gRPC's callback client API, no thread per call).");
 
 namespace pat::bench {
 namespace {
@@ -235,6 +240,11 @@ int RunLoadCommand() {
   options.duration = absl::GetFlag(FLAGS_duration);
   options.warmup = absl::GetFlag(FLAGS_warmup);
   options.once = absl::GetFlag(FLAGS_once);
+  const std::string client = absl::GetFlag(FLAGS_client);
+  if (client != "sync" && client != "callback") {
+    return UsageError("--client must be sync or callback");
+  }
+  options.callback_client = client == "callback";
   options.plan_id = absl::GetFlag(FLAGS_plan);
   options.actor = absl::GetFlag(FLAGS_actor);
   options.timeout = absl::GetFlag(FLAGS_timeout);

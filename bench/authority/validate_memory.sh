@@ -51,7 +51,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
       database) bench_start "$v" "$AUTH" --validate_memory_entries=0 ;;
       before) bench_start "$v" "$OLD" ;;
     esac
-    "$LOAD" load --authority="127.0.0.1:$PORT" --rpc=validate --concurrency=16 \
+    "$LOAD" load --authority="127.0.0.1:$PORT" --rpc=validate --concurrency=16 --client=callback \
       --duration=8s --warmup=2s --secrets="$W/tokens.tsv" --plan=1234567890 \
       --actor=bench --label="$v" --out="$W/$v-$round.json" 2>>"$W/load.log"
     bench_stop

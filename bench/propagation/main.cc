@@ -69,6 +69,10 @@ ABSL_FLAG(int, channels, 0,
           "HTTP/2 connections the streams are spread over (0: one per "
           "stream)");
 ABSL_FLAG(int, count, 0, "revocations (0: every token of --tokens)");
+ABSL_FLAG(bool, snapshot_all, false,
+          "every stream from since_revision 0 at once (a start-up storm: "
+          "each takes the full snapshot); default: stream 0 only, the others "
+          "resume from its revision");
 ABSL_FLAG(absl::Duration, interval, absl::Milliseconds(20),
           "pause between revocations");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
@@ -108,6 +112,7 @@ struct Config {
   std::string plan;
   std::vector<TokenLine> tokens;
   int streams = 0;
+  bool snapshot_all = false;
   int channels = 0;
   absl::Duration interval;
   absl::Duration timeout;
@@ -192,6 +197,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
   c.sidecar = absl::GetFlag(FLAGS_sidecar);
   c.sidecar_path = absl::GetFlag(FLAGS_sidecar_path);
   c.label = absl::GetFlag(FLAGS_label);
+  c.snapshot_all = absl::GetFlag(FLAGS_snapshot_all);
   if (c.actor.empty()) return absl::InvalidArgumentError("--actor: required");
   if (c.plan.empty()) return absl::InvalidArgumentError("--plan: required");
   if (absl::GetFlag(FLAGS_tokens).empty()) {
@@ -468,6 +474,7 @@ absl::StatusOr<int> Run() {
   fleet_options.authority = config.authority;
   fleet_options.streams = config.streams;
   fleet_options.channels = config.channels;
+  fleet_options.snapshot_all = config.snapshot_all;
   for (const TokenLine& token : config.tokens) {
     fleet_options.token_ids.push_back(token.id);
   }
@@ -475,12 +482,20 @@ absl::StatusOr<int> Run() {
                            ? config.streams
                            : std::min(config.channels, config.streams);
   WatchFleet fleet(std::move(fleet_options));
+  const Clock::time_point open_start = Clock::now();
   if (absl::Status s = fleet.Start(); !s.ok()) return s;
-  std::fprintf(stderr, "opening %d WatchGrants streams over %d connections\n",
-               config.streams, channels);
+  std::fprintf(stderr, "opening %d WatchGrants streams over %d connections%s\n",
+               config.streams, channels,
+               config.snapshot_all ? ", every one taking the snapshot" : "");
   if (absl::Status s = fleet.WaitSynced(config.sync_timeout); !s.ok()) {
     return s;
   }
+  // Start -> every stream has its synced_revision marker.
+  const double all_synced_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - open_start)
+          .count();
+  std::fprintf(stderr, "all %d streams synced in %.1f ms\n", config.streams,
+               all_synced_ms);
   if (absl::Status s = fleet.CheckSnapshot(); !s.ok()) return s;
 
   std::optional<HttpProbe> probe;
@@ -537,6 +552,9 @@ absl::StatusOr<int> Run() {
   fleet.Stop();
 
   nlohmann::json result = ResultJson(config, channels, samples, failures);
+  result["snapshot_all"] = config.snapshot_all;
+  result["all_synced_ms"] = all_synced_ms;
+  result["snapshot_events_per_stream"] = fleet.snapshot_events(0);
   if (cpu_start.has_value() && cpu_end.has_value() && samples.revocations > 0) {
     // Includes each RevokeToken's own work (constant per revocation).
     const double us = (*cpu_end - *cpu_start) * 1e6;

@@ -1,12 +1,14 @@
 #ifndef PAT_BENCH_PROPAGATION_WATCH_FLEET_H_
 #define PAT_BENCH_PROPAGATION_WATCH_FLEET_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -31,6 +33,9 @@ struct WatchFleetOptions {
   // The revoke set: revocation i is the revocation of token_ids[i]. Ids are
   // unique.
   std::vector<std::string> token_ids;
+  // Every stream from since_revision 0 at once (each takes the snapshot: a
+  // start-up storm) instead of stream 0 only.
+  bool snapshot_all = false;
 };
 
 // A fleet of WatchGrants streams standing in for many sidecars.
@@ -41,10 +46,12 @@ struct WatchFleetOptions {
 // sidecars do (no snapshot: a hundred snapshots of a plan with 100k tokens
 // at once would only measure the authority's database pool), and receive
 // their synced_revision marker at once. After that every stream gets live
-// events and heartbeats. Each stream is read by its own thread doing
-// blocking reads. For every token of the revoke set, each stream records the
-// steady-clock time at which its first live event carrying that token's
-// grant with status TOKEN_STATUS_REVOKED came out of Read().
+// events and heartbeats. Streams are read on gRPC's callback client API (no
+// thread per stream: 1,000 blocking reader threads on the same cores as the
+// authority inflated the delays it measures). For every token of the revoke
+// set, each stream records the steady-clock time at which its first live event
+// carrying that token's grant with status TOKEN_STATUS_REVOKED came out of
+// Read().
 //
 // Streams are started with wait_for_ready, so an authority that is not yet
 // reachable delays syncing instead of failing it.
@@ -63,8 +70,8 @@ class WatchFleet {
   WatchFleet(const WatchFleet&) = delete;
   WatchFleet& operator=(const WatchFleet&) = delete;
 
-  // Creates the channels and starts one reader thread per stream (each opens
-  // its stream). INVALID_ARGUMENT for bad options. Call once.
+  // Creates the channels and opens stream 0, and the others once stream 0
+  // has synced. INVALID_ARGUMENT for bad options. Call once.
   absl::Status Start();
 
   // Blocks until every stream has received synced_revision. UNAVAILABLE if a
@@ -83,6 +90,9 @@ class WatchFleet {
   std::vector<std::optional<SteadyTime>> WaitRevoked(size_t index,
                                                      SteadyTime deadline);
 
+  // Snapshot records stream `s` received.
+  int64_t snapshot_events(int s) const;
+
   // Streams that have ended (before Stop()), and the status of the first.
   int ended_streams() const;
   std::string first_end_status() const;
@@ -91,11 +101,11 @@ class WatchFleet {
   void Stop();
 
  private:
-  struct Stream;
+  class Stream;
 
-  // Body of stream `s`'s reader thread.
-  void ReadStream(Stream& stream, int s);
-  // Called by reader `s` for every message; `now` is its receive time.
+  // Body of starter_: waits for stream 0's synced revision, opens the rest.
+  void StartOthers();
+  // Called for every message of stream `s`; `now` is its receive time.
   void OnMessage(int s, const v1::WatchGrantsResponse& message, SteadyTime now);
   void OnEnded(int s, const std::string& status);
 
@@ -104,6 +114,9 @@ class WatchFleet {
   absl::flat_hash_map<std::string, size_t> index_;
   // Immutable once Start() has returned.
   std::vector<std::unique_ptr<Stream>> streams_;
+  // Snapshot records per stream (written by that stream's callbacks).
+  std::unique_ptr<std::atomic<int64_t>[]> snapshot_events_;
+  std::thread starter_;
   bool stopped_ = false;  // owner thread only
 
   mutable absl::Mutex mu_;
@@ -116,11 +129,15 @@ class WatchFleet {
   // Status of token i in the snapshot (UNSPECIFIED: not in it).
   std::vector<v1::TokenStatus> snapshot_status_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> synced_ ABSL_GUARDED_BY(mu_);
+
   // The revision stream 0 synced at (where the others resume); -1 before.
   int64_t first_synced_revision_ ABSL_GUARDED_BY(mu_) = -1;
   std::vector<bool> ended_ ABSL_GUARDED_BY(mu_);
   int synced_count_ ABSL_GUARDED_BY(mu_) = 0;
   int ended_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // Streams begun, and streams whose OnDone has run (Stop waits for all).
+  int started_ ABSL_GUARDED_BY(mu_) = 0;
+  int done_count_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::string first_end_status_ ABSL_GUARDED_BY(mu_);
 };

@@ -7,9 +7,11 @@
 #include "server/validate_memory.h"
 
 #include <atomic>
+#include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -255,11 +257,14 @@ TEST_F(ValidateMemoryUnitTest, StaleReadsAreNotKeptAndAStoppedFeedFallsBack) {
   absl::StatusOr<std::unique_ptr<ValidateMemory>> memory =
       ValidateMemory::Start(
           {},
-          [&](const Digest& digest) -> absl::StatusOr<SecretAtHead> {
+          [&](absl::Span<const Digest> digests)
+              -> absl::StatusOr<std::vector<SecretAtHead>> {
             loads.fetch_add(1);
-            absl::StatusOr<SecretAtHead> read =
-                (*store)->LookupSecretWithHead(digest);
-            if (read.ok()) read->head += head_shift.load();
+            absl::StatusOr<std::vector<SecretAtHead>> read =
+                (*store)->LookupSecretsWithHead(digests);
+            if (read.ok()) {
+              for (SecretAtHead& a : *read) a.head += head_shift.load();
+            }
             return read;
           },
           [] { return int64_t{0}; }, **hub);
@@ -300,6 +305,125 @@ TEST_F(ValidateMemoryUnitTest, StaleReadsAreNotKeptAndAStoppedFeedFallsBack) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE((*memory)->LookupSecret(digest).ok());
   EXPECT_EQ(loads.load(), after_stop + 5);
   memory->reset();
+}
+
+// One statement for many digests: each answered with its own token (or
+// none), duplicates included, all at the same head, equal to the
+// single-digest read; the length bounds.
+TEST_F(ValidateMemoryUnitTest, BatchedLookupAnswersEachDigestAtOneHead) {
+  const v1::CreateTokenResponse a =
+      MustCreate(h(), kAlice, MakeCreateRequest());
+  const v1::CreateTokenResponse b =
+      MustCreate(h(), kAlice, MakeCreateRequest());
+  ASSERT_FALSE(HasFailure());
+  absl::StatusOr<std::unique_ptr<DbPool>> pool =
+      DbPool::Create(h().db().url(), 2, absl::Seconds(5));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  absl::StatusOr<std::unique_ptr<PgTokenStore>> store =
+      PgTokenStore::Create(**pool);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const Digest da = Sha256(a.secret());
+  const Digest db = Sha256(b.secret());
+  const Digest unknown = Sha256("figp_" + std::string(40, 'z'));
+  const std::vector<Digest> digests = {da, unknown, db, da};
+  absl::StatusOr<std::vector<SecretAtHead>> read =
+      (*store)->LookupSecretsWithHead(digests);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 4u);
+  ASSERT_TRUE((*read)[0].lookup.has_value());
+  EXPECT_EQ((*read)[0].lookup->token.id, a.token().id());
+  EXPECT_FALSE((*read)[1].lookup.has_value());
+  ASSERT_TRUE((*read)[2].lookup.has_value());
+  EXPECT_EQ((*read)[2].lookup->token.id, b.token().id());
+  ASSERT_TRUE((*read)[3].lookup.has_value());
+  EXPECT_EQ((*read)[3].lookup->token.id, a.token().id());
+  for (const SecretAtHead& r : *read) EXPECT_EQ(r.head, (*read)[0].head);
+  EXPECT_GE((*read)[0].head, 2);
+  absl::StatusOr<SecretAtHead> single = (*store)->LookupSecretWithHead(db);
+  ASSERT_TRUE(single.ok());
+  ASSERT_TRUE(single->lookup.has_value());
+  EXPECT_EQ(single->head, (*read)[0].head);
+  EXPECT_EQ(single->lookup->token.scopes, (*read)[2].lookup->token.scopes);
+  EXPECT_EQ(single->lookup->secret_valid_until,
+            (*read)[2].lookup->secret_valid_until);
+  // Only unknown digests: one row of nulls, the head still read.
+  absl::StatusOr<std::vector<SecretAtHead>> none =
+      (*store)->LookupSecretsWithHead(std::vector<Digest>{unknown, unknown});
+  ASSERT_TRUE(none.ok()) << none.status();
+  ASSERT_EQ(none->size(), 2u);
+  EXPECT_FALSE((*none)[0].lookup.has_value());
+  EXPECT_FALSE((*none)[1].lookup.has_value());
+  EXPECT_EQ((*none)[0].head, (*read)[0].head);
+  EXPECT_EQ((*store)->LookupSecretsWithHead({}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)
+                ->LookupSecretsWithHead(std::vector<Digest>(
+                    PgTokenStore::kMaxSecretsPerRead + 1, da))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Misses that wait together are read in batches (memory off: every call is
+// a miss): under 24 concurrent callers every answer is the caller's own
+// token, or found=false for a digest no token has, and every call was
+// answered by a batched read.
+TEST_F(ValidateMemoryTest, ConcurrentMissesAreBatchedEachAnsweredWithItsOwn) {
+  HarnessOptions options;
+  options.metrics = true;
+  options.validate_memory_entries = 0;
+  std::unique_ptr<AuthorityHarness> off;
+  ASSERT_NO_FATAL_FAILURE(off = AuthorityHarness::Start(options));
+  ASSERT_NE(off, nullptr);
+  ASSERT_NO_FATAL_FAILURE(SeedWorld(*off));
+  std::vector<std::pair<std::string, std::string>> tokens;  // secret, id
+  for (int i = 0; i < 40; ++i) {
+    const v1::CreateTokenResponse c =
+        MustCreate(*off, kAlice, MakeCreateRequest());
+    ASSERT_FALSE(HasFailure());
+    tokens.emplace_back(c.secret(), c.token().id());
+  }
+  constexpr int kThreads = 24;
+  constexpr int kRounds = 3;
+  std::atomic<int> wrong{0}, failed{0}, calls{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        for (size_t k = 0; k < tokens.size() + 1; ++k) {
+          const size_t i =
+              (k + static_cast<size_t>(t) * 7) % (tokens.size() + 1);
+          const bool is_unknown = i == tokens.size();
+          v1::ValidateTokenRequest req;
+          req.set_secret_sha256(SecretDigestBytes(
+              is_unknown ? absl::StrCat("figp_unknown_", t) : tokens[i].first));
+          v1::ValidateTokenResponse resp;
+          grpc::Status s = off->introspection().ValidateToken(
+              AuthorityHarness::Ctx("").get(), req, &resp);
+          calls.fetch_add(1);
+          if (!s.ok()) {
+            failed.fetch_add(1);
+          } else if (is_unknown ? resp.found()
+                                : (!resp.found() || resp.grant().token_id() !=
+                                                        tokens[i].second)) {
+            wrong.fetch_add(1);
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  const int64_t batched = MetricValue(
+      off->registry(), "pat_authority_validate_batched_calls_total");
+  const int64_t batches =
+      MetricValue(off->registry(), "pat_authority_validate_batches_total");
+  EXPECT_EQ(batched, calls.load());
+  EXPECT_GE(batches, 1);
+  EXPECT_LE(batches, batched);
+  std::cerr << calls.load() << " calls answered by " << batches
+            << " batched reads\n";
 }
 
 }  // namespace
