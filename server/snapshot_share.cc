@@ -1,5 +1,7 @@
 #include "server/snapshot_share.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -39,6 +41,23 @@ std::shared_ptr<SnapshotShare::Flight> SnapshotShare::Joinable(
   return best;
 }
 
+namespace {
+
+// Deletes a snapshot and hands the memory freed back to the system. A
+// snapshot holds every grant (~0.7 KiB each: 100 MiB at 150,000) and is
+// read on whichever watch worker leads the read; glibc keeps what a thread
+// freed in that thread's arena, so each worker that once led a read kept a
+// snapshot's worth of RSS (measured: +98 MiB per read at 150,000 grants,
+// 23.8 -> 504 MiB after 5 reads on different workers). malloc_trim(0) walks
+// every arena; it runs once per snapshot, when the last stream is done
+// with it.
+void DeleteAndTrim(const FeedSnapshot* snapshot) {
+  delete snapshot;
+  malloc_trim(0);
+}
+
+}  // namespace
+
 void SnapshotShare::CountShared() {
   ++shared_;
   if (options_.shared != nullptr) options_.shared->Inc();
@@ -52,7 +71,7 @@ void SnapshotShare::Lead(const std::shared_ptr<Flight>& flight) {
   absl::StatusOr<FeedSnapshot> result = read_();
   SnapshotPtr snapshot;
   if (result.ok()) {
-    snapshot = std::make_shared<const FeedSnapshot>(*std::move(result));
+    snapshot = SnapshotPtr(new FeedSnapshot(*std::move(result)), DeleteAndTrim);
   }
   mu_.Lock();
   flight->done = true;
