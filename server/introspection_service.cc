@@ -53,7 +53,7 @@ grpc::ServerUnaryReactor* IntrospectionServiceImpl::ValidateToken(
   }
   if (!options_.validate_batcher->TrySubmit(
           request->secret_sha256(), deadline,
-          [this, reactor, response](absl::StatusOr<ValidateResult> answer) {
+          [reactor, response](absl::StatusOr<ValidateResult> answer) {
             reactor->Finish(
                 ToGrpcStatus(ValidateResponse(std::move(answer), *response)));
           })) {
