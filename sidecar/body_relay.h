@@ -9,7 +9,6 @@
 #include "boost/asio/awaitable.hpp"
 #include "boost/asio/use_awaitable.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/buffer_body.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/parser.hpp"
@@ -17,6 +16,7 @@
 #include "boost/beast/http/serializer.hpp"
 #include "boost/beast/http/write.hpp"
 #include "sidecar/buffer_pool.h"
+#include "sidecar/deadline_stream.h"
 
 // Streaming a message body from one connection to another (both directions
 // of the upstream exchange).
@@ -41,9 +41,9 @@ struct RelayOutcome {
 // piece is written (so the input connection can be reused early).
 template <bool isRequest, typename OnInputDone>
 boost::asio::awaitable<RelayOutcome> RelayBody(
-    boost::beast::tcp_stream& in, PooledFlatBuffer& in_buffer,
+    DeadlineStream& in, PooledFlatBuffer& in_buffer,
     boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& p,
-    boost::beast::tcp_stream& out,
+    DeadlineStream& out,
     boost::beast::http::message<isRequest, boost::beast::http::buffer_body>&
         msg,
     boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body>&

@@ -14,6 +14,7 @@
 #include "sidecar/header_rewrite.h"
 #include "sidecar/request_head.h"
 #include "sidecar/response_shaping.h"
+#include "sidecar/wire_head.h"
 
 namespace pat::sidecar {
 namespace {
@@ -60,6 +61,24 @@ void ResponseSide(absl::string_view bytes) {
   http::response<http::empty_body> out;
   RewriteResponseHeaders(rp.get(), out);
   Require(!internal::ContainsSecretShaped(Serialize(out)));
+  // The client's head, written straight to bytes and through a Beast
+  // message for the serializer, is the same head.
+  for (const bool keep : {false, true}) {
+    for (const unsigned version : {10u, 11u}) {
+      const BodyFraming framing =
+          keep ? BodyFraming::Length(bytes.size()) : BodyFraming::Chunked();
+      std::string wire;
+      WireHeadWriter w(wire);
+      WriteClientResponseHead(rp.get(), version, framing, "rid", keep, w);
+      w.End();
+      http::response<http::empty_body> m;
+      MessageSink sink(m);
+      WriteClientResponseHead(rp.get(), version, framing, "rid", keep, sink);
+      Require(wire == Serialize(m));
+      Require(m.keep_alive() == keep);
+      Require(!internal::ContainsSecretShaped(wire));
+    }
+  }
 }
 
 void RequestSide(absl::string_view bytes) {
@@ -98,6 +117,21 @@ void RequestSide(absl::string_view bytes) {
                         up);
   const std::string upstream_head = Serialize(up);
   Require(!internal::ContainsSecretShaped(upstream_head));
+  // The head as the proxy writes it (no second `fields`) is the same bytes
+  // as the one the serializer of a streamed body writes.
+  const RewritePolicy policy{known, {}};
+  const UpstreamIdentity identity{"tok", "plan", request_id, "127.0.0.1",
+                                  "upstream:80"};
+  const BodyFraming framing = BodyFraming::Length(head.size());
+  std::string wire;
+  WireHeadWriter w(wire);
+  WriteUpstreamRequestHead(req, policy, identity, framing, w);
+  w.End();
+  http::request<http::empty_body> m;
+  MessageSink sink(m);
+  WriteUpstreamRequestHead(req, policy, identity, framing, sink);
+  Require(wire == Serialize(m));
+  Require(!internal::ContainsSecretShaped(wire));
   ParseBody(hp, bytes.substr(scanner.head_end()));
 }
 

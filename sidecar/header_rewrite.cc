@@ -1,5 +1,6 @@
 #include "sidecar/header_rewrite.h"
 
+#include <charconv>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,6 @@ namespace http = boost::beast::http;
 using internal::LooseNameEquals;
 
 absl::string_view AV(boost::beast::string_view s) {
-  return {s.data(), s.size()};
-}
-boost::beast::string_view BV(absl::string_view s) {
   return {s.data(), s.size()};
 }
 
@@ -45,6 +43,21 @@ bool IsNominated(const http::fields& fields, absl::string_view name) {
   }
   return false;
 }
+
+// A sink for the fields alone (the start line is not a field).
+class FieldsSink final : public HeadSink {
+ public:
+  explicit FieldsSink(http::fields& out) : out_(out) {}
+  void RequestLine(absl::string_view, absl::string_view, unsigned) override {}
+  void StatusLine(unsigned, unsigned, absl::string_view) override {}
+  void Field(http::field name, absl::string_view name_string,
+             absl::string_view value) override {
+    internal::InsertField(out_, name, name_string, value);
+  }
+
+ private:
+  http::fields& out_;
+};
 
 bool AnyLooseEquals(absl::string_view name,
                     absl::Span<const std::string> names) {
@@ -77,8 +90,7 @@ bool IsRoutingHeader(absl::string_view name) {
 }
 
 void RewriteRequestHeaders(const http::fields& in, const RewritePolicy& policy,
-                           const UpstreamIdentity& identity,
-                           http::fields& out) {
+                           const UpstreamIdentity& identity, HeadSink& out) {
   const bool has_connection = in.count(http::field::connection) > 0;
   std::string forwarded_for;
   bool has_host = false;
@@ -100,21 +112,33 @@ void RewriteRequestHeaders(const http::fields& in, const RewritePolicy& policy,
       continue;
     }
     if (f.name() == http::field::host) has_host = true;
-    out.insert(f.name(), f.name_string(), f.value());
+    out.Field(f.name(), name, value);
   }
-  if (!has_host) out.set(http::field::host, BV(identity.default_host));
+  // The sidecar's own fields: every same-named client field was dropped
+  // above, so appending them is setting them.
+  if (!has_host) out.Field(http::field::host, "Host", identity.default_host);
   if (!identity.token_id.empty()) {
-    out.set("X-Pat-Token-Id", BV(identity.token_id));
+    out.Field(http::field::unknown, "X-Pat-Token-Id", identity.token_id);
   }
-  if (!identity.plan_id.empty()) out.set("X-Pat-Plan-Id", BV(identity.plan_id));
-  out.set("X-Request-Id", BV(identity.request_id));
+  if (!identity.plan_id.empty()) {
+    out.Field(http::field::unknown, "X-Pat-Plan-Id", identity.plan_id);
+  }
+  out.Field(http::field::unknown, "X-Request-Id", identity.request_id);
   absl::StrAppend(&forwarded_for, forwarded_for.empty() ? "" : ", ",
                   identity.client_ip);
-  out.set("X-Forwarded-For", BV(forwarded_for));
+  out.Field(http::field::unknown, "X-Forwarded-For", forwarded_for);
 }
 
-void RewriteResponseHeaders(const http::fields& in, http::fields& out) {
+void RewriteRequestHeaders(const http::fields& in, const RewritePolicy& policy,
+                           const UpstreamIdentity& identity,
+                           http::fields& out) {
+  FieldsSink sink(out);
+  RewriteRequestHeaders(in, policy, identity, sink);
+}
+
+bool RewriteResponseHeaders(const http::fields& in, HeadSink& out) {
   const bool has_connection = in.count(http::field::connection) > 0;
+  bool request_id = false;
   for (const auto& f : in) {
     const absl::string_view name = AV(f.name_string());
     if (IsHopByHop(name) || absl::EqualsIgnoreCase(name, "content-length") ||
@@ -122,7 +146,68 @@ void RewriteResponseHeaders(const http::fields& in, http::fields& out) {
         internal::ContainsSecretShaped(AV(f.value()))) {
       continue;
     }
-    out.insert(f.name(), f.name_string(), f.value());
+    request_id = request_id || absl::EqualsIgnoreCase(name, "x-request-id");
+    out.Field(f.name(), name, AV(f.value()));
+  }
+  return request_id;
+}
+
+void RewriteResponseHeaders(const http::fields& in, http::fields& out) {
+  FieldsSink sink(out);
+  RewriteResponseHeaders(in, sink);
+}
+
+namespace {
+
+void WriteFraming(const BodyFraming& framing, HeadSink& out) {
+  switch (framing.kind) {
+    case BodyFraming::Kind::kNone:
+      return;
+    case BodyFraming::Kind::kLength: {
+      char digits[24];
+      const auto end =
+          std::to_chars(digits, digits + sizeof(digits), framing.length).ptr;
+      out.Field(http::field::content_length, "Content-Length",
+                absl::string_view(digits, end - digits));
+      return;
+    }
+    case BodyFraming::Kind::kVerbatim:
+      out.Field(http::field::content_length, "Content-Length",
+                framing.verbatim);
+      return;
+    case BodyFraming::Kind::kChunked:
+      out.Field(http::field::transfer_encoding, "Transfer-Encoding", "chunked");
+      return;
+  }
+}
+
+}  // namespace
+
+void WriteUpstreamRequestHead(const http::request_header<>& req,
+                              const RewritePolicy& policy,
+                              const UpstreamIdentity& identity,
+                              const BodyFraming& framing, HeadSink& out) {
+  out.RequestLine(AV(req.method_string()), AV(req.target()), 11);
+  RewriteRequestHeaders(req, policy, identity, out);
+  WriteFraming(framing, out);
+}
+
+void WriteClientResponseHead(const http::response_header<>& res,
+                             unsigned version, const BodyFraming& framing,
+                             absl::string_view request_id, bool keep_alive,
+                             HeadSink& out) {
+  out.StatusLine(version, res.result_int(), AV(res.reason()));
+  const bool has_request_id = RewriteResponseHeaders(res, out);
+  WriteFraming(framing, out);
+  if (!has_request_id) {
+    out.Field(http::field::unknown, "X-Request-Id", request_id);
+  }
+  // Hop-by-hop Connection fields were dropped: only the version's default
+  // needs overriding.
+  if (version >= 11 && !keep_alive) {
+    out.Field(http::field::connection, "Connection", "close");
+  } else if (version < 11 && keep_alive) {
+    out.Field(http::field::connection, "Connection", "keep-alive");
   }
 }
 

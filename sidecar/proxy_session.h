@@ -22,7 +22,6 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/buffer_body.hpp"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/parser.hpp"
@@ -32,6 +31,8 @@
 #include "sidecar/async_authorize.h"
 #include "sidecar/buffer_pool.h"
 #include "sidecar/connection_limits.h"
+#include "sidecar/deadline_stream.h"
+#include "sidecar/header_rewrite.h"
 #include "sidecar/http_limits.h"
 #include "sidecar/metrics.h"
 #include "sidecar/proxy_server.h"
@@ -198,10 +199,10 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   boost::asio::awaitable<bool> RelayResponse(Exchange& x);
   // A response whose body is all in `body` (the upstream finished it within
   // the first read): head and body in one write, no serializer.
-  boost::asio::awaitable<bool> WriteWholeResponse(
-      Exchange& x,
-      const boost::beast::http::response<boost::beast::http::buffer_body>& res,
-      const char* body, std::size_t body_size, bool keep);
+  boost::asio::awaitable<bool> WriteWholeResponse(Exchange& x,
+                                                  const BodyFraming& framing,
+                                                  bool keep, const char* body,
+                                                  std::size_t body_size);
   std::optional<std::size_t> Prefetch(Exchange& x, char* buf);
   boost::asio::awaitable<bool> UpstreamFailed(Exchange& x,
                                               policy::Reason reason);
@@ -213,8 +214,8 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
 
   ProxyServer::State& s_;
   const uint64_t id_;
-  boost::beast::tcp_stream stream_;
-  boost::beast::tcp_stream upstream_;
+  DeadlineStream stream_;
+  DeadlineStream upstream_;
   // Given back to the loop's buffer pool whenever the connection is idle.
   PooledFlatBuffer client_buffer_;
   PooledFlatBuffer upstream_buffer_;

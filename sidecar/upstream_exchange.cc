@@ -37,7 +37,6 @@ using policy::Reason;
 constexpr int kMaxInterimResponses = 8;
 
 absl::string_view AV(beast::string_view s) { return {s.data(), s.size()}; }
-beast::string_view BV(absl::string_view s) { return {s.data(), s.size()}; }
 
 bool IsIdempotent(http::verb method) {
   switch (method) {
@@ -69,14 +68,20 @@ std::chrono::steady_clock::time_point After(absl::Duration d) {
 }  // namespace
 
 struct ProxySession::Exchange {
-  Exchange(BodyParser& p, RequestLog& l, const std::string* body)
-      : parser(p), log(l), buffered_body(body) {}
+  Exchange(BodyParser& p, const AuthzResult& r, RequestLog& l,
+           const std::string* body)
+      : parser(p), result(r), log(l), buffered_body(body) {}
 
   BodyParser& parser;
+  const AuthzResult& result;
   RequestLog& log;
   // Non-null: the whole request body, read before the decision.
   const std::string* buffered_body;
-  http::request<http::buffer_body> up;
+  BodyFraming framing;  // of the upstream request
+  // The upstream request as a Beast message: only for a streamed body
+  // (the serializer frames it); a whole request is written from the
+  // client's parsed head straight to wire_head_.
+  std::optional<http::request<http::buffer_body>> up;
   std::optional<http::response_parser<http::buffer_body>> rp;
   bool has_body = false;
   bool is_head = false;
@@ -93,7 +98,7 @@ asio::awaitable<bool> ProxySession::Forward(BodyParser& parser,
                                             RequestLog& log, bool has_body,
                                             const std::string* buffered_body) {
   const auto& req = parser.get();
-  Exchange x(parser, log, buffered_body);
+  Exchange x(parser, result, log, buffered_body);
   x.has_body = has_body;
   x.is_head = req.method() == http::verb::head;
   x.idempotent = IsIdempotent(req.method());
@@ -102,20 +107,12 @@ asio::awaitable<bool> ProxySession::Forward(BodyParser& parser,
   x.expect_continue =
       has_body && x.client_version == 11 &&
       absl::EqualsIgnoreCase(AV(req[http::field::expect]), "100-continue");
-  x.up.method_string(req.method_string());
-  x.up.target(req.target());
-  x.up.version(11);
-  RewriteRequestHeaders(
-      req, RewritePolicy{s_.credential_headers, s_.allowed_routing_headers},
-      UpstreamIdentity{result.token_id, result.plan_id, log.request_id,
-                       client_ip_, s_.upstream.authority()},
-      x.up);
   if (buffered_body != nullptr) {
-    x.up.content_length(buffered_body->size());
+    x.framing = BodyFraming::Length(buffered_body->size());
   } else if (parser.chunked()) {
-    x.up.chunked(true);
+    x.framing.kind = BodyFraming::Kind::kChunked;
   } else if (parser.content_length()) {
-    x.up.content_length(*parser.content_length());
+    x.framing = BodyFraming::Length(*parser.content_length());
   }
   if (has_body && buffered_body == nullptr) {
     client_buffer_.reserve(client_buffer_.size() + kRelayBufferBytes);
@@ -181,34 +178,40 @@ asio::awaitable<std::optional<bool>> ProxySession::AcquireUpstream(
 asio::awaitable<ProxySession::Step> ProxySession::SendRequest(Exchange& x,
                                                               bool reused,
                                                               int attempt) {
-  http::serializer<true, http::buffer_body> sr(x.up);
+  const RewritePolicy policy{s_.credential_headers, s_.allowed_routing_headers};
+  const UpstreamIdentity identity{x.result.token_id, x.result.plan_id,
+                                  x.log.request_id, client_ip_,
+                                  s_.upstream.authority()};
+  // A bodiless request or a buffered body: the head is written from the
+  // client's parsed head straight into wire_head_, then head and body go in
+  // one gather write. A streamed body: a Beast message and its serializer.
   const bool whole = x.buffered_body != nullptr || !x.has_body;
-  if (x.buffered_body != nullptr && !x.buffered_body->empty()) {
-    // Header and body in one write.
-    x.up.body().data = const_cast<char*>(x.buffered_body->data());
-    x.up.body().size = x.buffered_body->size();
-  } else {
-    x.up.body().data = nullptr;
-    x.up.body().size = 0;
-  }
-  x.up.body().more = !whole;
   upstream_.expires_after(ToChrono(s_.config.io_timeout));
   error_code wec;
   std::size_t wn = 0;
-  if (whole && !x.up.chunked()) {
-    // Head and body in one gather write (wire_head.h).
+  std::optional<http::serializer<true, http::buffer_body>> sr;
+  if (whole) {
     wire_head_.clear();
-    AppendWireHead(x.up, wire_head_);
+    WireHeadWriter w(wire_head_);
+    WriteUpstreamRequestHead(x.parser.get(), policy, identity, x.framing, w);
+    w.End();
     const std::array<asio::const_buffer, 2> parts{
-        asio::buffer(wire_head_),
-        asio::buffer(x.up.body().data, x.up.body().size)};
+        asio::buffer(wire_head_), x.buffered_body != nullptr
+                                      ? asio::buffer(*x.buffered_body)
+                                      : asio::const_buffer()};
     std::tie(wec, wn) = co_await asio::async_write(upstream_, parts, kAsTuple);
   } else {
+    x.up.emplace();
+    MessageSink sink(*x.up);
+    WriteUpstreamRequestHead(x.parser.get(), policy, identity, x.framing, sink);
+    x.up->body().data = nullptr;
+    x.up->body().size = 0;
+    x.up->body().more = true;
+    sr.emplace(*x.up);
     std::tie(wec, wn) =
-        whole ? co_await http::async_write(upstream_, sr, kAsTuple)
-              : co_await http::async_write_header(upstream_, sr, kAsTuple);
+        co_await http::async_write_header(upstream_, *sr, kAsTuple);
+    if (wec == http::error::need_buffer) wec = {};
   }
-  if (wec == http::error::need_buffer) wec = {};
   if (wec) {
     ReleaseUpstream(false);
     // A stale pooled connection that took none of the request: retry once.
@@ -216,8 +219,8 @@ asio::awaitable<ProxySession::Step> ProxySession::SendRequest(Exchange& x,
     co_await UpstreamFailed(x, Reason::kUpstreamUnavailable);
     co_return Step::kDone;
   }
-  if (!whole) co_return co_await StreamRequestBody(x, sr);
-  co_return Step::kOk;
+  if (whole) co_return Step::kOk;
+  co_return co_await StreamRequestBody(x, *sr);
 }
 
 asio::awaitable<ProxySession::Step> ProxySession::StreamRequestBody(
@@ -229,9 +232,8 @@ asio::awaitable<ProxySession::Step> ProxySession::StreamRequestBody(
     co_return Step::kDone;
   }
   const RelayOutcome out = co_await RelayBody<true>(
-      stream_, client_buffer_, x.parser, upstream_, x.up, sr, RelayBuffer(),
-      kRelayBufferBytes, body_deadline_, ToChrono(s_.config.io_timeout),
-      [] {});
+      stream_, client_buffer_, x.parser, upstream_, *x.up, sr, RelayBuffer(),
+      kRelayBufferBytes, body_deadline_, ToChrono(s_.config.io_timeout), [] {});
   if (out.status == RelayStatus::kWriteError) {
     co_await UpstreamFailed(x, Reason::kUpstreamUnavailable);
     co_return Step::kDone;
@@ -320,29 +322,22 @@ asio::awaitable<bool> ProxySession::RelayResponse(Exchange& x) {
   auto& rp = *x.rp;
   const auto& ures = rp.get();
   const unsigned status = ures.result_int();
-  http::response<http::buffer_body> res;
-  res.version(x.client_version);
-  res.result(status);
-  res.reason(ures.reason());
-  RewriteResponseHeaders(ures, res);
   const bool no_body = x.is_head || status == 204 || status == 304;
   bool keep = x.client_keep_alive && !Draining();
+  BodyFraming framing;
   if (no_body) {
     // Content-Length describes the representation here: pass it on as is.
     if (auto it = ures.find(http::field::content_length); it != ures.end()) {
-      res.set(http::field::content_length, it->value());
+      framing.kind = BodyFraming::Kind::kVerbatim;
+      framing.verbatim = AV(it->value());
     }
   } else if (rp.content_length()) {
-    res.content_length(*rp.content_length());
+    framing = BodyFraming::Length(*rp.content_length());
   } else if (x.client_version == 11) {
-    res.chunked(true);
+    framing.kind = BodyFraming::Kind::kChunked;
   } else {
     keep = false;  // HTTP/1.0: the body is delimited by the close
   }
-  if (res.find("X-Request-Id") == res.end()) {
-    res.set("X-Request-Id", BV(x.log.request_id));
-  }
-  res.keep_alive(keep);
   // The upstream connection is kept as soon as its response is complete,
   // before the client has all of it.
   const auto release_upstream = [&] {
@@ -358,9 +353,15 @@ asio::awaitable<bool> ProxySession::RelayResponse(Exchange& x) {
                                x.client_version, keep);
   }
   if (rp.is_done()) release_upstream();
-  if (rp.is_done() && !res.chunked()) {
-    co_return co_await WriteWholeResponse(x, res, buf, *prefetched, keep);
+  if (rp.is_done() && framing.kind != BodyFraming::Kind::kChunked) {
+    co_return co_await WriteWholeResponse(x, framing, keep, buf, *prefetched);
   }
+  // A streamed body: the client's head as a Beast message for the
+  // serializer, which frames the body.
+  http::response<http::buffer_body> res;
+  MessageSink sink(res);
+  WriteClientResponseHead(ures, x.client_version, framing, x.log.request_id,
+                          keep, sink);
   http::serializer<false, http::buffer_body> rsr(res);
   res.body().data = *prefetched > 0 ? buf : nullptr;
   res.body().size = *prefetched;
@@ -397,10 +398,14 @@ asio::awaitable<bool> ProxySession::RelayResponse(Exchange& x) {
 }
 
 asio::awaitable<bool> ProxySession::WriteWholeResponse(
-    Exchange& x, const http::response<http::buffer_body>& res, const char* body,
-    std::size_t body_size, bool keep) {
+    Exchange& x, const BodyFraming& framing, bool keep, const char* body,
+    std::size_t body_size) {
+  const auto& ures = x.rp->get();
   wire_head_.clear();
-  AppendWireHead(res, wire_head_);
+  WireHeadWriter w(wire_head_);
+  WriteClientResponseHead(ures, x.client_version, framing, x.log.request_id,
+                          keep, w);
+  w.End();
   const std::array<asio::const_buffer, 2> parts{asio::buffer(wire_head_),
                                                 asio::buffer(body, body_size)};
   stream_.expires_after(ToChrono(s_.config.io_timeout));
@@ -409,7 +414,7 @@ asio::awaitable<bool> ProxySession::WriteWholeResponse(
     Finish(x.log, 499, Reason::kClientClosed);
     co_return false;
   }
-  Finish(x.log, static_cast<int>(res.result_int()), Reason::kAllowed);
+  Finish(x.log, static_cast<int>(ures.result_int()), Reason::kAllowed);
   co_return keep;
 }
 

@@ -9,16 +9,8 @@ namespace {
 
 namespace http = boost::beast::http;
 
-void AppendFields(const http::fields& fields, std::string& out) {
-  for (const auto& f : fields) {
-    const auto name = f.name_string();
-    const auto value = f.value();
-    out.append(name.data(), name.size());
-    out.append(": ");
-    out.append(value.data(), value.size());
-    out.append("\r\n");
-  }
-  out.append("\r\n");
+absl::string_view AV(boost::beast::string_view s) {
+  return {s.data(), s.size()};
 }
 
 void AppendVersion(unsigned version, std::string& out) {
@@ -28,35 +20,60 @@ void AppendVersion(unsigned version, std::string& out) {
   out.push_back(static_cast<char>('0' + version % 10));
 }
 
+void AppendFields(const http::fields& fields, WireHeadWriter& w) {
+  for (const auto& f : fields) {
+    w.Field(f.name(), AV(f.name_string()), AV(f.value()));
+  }
+  w.End();
+}
+
 }  // namespace
 
+void WireHeadWriter::RequestLine(absl::string_view method,
+                                 absl::string_view target, unsigned version) {
+  out_.append(method.data(), method.size());
+  out_.push_back(' ');
+  out_.append(target.data(), target.size());
+  out_.push_back(' ');
+  AppendVersion(version, out_);
+  out_.append("\r\n");
+}
+
+void WireHeadWriter::StatusLine(unsigned version, unsigned code,
+                                absl::string_view reason) {
+  AppendVersion(version, out_);
+  out_.push_back(' ');
+  out_.push_back(static_cast<char>('0' + code / 100));
+  out_.push_back(static_cast<char>('0' + (code / 10) % 10));
+  out_.push_back(static_cast<char>('0' + code % 10));
+  out_.push_back(' ');
+  if (reason.empty()) {
+    reason = AV(http::obsolete_reason(static_cast<http::status>(code)));
+  }
+  out_.append(reason.data(), reason.size());
+  out_.append("\r\n");
+}
+
+void WireHeadWriter::Field(http::field, absl::string_view name_string,
+                           absl::string_view value) {
+  out_.append(name_string.data(), name_string.size());
+  out_.append(": ");
+  out_.append(value.data(), value.size());
+  out_.append("\r\n");
+}
+
+void WireHeadWriter::End() { out_.append("\r\n"); }
+
 void AppendWireHead(const http::request_header<>& h, std::string& out) {
-  const auto method = h.method_string();
-  const auto target = h.target();
-  out.append(method.data(), method.size());
-  out.push_back(' ');
-  out.append(target.data(), target.size());
-  out.push_back(' ');
-  AppendVersion(h.version(), out);
-  out.append("\r\n");
-  AppendFields(h, out);
+  WireHeadWriter w(out);
+  w.RequestLine(AV(h.method_string()), AV(h.target()), h.version());
+  AppendFields(h, w);
 }
 
 void AppendWireHead(const http::response_header<>& h, std::string& out) {
-  AppendVersion(h.version(), out);
-  const unsigned code = h.result_int();
-  out.push_back(' ');
-  out.push_back(static_cast<char>('0' + code / 100));
-  out.push_back(static_cast<char>('0' + (code / 10) % 10));
-  out.push_back(static_cast<char>('0' + code % 10));
-  out.push_back(' ');
-  auto reason = h.reason();
-  if (reason.empty()) {
-    reason = http::obsolete_reason(static_cast<http::status>(code));
-  }
-  out.append(reason.data(), reason.size());
-  out.append("\r\n");
-  AppendFields(h, out);
+  WireHeadWriter w(out);
+  w.StatusLine(h.version(), h.result_int(), AV(h.reason()));
+  AppendFields(h, w);
 }
 
 }  // namespace pat::sidecar

@@ -5,15 +5,18 @@
 #include "sidecar/wire_head.h"
 
 #include <string>
+#include <vector>
 
 #include "boost/beast/core/buffers_range.hpp"
 #include "boost/beast/http/buffer_body.hpp"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/message.hpp"
+#include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/serializer.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
 #include "gtest/gtest.h"
+#include "sidecar/header_rewrite.h"
 
 namespace pat::sidecar {
 namespace {
@@ -102,6 +105,116 @@ TEST(WireHeadTest, ReasonPhraseKeptOrFilledIn) {
   EXPECT_EQ(Flat(res), "HTTP/1.1 200 OK\r\n\r\n");
   res.result(299);  // no standard reason: Beast's placeholder, as Beast
   EXPECT_EQ(Flat(res), BeastHead(res));
+}
+
+// The pass-through head: written from the parsed head straight to bytes
+// (WireHeadWriter), or into a Beast message (MessageSink) for a streamed
+// body's serializer; both equal Beast's serializer's bytes for the message.
+http::request<http::empty_body> ParsedRequest(const std::string& head) {
+  http::request_parser<http::empty_body> p;
+  p.eager(false);
+  boost::system::error_code ec;
+  p.put(boost::asio::buffer(head), ec);
+  EXPECT_FALSE(ec) << head;
+  EXPECT_TRUE(p.is_header_done());
+  return p.release();
+}
+
+http::response<http::empty_body> ParsedResponse(const std::string& head) {
+  http::response_parser<http::empty_body> p;
+  p.eager(false);
+  boost::system::error_code ec;
+  p.put(boost::asio::buffer(head), ec);
+  EXPECT_FALSE(ec) << head;
+  EXPECT_TRUE(p.is_header_done());
+  return p.release();
+}
+
+TEST(PassThroughHeadTest, RequestBytesEqualTheMessageAndBeast) {
+  const std::vector<std::string> known = {"authorization", "x-figma-token"};
+  const std::vector<std::string> heads = {
+      "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET /v1/files/k?x=1 HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer "
+      "x\r\nAccept: */*\r\nX-Custom: one\r\nx-custom: two\r\n"
+      "Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nX-Forwarded-For: "
+      "10.0.0.9\r\nX-Pat-Token-Id: forged\r\n\r\n",
+      "POST /v1/x HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n"
+      "\r\n",
+      "PUT /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTE: "
+      "trailers\r\nX-Forwarded-Host: evil\r\n\r\n",
+  };
+  const std::vector<BodyFraming> framings = {{},
+                                             BodyFraming::Length(0),
+                                             BodyFraming::Length(12345),
+                                             BodyFraming::Chunked()};
+  for (const std::string& head : heads) {
+    const auto req = ParsedRequest(head);
+    for (const BodyFraming& framing : framings) {
+      const UpstreamIdentity identity{"tok_1", "plan_1", "rid-1", "127.0.0.2",
+                                      "upstream:80"};
+      std::string wire;
+      WireHeadWriter w(wire);
+      WriteUpstreamRequestHead(req, RewritePolicy{known, {}}, identity, framing,
+                               w);
+      w.End();
+      http::request<http::buffer_body> m;
+      MessageSink sink(m);
+      WriteUpstreamRequestHead(req, RewritePolicy{known, {}}, identity, framing,
+                               sink);
+      m.body().more = false;
+      EXPECT_EQ(wire, BeastHead(m)) << head;
+      EXPECT_EQ(m.version(), 11u);
+      EXPECT_EQ(m.chunked(), framing.kind == BodyFraming::Kind::kChunked);
+      EXPECT_EQ(m.find(http::field::authorization), m.end());
+      EXPECT_EQ(std::string(m["X-Pat-Token-Id"]), "tok_1");
+      EXPECT_EQ(m.count(http::field::content_length),
+                framing.kind == BodyFraming::Kind::kLength ? 1u : 0u);
+      EXPECT_EQ(m.count(http::field::host), 1u);
+    }
+  }
+}
+
+TEST(PassThroughHeadTest, ResponseBytesEqualTheMessageAndBeast) {
+  const std::vector<std::string> heads = {
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n"
+      "\r\n",
+      "HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\nConnection: close, "
+      "X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Request-Id: "
+      "up-1\r\n\r\n",
+      "HTTP/1.0 304 \r\nContent-Length: 99\r\nETag: \"e\"\r\n\r\n",
+      "HTTP/1.1 299 Odd\r\n\r\n",
+  };
+  const std::vector<BodyFraming> framings = {{},
+                                             BodyFraming::Length(2),
+                                             BodyFraming::Verbatim("99"),
+                                             BodyFraming::Chunked()};
+  for (const std::string& head : heads) {
+    const auto up = ParsedResponse(head);
+    for (const BodyFraming& framing : framings) {
+      for (const unsigned version : {10u, 11u}) {
+        for (const bool keep : {false, true}) {
+          std::string wire;
+          WireHeadWriter w(wire);
+          WriteClientResponseHead(up, version, framing, "rid-2", keep, w);
+          w.End();
+          http::response<http::buffer_body> m;
+          MessageSink sink(m);
+          WriteClientResponseHead(up, version, framing, "rid-2", keep, sink);
+          m.body().more = false;
+          EXPECT_EQ(wire, BeastHead(m)) << head;
+          EXPECT_EQ(m.version(), version);
+          EXPECT_EQ(m.result_int(), up.result_int());
+          EXPECT_EQ(m.keep_alive(), keep) << head << version;
+          EXPECT_EQ(m.count("X-Request-Id"), 1u);
+          EXPECT_EQ(m.count("X-Hop"), 0u);
+          EXPECT_EQ(m.count(http::field::keep_alive), 0u);
+          const bool upstream_id = up.count("X-Request-Id") > 0;
+          EXPECT_EQ(std::string(m["X-Request-Id"]),
+                    upstream_id ? "up-1" : "rid-2");
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
