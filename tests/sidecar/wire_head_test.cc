@@ -110,18 +110,9 @@ TEST(WireHeadTest, ReasonPhraseKeptOrFilledIn) {
 // The pass-through head: written from the parsed head straight to bytes
 // (WireHeadWriter), or into a Beast message (MessageSink) for a streamed
 // body's serializer; both equal Beast's serializer's bytes for the message.
-http::request<http::empty_body> ParsedRequest(const std::string& head) {
-  http::request_parser<http::empty_body> p;
-  p.eager(false);
-  boost::system::error_code ec;
-  p.put(boost::asio::buffer(head), ec);
-  EXPECT_FALSE(ec) << head;
-  EXPECT_TRUE(p.is_header_done());
-  return p.release();
-}
-
-http::response<http::empty_body> ParsedResponse(const std::string& head) {
-  http::response_parser<http::empty_body> p;
+template <bool kRequest>
+http::message<kRequest, http::empty_body> Parsed(const std::string& head) {
+  http::parser<kRequest, http::empty_body> p;
   p.eager(false);
   boost::system::error_code ec;
   p.put(boost::asio::buffer(head), ec);
@@ -148,7 +139,7 @@ TEST(PassThroughHeadTest, RequestBytesEqualTheMessageAndBeast) {
                                              BodyFraming::Length(12345),
                                              BodyFraming::Chunked()};
   for (const std::string& head : heads) {
-    const auto req = ParsedRequest(head);
+    const auto req = Parsed<true>(head);
     for (const BodyFraming& framing : framings) {
       const UpstreamIdentity identity{"tok_1", "plan_1", "rid-1", "127.0.0.2",
                                       "upstream:80"};
@@ -189,7 +180,7 @@ TEST(PassThroughHeadTest, ResponseBytesEqualTheMessageAndBeast) {
                                              BodyFraming::Verbatim("99"),
                                              BodyFraming::Chunked()};
   for (const std::string& head : heads) {
-    const auto up = ParsedResponse(head);
+    const auto up = Parsed<false>(head);
     for (const BodyFraming& framing : framings) {
       for (const unsigned version : {10u, 11u}) {
         for (const bool keep : {false, true}) {
