@@ -87,12 +87,12 @@ void ValidateBatcher::Answer(std::vector<Call>& batch) {
   const absl::Time now = clock_.Now();
   std::vector<std::string> digests;
   std::vector<Call*> reading;
+  std::vector<Call*> expired;
   std::optional<absl::Time> latest;
   bool unbounded = false;
   for (Call& call : batch) {
     if (call.deadline.has_value() && *call.deadline <= now) {
-      call.done(absl::DeadlineExceededError(
-          "ValidateToken: the deadline passed before the lookup"));
+      expired.push_back(&call);
       continue;
     }
     if (!call.deadline.has_value()) {
@@ -103,20 +103,27 @@ void ValidateBatcher::Answer(std::vector<Call>& batch) {
     digests.push_back(std::move(call.digest));
     reading.push_back(&call);
   }
-  if (!reading.empty()) {
-    std::vector<absl::StatusOr<ValidateResult>> answers =
-        read_(digests, unbounded ? std::nullopt : latest);
-    for (size_t i = 0; i < reading.size(); ++i) {
-      reading[i]->done(i < answers.size()
-                           ? std::move(answers[i])
-                           : absl::InternalError("ValidateBatcher: no answer"));
-    }
-  }
+  // Counted before any call is answered: whoever holds an answer sees it in
+  // the counters.
   if (!reading.empty() && options_.reads != nullptr) options_.reads->Inc();
   if (options_.calls != nullptr) options_.calls->Inc(batch.size());
-  absl::MutexLock lock(&mu_);
-  if (!reading.empty()) ++reads_;
-  answered_ += batch.size();
+  {
+    absl::MutexLock lock(&mu_);
+    if (!reading.empty()) ++reads_;
+    answered_ += batch.size();
+  }
+  for (Call* call : expired) {
+    call->done(absl::DeadlineExceededError(
+        "ValidateToken: the deadline passed before the lookup"));
+  }
+  if (reading.empty()) return;
+  std::vector<absl::StatusOr<ValidateResult>> answers =
+      read_(digests, unbounded ? std::nullopt : latest);
+  for (size_t i = 0; i < reading.size(); ++i) {
+    reading[i]->done(i < answers.size()
+                         ? std::move(answers[i])
+                         : absl::InternalError("ValidateBatcher: no answer"));
+  }
 }
 
 }  // namespace pat

@@ -51,7 +51,8 @@ class ValidateBatcher {
     int readers = 2;
     size_t max_batch = 64;
     size_t max_queued = 4096;
-    // Optional (must outlive the object): reads run, calls answered.
+    // Optional (must outlive the object): reads run, calls answered. A
+    // call is counted before its answer is delivered.
     Counter* reads = nullptr;
     Counter* calls = nullptr;
   };
@@ -71,7 +72,8 @@ class ValidateBatcher {
                  Done done);
   void Stop();
 
-  // Reads run and calls answered by them so far.
+  // Reads run and calls answered by them so far (counted before the
+  // answers are delivered).
   uint64_t reads() const;
   uint64_t answered() const;
 

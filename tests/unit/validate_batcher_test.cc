@@ -274,6 +274,50 @@ TEST(ValidateBatcherTest, ManyReadersManyCallersEveryCallAnsweredOnce) {
   EXPECT_EQ(total, 4000u);
 }
 
+// Whoever holds an answer sees it counted: the counters (and answered())
+// include a call before its `done` runs, for read and expired calls alike
+// (a caller that reads the metrics after its last answer gets every call).
+TEST(ValidateBatcherTest, EveryAnswerIsCountedBeforeItIsDelivered) {
+  RealClock clock;
+  FakeRead read;
+  MetricsRegistry registry;
+  Counter& reads = registry.GetCounter("reads", "r");
+  Counter& calls = registry.GetCounter("calls", "c");
+  auto batcher = MustCreate({.readers = 2,
+                             .max_batch = 8,
+                             .max_queued = 4096,
+                             .reads = &reads,
+                             .calls = &calls},
+                            read, clock);
+  ASSERT_NE(batcher, nullptr);
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<int> uncounted{0};
+  ValidateBatcher* const b = batcher.get();
+  const auto done = [&](absl::StatusOr<ValidateResult>) {
+    const uint64_t mine = delivered.fetch_add(1) + 1;
+    // Deliveries of one batch run one after another, after the batch was
+    // counted; `mine` deliveries have started, so at least that many calls
+    // are counted.
+    if (calls.value() < mine || b->answered() < mine) {
+      uncounted.fetch_add(1);
+    }
+  };
+  for (int i = 0; i < 1000; ++i) {
+    // Every tenth call is already past its deadline (answered unread).
+    const std::optional<absl::Time> deadline =
+        i % 10 == 0 ? std::optional<absl::Time>(clock.Now() - absl::Seconds(1))
+                    : std::nullopt;
+    while (!batcher->TrySubmit(absl::StrCat("d", i), deadline, done)) {
+      std::this_thread::yield();
+    }
+  }
+  batcher->Stop();
+  EXPECT_EQ(delivered.load(), 1000u);
+  EXPECT_EQ(uncounted.load(), 0);
+  EXPECT_EQ(calls.value(), 1000u);
+  EXPECT_GE(reads.value(), 1u);
+}
+
 TEST(ValidateBatcherTest, BadOptionsAreRefused) {
   RealClock clock;
   FakeRead read;
